@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import { ConfigError } from '../core/errors.js';
+
+const Url = z.url({ protocol: /^https?$/ });
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
+
+/** The process environment opsbot reads, validated once at start-up. */
+export const Env = z
+  .object({
+    SLACK_BOT_TOKEN: optionalText,
+    SLACK_SIGNING_SECRET: optionalText,
+    SLACK_APP_TOKEN: optionalText,
+    SLACK_API_URL: Url.default('https://slack.com/api/'),
+    GITHUB_TOKEN: optionalText,
+    GITHUB_APP_ID: optionalText,
+    GITHUB_APP_PRIVATE_KEY: optionalText,
+    GITHUB_APP_INSTALLATION_ID: optionalText,
+    GITHUB_API_URL: Url.default('https://api.github.com'),
+    KUBECONFIG: optionalText,
+    REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+    OPSBOT_CONFIG: z.string().default('./opsbot.yml'),
+    OPSBOT_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]+$/).default('opsbot'),
+    OPSBOT_WEBHOOK_TOKEN: optionalText,
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    HOST: z.string().default('0.0.0.0'),
+    LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  })
+  .superRefine((env, ctx) => {
+    if (env.SLACK_BOT_TOKEN && !env.SLACK_APP_TOKEN && !env.SLACK_SIGNING_SECRET) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SLACK_SIGNING_SECRET'],
+        message: 'is required in HTTP mode (set SLACK_APP_TOKEN instead for Socket Mode)',
+      });
+    }
+    if (env.SLACK_APP_TOKEN && !env.SLACK_APP_TOKEN.startsWith('xapp-')) {
+      ctx.addIssue({ code: 'custom', path: ['SLACK_APP_TOKEN'], message: 'must be an app-level token starting with "xapp-"' });
+    }
+    const app = [env.GITHUB_APP_ID, env.GITHUB_APP_PRIVATE_KEY, env.GITHUB_APP_INSTALLATION_ID];
+    if (app.some(Boolean) && !app.every(Boolean)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['GITHUB_APP_ID'],
+        message: 'a GitHub App needs all of GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY and GITHUB_APP_INSTALLATION_ID',
+      });
+    }
+  });
+export type Env = z.infer<typeof Env>;
+
+export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  const result = Env.safeParse(source);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((i) => `environment variable ${i.path.join('.')}: ${i.message}`);
+  throw new ConfigError(lines.join('\n'));
+}
