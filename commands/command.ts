@@ -1,0 +1,64 @@
+import type { OpsbotConfig } from '../src/config/schema.js';
+import type { Action } from '../src/core/actions.js';
+import type { AuditRecord } from '../src/core/audit.js';
+import type { ParsedInput } from '../src/core/grammar.js';
+import type { Message } from '../src/core/message.js';
+import type { Principal } from '../src/core/policy.js';
+import type { CommandJob } from '../src/engine/command-job.js';
+import type { Clock, Cluster, ClusterTarget } from '../src/ports.js';
+
+/** Answers that need nothing but config and the asker: help, whoami. They run inside the ack. */
+export interface InlineContext {
+  config: OpsbotConfig;
+  principal: Principal;
+  commands: readonly CommandModule[];
+}
+
+/** State that survives a retry of the same job, so a re-run never repeats an effect. */
+export interface Checkpoint {
+  get<T>(key: string): T | undefined;
+  set(key: string, value: unknown): Promise<void>;
+}
+
+export interface RunContext {
+  job: CommandJob;
+  config: OpsbotConfig;
+  cluster: Cluster;
+  clock: Clock;
+  target(environment: string): ClusterTarget;
+  /** Replaces the one progress message of this job. */
+  progress(message: Message): Promise<void>;
+  checkpoint: Checkpoint;
+}
+
+export type AuditDetails = Partial<
+  Pick<AuditRecord, 'target' | 'namespace' | 'environment' | 'before' | 'after' | 'args' | 'reason'>
+>;
+
+export interface Outcome {
+  outcome: 'executed' | 'noop';
+  message: Message;
+  audit: AuditDetails;
+}
+
+/** One /ops verb. Registered by hand in commands/index.ts. */
+export interface CommandModule<A = unknown> {
+  /** The words that select it: "rollback", "env open". */
+  name: string;
+  summary: string;
+  usage: string;
+  /** The permission policy checks; absent for commands everyone may run. */
+  action?: Action;
+  parse(input: ParsedInput): A;
+  /** Where the request acts, for policy, approval and locking. */
+  scope?(args: A): { environment: string; target?: string; reason?: string | undefined };
+  /** Answered inside the ack, with no cluster or GitHub call. */
+  reply?(ctx: InlineContext, args: A): Message;
+  /** Runs in a queued job. */
+  run?(ctx: RunContext, args: A): Promise<Outcome>;
+}
+
+/** Keeps each module's argument type while the registry holds them together. */
+export function defineCommand<A>(module: CommandModule<A>): CommandModule<A> {
+  return module;
+}

@@ -1,0 +1,51 @@
+import { z } from 'zod';
+
+export const AuditOutcome = z.enum(['executed', 'noop', 'failed', 'denied', 'refused', 'approved', 'expired', 'requested']);
+export type AuditOutcome = z.infer<typeof AuditOutcome>;
+
+const Side = z.object({ revision: z.number().optional(), images: z.array(z.string()).default([]), replicas: z.number().optional() });
+
+/** One line of the audit trail: who did what, where, why, and how it ended. One file per record. */
+export const AuditRecord = z.object({
+  id: z.string().min(1),
+  time: z.iso.datetime(),
+  outcome: AuditOutcome,
+  action: z.string(),
+  requester: z.object({ id: z.string(), name: z.string().optional() }),
+  approver: z.object({ id: z.string(), name: z.string().optional() }).optional(),
+  environment: z.string().optional(),
+  namespace: z.string().optional(),
+  target: z.string().optional(),
+  args: z.record(z.string(), z.unknown()).default({}),
+  reason: z.string().optional(),
+  before: Side.optional(),
+  after: Side.optional(),
+  /** What happened, in one line a person reads. For denials, the policy's reason. */
+  message: z.string(),
+  channel: z.object({ id: z.string(), name: z.string().optional() }).optional(),
+  jobId: z.string().optional(),
+  /** Where the target lives is a sandbox, not a real cluster. */
+  sandbox: z.boolean().optional(),
+  incident: z.object({ repo: z.string(), issue: z.number() }).optional(),
+});
+export type AuditRecord = z.infer<typeof AuditRecord>;
+
+/** `audit/2026/11/23/20261123T031502Z-rollback-prod-api-3f9a1c.json`: sorted by time, readable at a glance. */
+export function auditPath(dir: string, record: Pick<AuditRecord, 'id' | 'time' | 'action' | 'environment' | 'target'>): string {
+  const t = record.time;
+  const compact = t.replace(/[-:]/g, '').replace(/\.\d+/, '');
+  const slug = [record.action, record.environment, record.target]
+    .filter(Boolean)
+    .join('-')
+    .replace(/[^A-Za-z0-9.-]+/g, '-');
+  const safeId = record.id.replace(/[^A-Za-z0-9]+/g, '').slice(-12);
+  const prefix = dir.replace(/^\/+|\/+$/g, '');
+  return `${prefix ? `${prefix}/` : ''}${t.slice(0, 4)}/${t.slice(5, 7)}/${t.slice(8, 10)}/${compact}-${slug}-${safeId}.json`;
+}
+
+export function auditCommitMessage(record: AuditRecord): string {
+  const who = record.requester.name ? `@${record.requester.name}` : record.requester.id;
+  const where = record.environment ? ` in ${record.environment}` : '';
+  const what = [record.action, record.target].filter(Boolean).join(' ');
+  return `${what}${where} by ${who}: ${record.outcome}\n\n${record.message}${record.reason ? `\n\nReason: ${record.reason}` : ''}`;
+}

@@ -1,0 +1,123 @@
+import {
+  currentRevision,
+  type DeploymentView,
+  imagesOf,
+  type JsonObject,
+  ownedReplicaSets,
+  REVISION_ANNOTATION,
+  type ReplicaSetView,
+  revisionOf,
+  templatesEqual,
+  withoutHashLabel,
+} from './deployment.js';
+import { StateError } from './errors.js';
+
+/** Deployment annotations kubectl keeps from the deployment instead of copying from the ReplicaSet. */
+const ANNOTATIONS_TO_SKIP = new Set([
+  'kubectl.kubernetes.io/last-applied-configuration',
+  REVISION_ANNOTATION,
+  'deployment.kubernetes.io/revision-history',
+  'deployment.kubernetes.io/desired-replicas',
+  'deployment.kubernetes.io/max-replicas',
+  'deprecated.deployment.rollback.to',
+]);
+
+export interface RevisionSide {
+  revision: number | undefined;
+  images: string[];
+}
+
+export type RollbackPlan =
+  | { kind: 'noop'; deployment: string; revision: number; before: RevisionSide; after: RevisionSide }
+  | {
+      kind: 'rollback';
+      deployment: string;
+      /** The resourceVersion the plan was made from; the patch is refused with 409 if it moved. */
+      resourceVersion: string;
+      toRevision: number;
+      before: RevisionSide;
+      after: RevisionSide;
+      template: JsonObject;
+      annotations: Record<string, string>;
+    };
+
+/** Picks the ReplicaSet to go back to: `toRevision`, or the second-newest revision, as kubectl does. */
+export function findRevision(
+  deployment: DeploymentView,
+  replicaSets: readonly ReplicaSetView[],
+  toRevision: number | undefined,
+): ReplicaSetView {
+  const candidates = ownedReplicaSets(deployment, replicaSets)
+    .map((rs) => ({ rs, revision: revisionOf(rs) }))
+    .filter((c): c is { rs: ReplicaSetView; revision: number } => c.revision !== undefined)
+    .sort((a, b) => b.revision - a.revision);
+
+  if (toRevision !== undefined) {
+    const found = candidates.find((c) => c.revision === toRevision);
+    if (!found) {
+      const known = candidates.map((c) => c.revision).reverse().join(', ') || 'none';
+      throw new StateError('not_found', `Revision ${toRevision} of ${deployment.name} is not in its history (revisions: ${known}).`);
+    }
+    return found.rs;
+  }
+  const previous = candidates[1];
+  if (!previous) {
+    throw new StateError('not_found', `${deployment.name} has no earlier revision to roll back to.`);
+  }
+  return previous.rs;
+}
+
+/** What `kubectl rollout undo` would do, without doing it. */
+export function planRollback(
+  deployment: DeploymentView,
+  replicaSets: readonly ReplicaSetView[],
+  toRevision?: number,
+): RollbackPlan {
+  if (deployment.paused) {
+    throw new StateError(
+      'paused',
+      `${deployment.name} is paused; resume it (kubectl rollout resume deployment/${deployment.name}) before rolling back.`,
+    );
+  }
+  const target = findRevision(deployment, replicaSets, toRevision);
+  const before: RevisionSide = {
+    revision: currentRevision(deployment, replicaSets),
+    images: imagesOf(deployment.template),
+  };
+  const after: RevisionSide = { revision: revisionOf(target), images: imagesOf(target.template) };
+
+  if (templatesEqual(target.template, deployment.template)) {
+    return { kind: 'noop', deployment: deployment.name, revision: after.revision ?? 0, before, after };
+  }
+
+  const annotations: Record<string, string> = {};
+  for (const [key, value] of Object.entries(deployment.annotations)) {
+    if (ANNOTATIONS_TO_SKIP.has(key)) annotations[key] = value;
+  }
+  for (const [key, value] of Object.entries(target.annotations)) {
+    if (!ANNOTATIONS_TO_SKIP.has(key)) annotations[key] = value;
+  }
+  return {
+    kind: 'rollback',
+    deployment: deployment.name,
+    resourceVersion: deployment.resourceVersion,
+    toRevision: after.revision ?? 0,
+    before,
+    after,
+    template: withoutHashLabel(target.template),
+    annotations,
+  };
+}
+
+/**
+ * The JSON patch kubectl sends for an undo (replace template and annotations), plus the
+ * resourceVersion so the API server answers 409 if the deployment moved since we planned.
+ */
+export function rollbackPatch(plan: Extract<RollbackPlan, { kind: 'rollback' }>): object[] {
+  return [
+    { op: 'replace', path: '/metadata/resourceVersion', value: plan.resourceVersion },
+    { op: 'replace', path: '/spec/template', value: plan.template },
+    // 'add' also works when the deployment has no annotations yet; it replaces them when it has.
+    { op: 'add', path: '/metadata/annotations', value: plan.annotations },
+  ];
+}

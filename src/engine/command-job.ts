@@ -1,0 +1,32 @@
+import { z } from 'zod';
+import { ParsedInput } from '../core/grammar.js';
+
+export const Person = z.object({ id: z.string().min(1), name: z.string().optional() });
+export type Person = z.infer<typeof Person>;
+
+export const ChannelRef = z.object({
+  id: z.string().min(1),
+  name: z.string().optional(),
+  isIncident: z.boolean().optional(),
+});
+export type ChannelRef = z.infer<typeof ChannelRef>;
+
+/**
+ * A command accepted from chat, as it sits in Redis. The raw input is kept and re-validated by the
+ * command's own schema in the worker, so nothing read back from Redis is trusted unchecked.
+ */
+export const CommandJob = z.object({
+  /** Idempotency key: the same Slack request always yields the same id. */
+  id: z.string().min(1),
+  command: z.string().min(1),
+  input: ParsedInput,
+  requester: Person,
+  channel: ChannelRef,
+  requestedAt: z.number(),
+  approver: Person.optional(),
+});
+export type CommandJob = z.infer<typeof CommandJob>;
+
+/** What a worker remembers between attempts of one job, so a retry never repeats an effect. */
+export const Checkpoints = z.record(z.string(), z.unknown());
+export type Checkpoints = z.infer<typeof Checkpoints>;

@@ -1,0 +1,78 @@
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { Metrics } from '../metrics.js';
+
+export interface ReadinessCheck {
+  name: string;
+  check(): Promise<void>;
+}
+
+export interface HttpOptions {
+  log: Logger;
+  metrics: Metrics;
+  slack?: RequestListener | undefined;
+  readiness: ReadinessCheck[];
+  /** Extra routes, e.g. the alert webhooks: "POST /webhooks/alertmanager". */
+  routes?: Record<string, RequestListener>;
+  /** Called before /metrics renders, to refresh gauges such as queue depth. */
+  beforeMetrics?(): Promise<void>;
+}
+
+const CHECK_TIMEOUT_MS = 2_000;
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
+}
+
+async function timed(check: ReadinessCheck): Promise<{ name: string; ok: boolean; error?: string }> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      check.check(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+      }),
+    ]);
+    return { name: check.name, ok: true };
+  } catch (err) {
+    const text = (err as { userMessage?: string }).userMessage ?? (err as Error).message;
+    return { name: check.name, ok: false, error: text };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** One HTTP server for Slack, the webhooks and the operational endpoints. */
+export function createHttpServer(options: HttpOptions): Server {
+  let draining = false;
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const route = `${req.method} ${path}`;
+    if (route === 'GET /healthz') return sendJson(res, 200, { status: 'ok' });
+    if (route === 'GET /readyz') {
+      if (draining) return sendJson(res, 503, { status: 'draining', checks: [] });
+      void Promise.all(options.readiness.map(timed)).then((checks) => {
+        const ok = checks.every((c) => c.ok);
+        sendJson(res, ok ? 200 : 503, { status: ok ? 'ready' : 'not ready', checks });
+      });
+      return;
+    }
+    if (route === 'GET /metrics') {
+      void (options.beforeMetrics?.() ?? Promise.resolve())
+        .catch((err: unknown) => options.log.warn({ err }, 'could not refresh metrics'))
+        .then(() => options.metrics.registry.metrics())
+        .then((text) => res.writeHead(200, { 'content-type': options.metrics.registry.contentType }).end(text));
+      return;
+    }
+    if (path === '/slack/events' && options.slack) return options.slack(req, res);
+    const handler = options.routes?.[route];
+    if (handler) return handler(req, res);
+    sendJson(res, 404, { error: 'not_found' });
+  });
+  server.on('close', () => {
+    draining = true;
+  });
+  // Keep-alive sockets from load balancers must not hold shutdown open.
+  server.keepAliveTimeout = 5_000;
+  return server;
+}

@@ -1,0 +1,112 @@
+import type { RequestListener } from 'node:http';
+import { App, HTTPReceiver, type Receiver, SocketModeReceiver } from '@slack/bolt';
+import type { Logger } from 'pino';
+import type { Env } from '../config/env.js';
+import { message } from '../core/message.js';
+import type { Ack, CommandRequest } from '../engine/accept-command.js';
+import { boltLogger } from './bolt-logger.js';
+import { toBlocks } from './render.js';
+
+const ACK_BUDGET_MS = 2_500;
+
+export interface SlackAppOptions {
+  env: Env & { SLACK_BOT_TOKEN: string };
+  log: Logger;
+  accept(request: CommandRequest): Promise<Ack>;
+}
+
+export interface SlackApp {
+  app: App;
+  /** Present in HTTP mode: mount it on POST /slack/events. */
+  listener?: RequestListener;
+  mode: 'http' | 'socket';
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Never let Slack see a timeout: past the budget, answer with an error the user can act on. */
+function withinBudget<T>(work: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    work.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
+}
+
+/**
+ * Bolt in HTTP mode (signature-verified POST /slack/events) or Socket Mode when SLACK_APP_TOKEN
+ * is set. Receivers only move bytes; every decision is made in the engine.
+ */
+export function createSlackApp(options: SlackAppOptions): SlackApp {
+  const { env, log } = options;
+  const logger = boltLogger(log.child({ component: 'bolt' }));
+  const clientOptions = { slackApiUrl: env.SLACK_API_URL };
+  const socket = env.SLACK_APP_TOKEN !== undefined;
+  let receiver: Receiver;
+  let http: HTTPReceiver | undefined;
+  if (socket) {
+    receiver = new SocketModeReceiver({
+      appToken: env.SLACK_APP_TOKEN as string,
+      logger,
+      installerOptions: { clientOptions },
+    });
+  } else {
+    http = new HTTPReceiver({
+      signingSecret: env.SLACK_SIGNING_SECRET as string,
+      endpoints: '/slack/events',
+      logger,
+      processBeforeResponse: false,
+    });
+    receiver = http;
+  }
+  const botToken = env.SLACK_BOT_TOKEN;
+  const app = new App({
+    receiver,
+    logger,
+    clientOptions,
+    // A fixed token needs no auth.test per request; readiness checks the token instead.
+    authorize: async () => ({ botToken }),
+  });
+
+  app.command('/ops', async ({ command, ack }) => {
+    const request: CommandRequest = {
+      text: command.text ?? '',
+      requester: { id: command.user_id, ...(command.user_name ? { name: command.user_name } : {}) },
+      channel: { id: command.channel_id, ...(command.channel_name ? { name: command.channel_name } : {}) },
+      deliveryId: command.trigger_id || `${command.team_id}/${command.user_id}/${command.channel_id}/${command.text}`,
+    };
+    let reply = message('');
+    try {
+      reply = (await withinBudget(options.accept(request), ACK_BUDGET_MS)).message;
+    } catch (err) {
+      log.error({ err, user: command.user_id }, 'could not accept command');
+      reply = message('opsbot could not accept this request right now (its queue is unavailable). Nothing was run; try again shortly.');
+    }
+    await ack({ response_type: 'ephemeral', text: reply.text, blocks: toBlocks(reply) });
+  });
+
+  app.error(async (err) => {
+    log.error({ err }, 'unhandled Slack error');
+  });
+
+  return {
+    app,
+    ...(http ? { listener: http.requestListener } : {}),
+    mode: socket ? 'socket' : 'http',
+    async start() {
+      // HTTP mode is served by our own server; only Socket Mode opens a connection here.
+      if (socket) await app.start();
+    },
+    async stop() {
+      if (socket) await app.stop();
+    },
+  };
+}

@@ -1,0 +1,1109 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  HttpError,
+  isRecord,
+  parseJson,
+  pollUntil,
+  readBody,
+  sendEmpty,
+  sendJson,
+  sendText,
+  startServer,
+} from './http-server.js';
+
+/**
+ * A local fake of the GitHub REST API (https://docs.github.com/rest): a real HTTP server with repositories,
+ * branches, commits, issues and pull requests in memory. Point Octokit at `url` via `baseUrl`.
+ */
+
+export interface StartGitHubFakeOptions {
+  token?: string;
+  host?: string;
+  port?: number;
+  /** The login the token acts as, shown as the author of issues and comments. */
+  login?: string;
+}
+
+export interface GitHubRequestRecord {
+  method: string;
+  /** Decoded path without the query string, e.g. `/repos/acme/ops/contents/a/b.json`. */
+  path: string;
+  query: Record<string, string>;
+  status: number;
+  at: number;
+  body: unknown;
+}
+
+export interface GitHubCommitSummary {
+  sha: string;
+  message: string;
+  /** The file the commit wrote (Contents API commits touch one file). */
+  path: string;
+  at: number;
+}
+
+export interface GitHubComment {
+  id: number;
+  body: string;
+  user: string;
+  created_at: string;
+}
+
+export interface GitHubIssue {
+  number: number;
+  title: string;
+  body: string | null;
+  state: 'open' | 'closed';
+  state_reason: string | null;
+  labels: string[];
+  assignees: string[];
+  comments: GitHubComment[];
+}
+
+export interface CreateRepoOptions {
+  defaultBranch?: string;
+  /** Seeds an initial commit; without it the repository is empty, as a new repository without a README is. */
+  files?: Record<string, string>;
+}
+
+export interface AddPullRequestInput {
+  number: number;
+  headSha: string;
+  headRef: string;
+  baseRef?: string;
+  title?: string;
+  state?: 'open' | 'closed';
+  merged?: boolean;
+}
+
+export interface GitHubFault {
+  status: 500 | 502 | 503 | 429 | 403;
+  /** The fault lasts this long from now; combined with `times`, whichever ends first. */
+  durationMs?: number;
+  /** The fault answers this many requests; with neither limit it lasts until clearFaults(). */
+  times?: number;
+  /** For 429/403: the `retry-after` header (default 1). */
+  retryAfterSeconds?: number;
+  /** Only requests whose decoded path matches. */
+  path?: RegExp;
+}
+
+export interface GitHubFake {
+  /** Base URL without a trailing slash, for Octokit's `baseUrl`. */
+  readonly url: string;
+  readonly requests: readonly GitHubRequestRecord[];
+  createRepo(fullName: string, opts?: CreateRepoOptions): void;
+  createBranch(fullName: string, branch: string, fromBranch?: string): void;
+  files(fullName: string, branch?: string): Record<string, string>;
+  /** Newest first. */
+  commits(fullName: string, branch?: string): GitHubCommitSummary[];
+  /** Issues only; pull requests share the numbering but are left out, as in GitHub's UI. */
+  issues(fullName: string): GitHubIssue[];
+  addPullRequest(fullName: string, pr: AddPullRequestInput): void;
+  pullComments(fullName: string, number: number): GitHubComment[];
+  failFor(fault: GitHubFault): void;
+  clearFaults(): void;
+  waitFor<T>(fn: () => T | undefined | null | false, timeoutMs?: number): Promise<T>;
+  close(): Promise<void>;
+}
+
+const DOCS = 'https://docs.github.com/rest';
+const CONTENTS_DOCS = `${DOCS}/repos/contents#create-or-update-file-contents`;
+const ISSUES_DOCS = `${DOCS}/issues/issues#create-an-issue`;
+const RATE_LIMIT_DOCS = `${DOCS}/using-the-rest-api/rate-limits-for-the-rest-api`;
+const RATE_LIMIT = 5000;
+const WEB = 'https://github.com';
+
+interface Answer {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+function fail(status: number, message: string, documentationUrl = DOCS): HttpError {
+  return new HttpError(status, { message, documentation_url: documentationUrl, status: String(status) }, message);
+}
+
+function notSupplied(field: string, docs: string): HttpError {
+  return fail(422, `Invalid request.\n\n"${field}" wasn't supplied.`, docs);
+}
+
+/** Git's blob id: sha1 of `blob <size>\0<content>`. */
+export function gitBlobSha(content: Buffer | string): string {
+  const buf = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
+  return createHash('sha1').update(`blob ${buf.length}\0`).update(buf).digest('hex');
+}
+
+function randomSha(): string {
+  return createHash('sha1').update(randomBytes(20)).digest('hex');
+}
+
+/** GitHub wraps base64 content at 60 characters per line. */
+function wrappedBase64(buf: Buffer): string {
+  const b64 = buf.toString('base64');
+  return `${b64.match(/.{1,60}/g)?.join('\n') ?? ''}\n`;
+}
+
+interface Commit {
+  sha: string;
+  message: string;
+  path: string;
+  at: number;
+  parent: string | undefined;
+  tree: Map<string, Buffer>;
+  author: { name: string; email: string; date: string };
+  committer: { name: string; email: string; date: string };
+}
+
+interface PullInfo {
+  headSha: string;
+  headRef: string;
+  baseRef: string;
+  merged: boolean;
+}
+
+interface IssueRecord {
+  id: number;
+  number: number;
+  title: string;
+  body: string | null;
+  state: 'open' | 'closed';
+  state_reason: string | null;
+  labels: string[];
+  assignees: string[];
+  comments: GitHubComment[];
+  user: string;
+  created_at: string;
+  updated_at: string;
+  closed_at: string | null;
+  pull: PullInfo | undefined;
+}
+
+interface Repo {
+  id: number;
+  owner: string;
+  name: string;
+  defaultBranch: string;
+  /** Branch name → head commit sha; undefined while the repository is empty. */
+  branches: Map<string, string | undefined>;
+  commits: Map<string, Commit>;
+  issues: Map<number, IssueRecord>;
+  labels: Map<string, { id: number; name: string; color: string }>;
+  nextNumber: number;
+}
+
+function fullNameOf(repo: Repo): string {
+  return `${repo.owner}/${repo.name}`;
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** Request facts a route handler needs. */
+interface Ctx {
+  method: string;
+  /** Decoded, for fault matching and the request log. */
+  path: string;
+  /** As sent; routes match on it so an encoded '/' inside a parameter stays inside it. */
+  rawPath: string;
+  query: URLSearchParams;
+  body: unknown;
+}
+
+type RouteHandler = (ctx: Ctx, params: string[]) => Answer;
+
+interface Route {
+  method: string;
+  pattern: RegExp;
+  handle: RouteHandler;
+}
+
+const REPO = '/repos/([^/]+)/([^/]+)';
+
+/** The in-memory GitHub and the REST routes over it. */
+class GitHubState {
+  private readonly repos = new Map<string, Repo>();
+  private nextId = 1000;
+
+  constructor(
+    private readonly baseUrl: () => string,
+    private readonly login: string,
+    private readonly token: string,
+  ) {}
+
+  readonly routes: readonly Route[] = [
+    { method: 'GET', pattern: /^\/$/, handle: () => ({ status: 200, body: this.meta() }) },
+    { method: 'GET', pattern: new RegExp(`^${REPO}$`), handle: (_c, p) => this.getRepo(p) },
+    { method: 'GET', pattern: new RegExp(`^${REPO}/contents(?:/(.*))?$`), handle: (c, p) => this.getContents(c, p) },
+    { method: 'PUT', pattern: new RegExp(`^${REPO}/contents/(.+)$`), handle: (c, p) => this.putContents(c, p) },
+    { method: 'GET', pattern: new RegExp(`^${REPO}/commits$`), handle: (c, p) => this.listCommits(c, p) },
+    { method: 'GET', pattern: new RegExp(`^${REPO}/commits/([^/]+)$`), handle: (_c, p) => this.getCommit(p) },
+    { method: 'GET', pattern: new RegExp(`^${REPO}/branches/(.+)$`), handle: (_c, p) => this.getBranch(p) },
+    { method: 'POST', pattern: new RegExp(`^${REPO}/issues$`), handle: (c, p) => this.createIssue(c, p) },
+    { method: 'GET', pattern: new RegExp(`^${REPO}/issues$`), handle: (c, p) => this.listIssues(c, p) },
+    { method: 'GET', pattern: new RegExp(`^${REPO}/issues/(\\d+)$`), handle: (_c, p) => this.getIssue(p) },
+    { method: 'PATCH', pattern: new RegExp(`^${REPO}/issues/(\\d+)$`), handle: (c, p) => this.updateIssue(c, p) },
+    { method: 'POST', pattern: new RegExp(`^${REPO}/issues/(\\d+)/comments$`), handle: (c, p) => this.addComment(c, p) },
+    { method: 'GET', pattern: new RegExp(`^${REPO}/issues/(\\d+)/comments$`), handle: (c, p) => this.listComments(c, p) },
+    { method: 'POST', pattern: new RegExp(`^${REPO}/issues/(\\d+)/labels$`), handle: (c, p) => this.addLabels(c, p) },
+    { method: 'PUT', pattern: new RegExp(`^${REPO}/issues/(\\d+)/labels$`), handle: (c, p) => this.setLabels(c, p) },
+    { method: 'DELETE', pattern: new RegExp(`^${REPO}/issues/(\\d+)/labels$`), handle: (_c, p) => this.clearLabels(p) },
+    {
+      method: 'DELETE',
+      pattern: new RegExp(`^${REPO}/issues/(\\d+)/labels/(.+)$`),
+      handle: (_c, p) => this.removeLabel(p),
+    },
+    { method: 'GET', pattern: new RegExp(`^${REPO}/pulls/(\\d+)$`), handle: (_c, p) => this.getPull(p) },
+  ];
+
+  // ---- state API -------------------------------------------------------------------------------
+
+  createRepo(fullName: string, opts: CreateRepoOptions = {}): void {
+    const [owner, name] = fullName.split('/');
+    if (!owner || !name) throw new Error(`repository name must be "owner/name", got "${fullName}"`);
+    const defaultBranch = opts.defaultBranch ?? 'main';
+    const repo: Repo = {
+      id: this.nextId++,
+      owner,
+      name,
+      defaultBranch,
+      branches: new Map([[defaultBranch, undefined]]),
+      commits: new Map(),
+      issues: new Map(),
+      labels: new Map(),
+      nextNumber: 1,
+    };
+    this.repos.set(fullName.toLowerCase(), repo);
+    if (opts.files && Object.keys(opts.files).length > 0) this.seedCommit(repo, opts.files);
+  }
+
+  private seedCommit(repo: Repo, files: Record<string, string>): void {
+    const tree = new Map(Object.entries(files).map(([path, text]) => [path, Buffer.from(text, 'utf8')]));
+    const commit = this.newCommit('Initial commit', Object.keys(files)[0] ?? '', undefined, tree, undefined);
+    repo.commits.set(commit.sha, commit);
+    repo.branches.set(repo.defaultBranch, commit.sha);
+  }
+
+  createBranch(fullName: string, branch: string, fromBranch?: string): void {
+    const repo = this.mustRepo(fullName);
+    const from = fromBranch ?? repo.defaultBranch;
+    if (!repo.branches.has(from)) throw new Error(`no branch ${from} in ${fullName}`);
+    repo.branches.set(branch, repo.branches.get(from));
+  }
+
+  files(fullName: string, branch?: string): Record<string, string> {
+    const repo = this.mustRepo(fullName);
+    const head = this.mustBranchHead(repo, branch ?? repo.defaultBranch);
+    const tree = head === undefined ? new Map<string, Buffer>() : this.mustCommit(repo, head).tree;
+    return Object.fromEntries([...tree].map(([path, buf]) => [path, buf.toString('utf8')]));
+  }
+
+  commits(fullName: string, branch?: string): GitHubCommitSummary[] {
+    const repo = this.mustRepo(fullName);
+    const head = this.mustBranchHead(repo, branch ?? repo.defaultBranch);
+    return this.history(repo, head).map((c) => ({ sha: c.sha, message: c.message, path: c.path, at: c.at }));
+  }
+
+  issues(fullName: string): GitHubIssue[] {
+    const repo = this.mustRepo(fullName);
+    return [...repo.issues.values()].filter((i) => i.pull === undefined).map(toIssueState);
+  }
+
+  addPullRequest(fullName: string, pr: AddPullRequestInput): void {
+    const repo = this.mustRepo(fullName);
+    if (repo.issues.has(pr.number)) throw new Error(`#${pr.number} already exists in ${fullName}`);
+    const now = iso(Date.now());
+    const state = pr.state ?? 'open';
+    repo.issues.set(pr.number, {
+      id: this.nextId++,
+      number: pr.number,
+      title: pr.title ?? `Pull request #${pr.number}`,
+      body: null,
+      state,
+      state_reason: null,
+      labels: [],
+      assignees: [],
+      comments: [],
+      user: 'octocat',
+      created_at: now,
+      updated_at: now,
+      closed_at: state === 'closed' ? now : null,
+      pull: { headSha: pr.headSha, headRef: pr.headRef, baseRef: pr.baseRef ?? repo.defaultBranch, merged: !!pr.merged },
+    });
+    repo.nextNumber = Math.max(repo.nextNumber, pr.number + 1);
+  }
+
+  pullComments(fullName: string, number: number): GitHubComment[] {
+    const issue = this.mustRepo(fullName).issues.get(number);
+    if (!issue?.pull) throw new Error(`no pull request #${number} in ${fullName}`);
+    return issue.comments.map((c) => ({ ...c }));
+  }
+
+  private mustRepo(fullName: string): Repo {
+    const repo = this.repos.get(fullName.toLowerCase());
+    if (!repo) throw new Error(`no repository ${fullName}; call createRepo first`);
+    return repo;
+  }
+
+  private mustBranchHead(repo: Repo, branch: string): string | undefined {
+    if (!repo.branches.has(branch)) throw new Error(`no branch ${branch} in ${fullNameOf(repo)}`);
+    return repo.branches.get(branch);
+  }
+
+  private mustCommit(repo: Repo, sha: string): Commit {
+    const commit = repo.commits.get(sha);
+    if (!commit) throw new Error(`missing commit ${sha}`);
+    return commit;
+  }
+
+  /** Commits reachable from `head`, newest first. */
+  private history(repo: Repo, head: string | undefined): Commit[] {
+    const out: Commit[] = [];
+    for (let sha = head; sha !== undefined; ) {
+      const commit = this.mustCommit(repo, sha);
+      out.push(commit);
+      sha = commit.parent;
+    }
+    return out;
+  }
+
+  // ---- shared REST helpers ---------------------------------------------------------------------
+
+  private repo(params: string[]): Repo {
+    const repo = this.repos.get(`${params[0] ?? ''}/${params[1] ?? ''}`.toLowerCase());
+    if (!repo) throw fail(404, 'Not Found');
+    return repo;
+  }
+
+  private issue(repo: Repo, numberText: string | undefined): IssueRecord {
+    const issue = repo.issues.get(Number(numberText));
+    if (!issue) throw fail(404, 'Not Found');
+    return issue;
+  }
+
+  private api(path: string): string {
+    return `${this.baseUrl()}${path}`;
+  }
+
+  private userView(login: string): Record<string, unknown> {
+    const isBot = login.endsWith('[bot]');
+    return {
+      login,
+      id: isBot ? 41898282 : 583231,
+      type: isBot ? 'Bot' : 'User',
+      site_admin: false,
+      url: this.api(`/users/${encodeURIComponent(login)}`),
+      html_url: `${WEB}/${login.replace(/\[bot\]$/, '')}`,
+    };
+  }
+
+  /** Slices one page and builds GitHub's `Link` header (rel next/last/first/prev) with absolute URLs. */
+  private page<T>(items: T[], ctx: Ctx): Answer & { body: T[] } {
+    const perPage = Math.min(Math.max(Number(ctx.query.get('per_page')) || 30, 1), 100);
+    const page = Math.max(Number(ctx.query.get('page')) || 1, 1);
+    const last = Math.max(Math.ceil(items.length / perPage), 1);
+    const linkTo = (n: number): string => {
+      const q = new URLSearchParams(ctx.query);
+      q.set('per_page', String(perPage));
+      q.set('page', String(n));
+      return this.api(`${encodePath(ctx.path)}?${q}`);
+    };
+    const links: string[] = [];
+    if (page < last) links.push(`<${linkTo(page + 1)}>; rel="next"`, `<${linkTo(last)}>; rel="last"`);
+    if (page > 1) links.push(`<${linkTo(1)}>; rel="first"`, `<${linkTo(page - 1)}>; rel="prev"`);
+    const body = items.slice((page - 1) * perPage, page * perPage);
+    return { status: 200, body, ...(links.length > 0 ? { headers: { link: links.join(', ') } } : {}) };
+  }
+
+  // ---- meta, repos, branches ---------------------------------------------------------------------
+
+  private meta(): Record<string, unknown> {
+    return {
+      current_user_url: this.api('/user'),
+      repository_url: this.api('/repos/{owner}/{repo}'),
+      issues_url: this.api('/issues'),
+      rate_limit_url: this.api('/rate_limit'),
+    };
+  }
+
+  private getRepo(params: string[]): Answer {
+    const repo = this.repo(params);
+    return { status: 200, body: this.repoView(repo) };
+  }
+
+  private repoView(repo: Repo): Record<string, unknown> {
+    const fullName = fullNameOf(repo);
+    return {
+      id: repo.id,
+      name: repo.name,
+      full_name: fullName,
+      private: true,
+      owner: this.userView(repo.owner),
+      html_url: `${WEB}/${fullName}`,
+      url: this.api(`/repos/${fullName}`),
+      default_branch: repo.defaultBranch,
+      permissions: { admin: false, push: true, pull: true },
+    };
+  }
+
+  private getBranch(params: string[]): Answer {
+    const repo = this.repo(params);
+    const name = decodeURIComponent(params[2] ?? '');
+    const head = repo.branches.get(name);
+    if (head === undefined) throw fail(404, 'Branch not found', `${DOCS}/branches/branches#get-a-branch`);
+    const fullName = fullNameOf(repo);
+    return {
+      status: 200,
+      body: {
+        name,
+        commit: this.commitView(repo, this.mustCommit(repo, head)),
+        protected: false,
+        _links: { self: this.api(`/repos/${fullName}/branches/${name}`), html: `${WEB}/${fullName}/tree/${name}` },
+      },
+    };
+  }
+
+  /** A ref is a branch name (optionally `heads/` or `refs/heads/` prefixed) or a commit sha (7+ hex chars). */
+  private resolveRef(repo: Repo, ref: string): { sha: string | undefined } | undefined {
+    const branch = ref.replace(/^(refs\/)?heads\//, '');
+    if (repo.branches.has(branch)) return { sha: repo.branches.get(branch) };
+    if (/^[0-9a-f]{7,40}$/.test(ref)) {
+      const sha = [...repo.commits.keys()].find((s) => s.startsWith(ref));
+      if (sha) return { sha };
+    }
+    return undefined;
+  }
+
+  // ---- contents ----------------------------------------------------------------------------------
+
+  private getContents(ctx: Ctx, params: string[]): Answer {
+    const repo = this.repo(params);
+    const path = decodeURIComponent(params[2] ?? '').replace(/^\/+|\/+$/g, '');
+    const ref = ctx.query.get('ref') ?? repo.defaultBranch;
+    const resolved = this.resolveRef(repo, ref);
+    if (!resolved) throw fail(404, `No commit found for the ref ${ref}`, `${DOCS}/repos/contents#get-repository-content`);
+    if (resolved.sha === undefined) throw fail(404, 'This repository is empty.');
+    const tree = this.mustCommit(repo, resolved.sha).tree;
+    const file = tree.get(path);
+    if (file) {
+      return { status: 200, body: { ...this.entryView(repo, ref, path, file), encoding: 'base64', content: wrappedBase64(file) } };
+    }
+    const prefix = path === '' ? '' : `${path}/`;
+    const children = new Map<string, Buffer | undefined>();
+    for (const [p, buf] of tree) {
+      if (!p.startsWith(prefix)) continue;
+      const [first, ...rest] = p.slice(prefix.length).split('/');
+      if (first !== undefined) children.set(first, rest.length > 0 ? undefined : buf);
+    }
+    if (children.size === 0) throw fail(404, 'Not Found', `${DOCS}/repos/contents#get-repository-content`);
+    const entries = [...children]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([name, buf]) => this.entryView(repo, ref, `${prefix}${name}`, buf));
+    return { status: 200, body: entries };
+  }
+
+  /** One Contents API entry; a directory has no buffer. */
+  private entryView(repo: Repo, ref: string, path: string, file: Buffer | undefined): Record<string, unknown> {
+    const fullName = fullNameOf(repo);
+    const sha = file ? gitBlobSha(file) : createHash('sha1').update(`tree ${path}`).digest('hex');
+    const kind = file ? 'blob' : 'tree';
+    const self = this.api(`/repos/${fullName}/contents/${encodePath(path)}?ref=${encodeURIComponent(ref)}`);
+    const git = this.api(`/repos/${fullName}/git/${kind}s/${sha}`);
+    const html = `${WEB}/${fullName}/${kind}/${ref}/${encodePath(path)}`;
+    return {
+      type: file ? 'file' : 'dir',
+      name: path.split('/').pop() ?? path,
+      path,
+      sha,
+      size: file?.length ?? 0,
+      url: self,
+      html_url: html,
+      git_url: git,
+      download_url: file ? `https://raw.githubusercontent.com/${fullName}/${ref}/${encodePath(path)}` : null,
+      _links: { self, git, html },
+    };
+  }
+
+  private putContents(ctx: Ctx, params: string[]): Answer {
+    const repo = this.repo(params);
+    const path = decodeURIComponent(params[2] ?? '').replace(/^\/+|\/+$/g, '');
+    const body = isRecord(ctx.body) ? ctx.body : {};
+    const message = body.message;
+    const content = body.content;
+    if (typeof message !== 'string' || message === '') throw notSupplied('message', CONTENTS_DOCS);
+    if (typeof content !== 'string') throw notSupplied('content', CONTENTS_DOCS);
+    if (!/^[A-Za-z0-9+/=\s]*$/.test(content)) throw fail(422, 'content is not valid Base64', CONTENTS_DOCS);
+    const branch = typeof body.branch === 'string' ? body.branch : repo.defaultBranch;
+    if (!repo.branches.has(branch)) throw fail(404, `Branch ${branch} not found`, CONTENTS_DOCS);
+    const head = repo.branches.get(branch);
+    const parentTree = head === undefined ? new Map<string, Buffer>() : this.mustCommit(repo, head).tree;
+    const existing = parentTree.get(path);
+    this.checkSha(path, existing, body.sha);
+    const data = Buffer.from(content, 'base64');
+    const tree = new Map(parentTree).set(path, data);
+    const commit = this.newCommit(message, path, head, tree, body);
+    repo.commits.set(commit.sha, commit);
+    repo.branches.set(branch, commit.sha);
+    const { url, html_url, git_url, download_url, _links, ...rest } = this.entryView(repo, branch, path, data);
+    return {
+      status: existing ? 200 : 201,
+      body: {
+        content: { ...rest, url, html_url, git_url, download_url, _links },
+        commit: this.gitCommitView(repo, commit),
+      },
+    };
+  }
+
+  /** Optimistic concurrency: updating needs the current blob sha, and a stale one conflicts. */
+  private checkSha(path: string, existing: Buffer | undefined, sha: unknown): void {
+    const given = typeof sha === 'string' && sha !== '' ? sha : undefined;
+    if (existing && given === undefined) throw notSupplied('sha', CONTENTS_DOCS);
+    if (given !== undefined && (!existing || gitBlobSha(existing) !== given)) {
+      throw fail(409, `${path} does not match ${given}`, CONTENTS_DOCS);
+    }
+  }
+
+  private newCommit(
+    message: string,
+    path: string,
+    parent: string | undefined,
+    tree: Map<string, Buffer>,
+    body: Record<string, unknown> | undefined,
+  ): Commit {
+    const at = Date.now();
+    const date = iso(at);
+    const fallback = { name: this.login, email: `${this.login.replace(/\[bot\]$/, '')}@users.noreply.github.com` };
+    const person = (value: unknown): { name: string; email: string; date: string } => {
+      const v = isRecord(value) ? value : {};
+      return {
+        name: typeof v.name === 'string' ? v.name : fallback.name,
+        email: typeof v.email === 'string' ? v.email : fallback.email,
+        date: typeof v.date === 'string' ? v.date : date,
+      };
+    };
+    const committer = person(body?.committer);
+    const author = body?.author === undefined ? committer : person(body.author);
+    return { sha: randomSha(), message, path, at, parent, tree, author, committer };
+  }
+
+  /** The `commit` object of the Git data API (also in Contents PUT answers). */
+  private gitCommitView(repo: Repo, c: Commit): Record<string, unknown> {
+    const fullName = fullNameOf(repo);
+    return {
+      sha: c.sha,
+      node_id: `C_${c.sha.slice(0, 20)}`,
+      url: this.api(`/repos/${fullName}/git/commits/${c.sha}`),
+      html_url: `${WEB}/${fullName}/commit/${c.sha}`,
+      author: c.author,
+      committer: c.committer,
+      message: c.message,
+      tree: { sha: createHash('sha1').update(`tree ${c.sha}`).digest('hex') },
+      parents: c.parent === undefined ? [] : [{ sha: c.parent, html_url: `${WEB}/${fullName}/commit/${c.parent}` }],
+      verification: { verified: false, reason: 'unsigned', signature: null, payload: null, verified_at: null },
+    };
+  }
+
+  /** The object of the Commits API (list and get). */
+  private commitView(repo: Repo, c: Commit): Record<string, unknown> {
+    const fullName = fullNameOf(repo);
+    const git = this.gitCommitView(repo, c);
+    return {
+      sha: c.sha,
+      node_id: git.node_id,
+      commit: {
+        author: c.author,
+        committer: c.committer,
+        message: c.message,
+        tree: git.tree,
+        url: git.url,
+        comment_count: 0,
+        verification: git.verification,
+      },
+      url: this.api(`/repos/${fullName}/commits/${c.sha}`),
+      html_url: git.html_url,
+      author: null,
+      committer: null,
+      parents: git.parents,
+    };
+  }
+
+  private listCommits(ctx: Ctx, params: string[]): Answer {
+    const repo = this.repo(params);
+    const ref = ctx.query.get('sha') ?? repo.defaultBranch;
+    const resolved = this.resolveRef(repo, ref);
+    if (!resolved) throw fail(404, `No commit found for SHA: ${ref}`, `${DOCS}/commits/commits#list-commits`);
+    if (resolved.sha === undefined) throw fail(409, 'Git Repository is empty.', `${DOCS}/commits/commits#list-commits`);
+    const path = ctx.query.get('path');
+    const commits = this.history(repo, resolved.sha).filter(
+      (c) => !path || c.path === path || c.path.startsWith(`${path}/`),
+    );
+    const page = this.page(commits, ctx);
+    return { ...page, body: page.body.map((c) => this.commitView(repo, c)) };
+  }
+
+  private getCommit(params: string[]): Answer {
+    const repo = this.repo(params);
+    const ref = decodeURIComponent(params[2] ?? '');
+    const sha = this.resolveRef(repo, ref)?.sha;
+    if (sha === undefined) throw fail(422, `No commit found for SHA: ${ref}`, `${DOCS}/commits/commits#get-a-commit`);
+    const commit = this.mustCommit(repo, sha);
+    const before = commit.parent === undefined ? undefined : this.mustCommit(repo, commit.parent).tree;
+    const status = before?.has(commit.path) ? 'modified' : 'added';
+    return { status: 200, body: { ...this.commitView(repo, commit), files: [{ filename: commit.path, status }] } };
+  }
+
+  // ---- issues ------------------------------------------------------------------------------------
+
+  private labelView(repo: Repo, name: string): Record<string, unknown> {
+    const label = this.ensureLabel(repo, name);
+    return {
+      id: label.id,
+      node_id: `LA_${label.id}`,
+      url: this.api(`/repos/${fullNameOf(repo)}/labels/${encodeURIComponent(name)}`),
+      name,
+      color: label.color,
+      default: false,
+      description: null,
+    };
+  }
+
+  /** Labels are created on first use, as GitHub does for users with push access. */
+  private ensureLabel(repo: Repo, name: string): { id: number; name: string; color: string } {
+    let label = repo.labels.get(name);
+    if (!label) {
+      label = { id: this.nextId++, name, color: createHash('sha1').update(name).digest('hex').slice(0, 6) };
+      repo.labels.set(name, label);
+    }
+    return label;
+  }
+
+  private issueView(repo: Repo, i: IssueRecord): Record<string, unknown> {
+    const fullName = fullNameOf(repo);
+    const apiUrl = this.api(`/repos/${fullName}/issues/${i.number}`);
+    const htmlUrl = `${WEB}/${fullName}/${i.pull ? 'pull' : 'issues'}/${i.number}`;
+    return {
+      url: apiUrl,
+      repository_url: this.api(`/repos/${fullName}`),
+      labels_url: `${apiUrl}/labels{/name}`,
+      comments_url: `${apiUrl}/comments`,
+      events_url: `${apiUrl}/events`,
+      html_url: htmlUrl,
+      id: i.id,
+      node_id: `I_${i.id}`,
+      number: i.number,
+      title: i.title,
+      user: this.userView(i.user),
+      labels: i.labels.map((name) => this.labelView(repo, name)),
+      state: i.state,
+      state_reason: i.state_reason,
+      locked: false,
+      assignee: i.assignees[0] === undefined ? null : this.userView(i.assignees[0]),
+      assignees: i.assignees.map((login) => this.userView(login)),
+      milestone: null,
+      comments: i.comments.length,
+      created_at: i.created_at,
+      updated_at: i.updated_at,
+      closed_at: i.closed_at,
+      author_association: 'NONE',
+      body: i.body,
+      ...(i.pull ? { pull_request: { url: this.api(`/repos/${fullName}/pulls/${i.number}`), html_url: htmlUrl } } : {}),
+    };
+  }
+
+  private createIssue(ctx: Ctx, params: string[]): Answer {
+    const repo = this.repo(params);
+    const body = isRecord(ctx.body) ? ctx.body : {};
+    if (typeof body.title !== 'string' && typeof body.title !== 'number') throw notSupplied('title', ISSUES_DOCS);
+    const now = iso(Date.now());
+    const issue: IssueRecord = {
+      id: this.nextId++,
+      number: repo.nextNumber++,
+      title: String(body.title),
+      body: typeof body.body === 'string' ? body.body : null,
+      state: 'open',
+      state_reason: null,
+      labels: labelNames(body.labels),
+      assignees: assigneeLogins(body),
+      comments: [],
+      user: this.login,
+      created_at: now,
+      updated_at: now,
+      closed_at: null,
+      pull: undefined,
+    };
+    repo.issues.set(issue.number, issue);
+    return { status: 201, body: this.issueView(repo, issue) };
+  }
+
+  private listIssues(ctx: Ctx, params: string[]): Answer {
+    const repo = this.repo(params);
+    const state = ctx.query.get('state') ?? 'open';
+    const wanted = (ctx.query.get('labels') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    const since = ctx.query.get('since');
+    const byCreated = (ctx.query.get('sort') ?? 'created') === 'created';
+    const ascending = ctx.query.get('direction') === 'asc';
+    const matching = [...repo.issues.values()]
+      .filter((i) => state === 'all' || i.state === state)
+      .filter((i) => wanted.every((l) => i.labels.includes(l)))
+      .filter((i) => !since || i.updated_at >= since)
+      .sort((a, b) => {
+        const order = byCreated ? a.number - b.number : a.updated_at.localeCompare(b.updated_at) || a.number - b.number;
+        return ascending ? order : -order;
+      });
+    const page = this.page(matching, ctx);
+    return { ...page, body: page.body.map((i) => this.issueView(repo, i)) };
+  }
+
+  private getIssue(params: string[]): Answer {
+    const repo = this.repo(params);
+    return { status: 200, body: this.issueView(repo, this.issue(repo, params[2])) };
+  }
+
+  private updateIssue(ctx: Ctx, params: string[]): Answer {
+    const repo = this.repo(params);
+    const issue = this.issue(repo, params[2]);
+    const body = isRecord(ctx.body) ? ctx.body : {};
+    if (typeof body.title === 'string') issue.title = body.title;
+    if (typeof body.body === 'string' || body.body === null) issue.body = body.body;
+    if (body.labels !== undefined) issue.labels = labelNames(body.labels);
+    if (body.assignees !== undefined) issue.assignees = assigneeLogins(body);
+    if (body.state !== undefined) this.setState(issue, body.state, body.state_reason);
+    issue.updated_at = iso(Date.now());
+    return { status: 200, body: this.issueView(repo, issue) };
+  }
+
+  private setState(issue: IssueRecord, state: unknown, reason: unknown): void {
+    if (state !== 'open' && state !== 'closed') {
+      throw fail(422, 'Validation Failed', `${DOCS}/issues/issues#update-an-issue`);
+    }
+    const wasClosed = issue.state === 'closed';
+    issue.state = state;
+    if (state === 'closed') {
+      issue.state_reason = typeof reason === 'string' ? reason : 'completed';
+      issue.closed_at = wasClosed ? issue.closed_at : iso(Date.now());
+    } else {
+      issue.state_reason = wasClosed ? 'reopened' : issue.state_reason;
+      issue.closed_at = null;
+    }
+  }
+
+  private commentView(repo: Repo, issue: IssueRecord, c: GitHubComment): Record<string, unknown> {
+    const fullName = fullNameOf(repo);
+    return {
+      id: c.id,
+      node_id: `IC_${c.id}`,
+      url: this.api(`/repos/${fullName}/issues/comments/${c.id}`),
+      html_url: `${WEB}/${fullName}/${issue.pull ? 'pull' : 'issues'}/${issue.number}#issuecomment-${c.id}`,
+      issue_url: this.api(`/repos/${fullName}/issues/${issue.number}`),
+      body: c.body,
+      user: this.userView(c.user),
+      created_at: c.created_at,
+      updated_at: c.created_at,
+      author_association: 'NONE',
+    };
+  }
+
+  private addComment(ctx: Ctx, params: string[]): Answer {
+    const repo = this.repo(params);
+    const issue = this.issue(repo, params[2]);
+    const body = isRecord(ctx.body) ? ctx.body.body : undefined;
+    if (typeof body !== 'string') throw notSupplied('body', `${DOCS}/issues/comments#create-an-issue-comment`);
+    const comment: GitHubComment = { id: this.nextId++, body, user: this.login, created_at: iso(Date.now()) };
+    issue.comments.push(comment);
+    issue.updated_at = comment.created_at;
+    return { status: 201, body: this.commentView(repo, issue, comment) };
+  }
+
+  private listComments(ctx: Ctx, params: string[]): Answer {
+    const repo = this.repo(params);
+    const issue = this.issue(repo, params[2]);
+    const page = this.page(issue.comments, ctx);
+    return { ...page, body: page.body.map((c) => this.commentView(repo, issue, c)) };
+  }
+
+  private labelsAnswer(repo: Repo, issue: IssueRecord): Answer {
+    issue.updated_at = iso(Date.now());
+    return { status: 200, body: issue.labels.map((name) => this.labelView(repo, name)) };
+  }
+
+  /** Octokit sends `{ labels: [...] }`; GitHub also accepts a bare array. */
+  private labelsFromBody(body: unknown): string[] {
+    return labelNames(isRecord(body) ? body.labels : body);
+  }
+
+  private addLabels(ctx: Ctx, params: string[]): Answer {
+    const repo = this.repo(params);
+    const issue = this.issue(repo, params[2]);
+    for (const name of this.labelsFromBody(ctx.body)) if (!issue.labels.includes(name)) issue.labels.push(name);
+    return this.labelsAnswer(repo, issue);
+  }
+
+  private setLabels(ctx: Ctx, params: string[]): Answer {
+    const repo = this.repo(params);
+    const issue = this.issue(repo, params[2]);
+    issue.labels = this.labelsFromBody(ctx.body);
+    return this.labelsAnswer(repo, issue);
+  }
+
+  private clearLabels(params: string[]): Answer {
+    const repo = this.repo(params);
+    const issue = this.issue(repo, params[2]);
+    issue.labels = [];
+    issue.updated_at = iso(Date.now());
+    return { status: 204 };
+  }
+
+  private removeLabel(params: string[]): Answer {
+    const repo = this.repo(params);
+    const issue = this.issue(repo, params[2]);
+    const name = decodeURIComponent(params[3] ?? '');
+    if (!issue.labels.includes(name)) {
+      throw fail(404, 'Label does not exist', `${DOCS}/issues/labels#remove-a-label-from-an-issue`);
+    }
+    issue.labels = issue.labels.filter((l) => l !== name);
+    return this.labelsAnswer(repo, issue);
+  }
+
+  // ---- pulls -------------------------------------------------------------------------------------
+
+  private getPull(params: string[]): Answer {
+    const repo = this.repo(params);
+    const issue = repo.issues.get(Number(params[2]));
+    if (!issue?.pull) throw fail(404, 'Not Found', `${DOCS}/pulls/pulls#get-a-pull-request`);
+    const fullName = fullNameOf(repo);
+    const repoView = this.repoView(repo);
+    const baseSha = repo.branches.get(issue.pull.baseRef) ?? null;
+    return {
+      status: 200,
+      body: {
+        url: this.api(`/repos/${fullName}/pulls/${issue.number}`),
+        id: issue.id,
+        node_id: `PR_${issue.id}`,
+        html_url: `${WEB}/${fullName}/pull/${issue.number}`,
+        number: issue.number,
+        state: issue.state,
+        locked: false,
+        title: issue.title,
+        user: this.userView(issue.user),
+        body: issue.body,
+        created_at: issue.created_at,
+        updated_at: issue.updated_at,
+        closed_at: issue.closed_at,
+        merged_at: issue.pull.merged ? issue.closed_at : null,
+        merged: issue.pull.merged,
+        draft: false,
+        comments: issue.comments.length,
+        head: { label: `${repo.owner}:${issue.pull.headRef}`, ref: issue.pull.headRef, sha: issue.pull.headSha, repo: repoView },
+        base: { label: `${repo.owner}:${issue.pull.baseRef}`, ref: issue.pull.baseRef, sha: baseSha, repo: repoView },
+      },
+    };
+  }
+
+  // ---- auth and GitHub App -----------------------------------------------------------------------
+
+  /** Returns an error answer for a request whose credentials do not fit the route, else undefined. */
+  checkAuth(path: string, authorization: string | undefined): HttpError | undefined {
+    const credential = /^(?:token|bearer)\s+(\S+)$/i.exec(authorization ?? '')?.[1];
+    if (path.startsWith('/app/')) {
+      return credential?.split('.').length === 3 ? undefined : fail(401, 'A JSON web token could not be decoded');
+    }
+    if (credential === undefined) return path === '/' || path === '/rate_limit' ? undefined : fail(401, 'Requires authentication');
+    return credential === this.token ? undefined : fail(401, 'Bad credentials');
+  }
+
+  installationToken(installationId: string): Answer {
+    return {
+      status: 201,
+      body: {
+        token: this.token,
+        expires_at: iso(Date.now() + 3600_000),
+        permissions: { contents: 'write', issues: 'write', pull_requests: 'write', metadata: 'read' },
+        repository_selection: 'all',
+        installation_id: Number(installationId),
+      },
+    };
+  }
+}
+
+function encodePath(path: string): string {
+  return path.split('/').map(encodeURIComponent).join('/');
+}
+
+function labelNames(value: unknown): string[] {
+  if (!Array.isArray(value)) return [];
+  const names = value.map((l: unknown) => (isRecord(l) ? l.name : l)).filter((n): n is string => typeof n === 'string');
+  return [...new Set(names)];
+}
+
+function assigneeLogins(body: Record<string, unknown>): string[] {
+  if (Array.isArray(body.assignees)) return body.assignees.filter((a): a is string => typeof a === 'string');
+  return typeof body.assignee === 'string' ? [body.assignee] : [];
+}
+
+function toIssueState(i: IssueRecord): GitHubIssue {
+  return {
+    number: i.number,
+    title: i.title,
+    body: i.body,
+    state: i.state,
+    state_reason: i.state_reason,
+    labels: [...i.labels],
+    assignees: [...i.assignees],
+    comments: i.comments.map((c) => ({ ...c })),
+  };
+}
+
+interface ActiveFault {
+  fault: GitHubFault;
+  until: number | undefined;
+  remaining: number | undefined;
+}
+
+/** What an injected fault answers; rate-limit faults carry GitHub's rate-limit headers. */
+function faultAnswer(fault: GitHubFault): Answer {
+  const retryAfter = fault.retryAfterSeconds ?? 1;
+  if (fault.status === 429 || fault.status === 403) {
+    const message =
+      fault.status === 429
+        ? 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.'
+        : 'API rate limit exceeded for installation ID 1.';
+    return {
+      status: fault.status,
+      body: { message, documentation_url: RATE_LIMIT_DOCS, status: String(fault.status) },
+      headers: {
+        'retry-after': String(retryAfter),
+        'x-ratelimit-limit': String(RATE_LIMIT),
+        'x-ratelimit-remaining': '0',
+        'x-ratelimit-used': String(RATE_LIMIT),
+        'x-ratelimit-reset': String(Math.ceil(Date.now() / 1000) + retryAfter),
+        'x-ratelimit-resource': 'core',
+      },
+    };
+  }
+  const message = fault.status === 503 ? 'Service Unavailable' : 'Server Error';
+  return { status: fault.status, body: { message, status: String(fault.status) } };
+}
+
+export async function startGitHubFake(options: StartGitHubFakeOptions = {}): Promise<GitHubFake> {
+  let baseUrl = '';
+  const state = new GitHubState(() => baseUrl, options.login ?? 'opsbot[bot]', options.token ?? 'ghp_test');
+  const requests: GitHubRequestRecord[] = [];
+  let faults: ActiveFault[] = [];
+  const resetAt = Math.ceil(Date.now() / 1000) + 3600;
+
+  const takeFault = (path: string, at: number): GitHubFault | undefined => {
+    faults = faults.filter((f) => (f.until === undefined || at < f.until) && (f.remaining === undefined || f.remaining > 0));
+    const active = faults.find((f) => f.fault.path === undefined || f.fault.path.test(path));
+    if (!active) return undefined;
+    if (active.remaining !== undefined) active.remaining--;
+    return active.fault;
+  };
+
+  const rateHeaders = (): Record<string, string> => {
+    const used = Math.min(requests.length + 1, RATE_LIMIT);
+    return {
+      'x-ratelimit-limit': String(RATE_LIMIT),
+      'x-ratelimit-remaining': String(RATE_LIMIT - used),
+      'x-ratelimit-reset': String(resetAt),
+      'x-ratelimit-used': String(used),
+      'x-ratelimit-resource': 'core',
+    };
+  };
+
+  const route = (ctx: Ctx, authorization: string | undefined): Answer => {
+    const authError = state.checkAuth(ctx.path, authorization);
+    if (authError) throw authError;
+    const app = /^\/app\/installations\/(\d+)\/access_tokens$/.exec(ctx.path);
+    if (app?.[1] && ctx.method === 'POST') return state.installationToken(app[1]);
+    if (ctx.method === 'GET' && ctx.path === '/rate_limit') return { status: 200, body: rateLimitBody(rateHeaders()) };
+    for (const r of state.routes) {
+      const match = r.method === ctx.method ? r.pattern.exec(ctx.rawPath) : null;
+      if (match) return r.handle(ctx, match.slice(1).map((p) => p ?? ''));
+    }
+    throw fail(404, 'Not Found');
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://fake');
+    const raw = (await readBody(req)).toString('utf8');
+    const at = Date.now();
+    const ctx: Ctx = {
+      method: req.method ?? 'GET',
+      path: safeDecode(url.pathname),
+      rawPath: url.pathname,
+      query: url.searchParams,
+      body: undefined,
+    };
+    let answer: Answer;
+    try {
+      ctx.body = raw === '' ? undefined : parseJson(raw);
+      const fault = takeFault(ctx.path, at);
+      answer = fault ? faultAnswer(fault) : route(ctx, req.headers.authorization);
+    } catch (err) {
+      if (!(err instanceof HttpError)) throw err;
+      answer = { status: err.status, body: err.body };
+    }
+    requests.push({ method: ctx.method, path: ctx.path, query: Object.fromEntries(url.searchParams), status: answer.status, at, body: ctx.body });
+    send(res, answer, { ...rateHeaders(), 'x-github-request-id': randomBytes(8).toString('hex').toUpperCase() });
+  };
+
+  const server = await startServer(handle, {
+    ...(options.host === undefined ? {} : { host: options.host }),
+    port: options.port ?? 0,
+  });
+  baseUrl = server.url;
+
+  return {
+    url: server.url,
+    requests,
+    createRepo: (fullName, opts) => state.createRepo(fullName, opts),
+    createBranch: (fullName, branch, from) => state.createBranch(fullName, branch, from),
+    files: (fullName, branch) => state.files(fullName, branch),
+    commits: (fullName, branch) => state.commits(fullName, branch),
+    issues: (fullName) => state.issues(fullName),
+    addPullRequest: (fullName, pr) => state.addPullRequest(fullName, pr),
+    pullComments: (fullName, number) => state.pullComments(fullName, number),
+    failFor: (fault) => {
+      const until = fault.durationMs === undefined ? undefined : Date.now() + fault.durationMs;
+      faults.push({ fault, until, remaining: fault.times });
+    },
+    clearFaults: () => {
+      faults = [];
+    },
+    waitFor: (fn, timeoutMs = 5000) => pollUntil(fn, timeoutMs),
+    close: () => server.close(),
+  };
+}
+
+function safeDecode(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
+}
+
+function rateLimitBody(headers: Record<string, string>): Record<string, unknown> {
+  const core = {
+    limit: Number(headers['x-ratelimit-limit']),
+    used: Number(headers['x-ratelimit-used']),
+    remaining: Number(headers['x-ratelimit-remaining']),
+    reset: Number(headers['x-ratelimit-reset']),
+  };
+  return { resources: { core, search: { ...core, limit: 30, used: 0, remaining: 30 } }, rate: core };
+}
+
+/** Writes an answer; 502s come back as an HTML page, as GitHub's edge sends them. */
+function send(res: ServerResponse, answer: Answer, common: Record<string, string>): void {
+  const headers = { ...common, ...answer.headers };
+  if (answer.status === 204) return sendEmpty(res, 204, headers);
+  if (answer.status === 502) {
+    return sendText(res, 502, '<html><body><h1>502 Bad Gateway</h1></body></html>', {
+      ...headers,
+      'content-type': 'text/html; charset=utf-8',
+    });
+  }
+  sendJson(res, answer.status, answer.body, headers);
+}
