@@ -25,7 +25,11 @@ export const rollback = defineCommand({
   async run(ctx, args) {
     const target = ctx.target(args.env);
     const where = `*${args.deployment}* in *${args.env}*`;
-    await ctx.progress(message(`Rolling back ${args.deployment} in ${args.env}…`, { lines: [`:hourglass: Rolling back ${where}…`] }));
+    await ctx.progress(
+      message(`Rolling back ${args.deployment} in ${args.env}…`, {
+        lines: [`:hourglass: Rolling back ${where}…`],
+      }),
+    );
 
     // A retried job reuses the revision chosen on its first attempt, so it never undoes twice.
     const chosen = ctx.checkpoint.get<number>('toRevision') ?? args.to;
@@ -48,9 +52,12 @@ export const rollback = defineCommand({
       }
       return {
         outcome: 'noop',
-        message: message(`${args.deployment} in ${args.env} is already at revision ${plan.revision}; nothing changed.`, {
-          lines: [`:white_check_mark: ${where} is already at ${describe(plan.after)}. Nothing changed.`],
-        }),
+        message: message(
+          `${args.deployment} in ${args.env} is already at revision ${plan.revision}; nothing changed.`,
+          {
+            lines: [`:white_check_mark: ${where} is already at ${describe(plan.after)}. Nothing changed.`],
+          },
+        ),
         audit: { ...audit, before: plan.before, after: plan.after },
       };
     }

@@ -45,7 +45,10 @@ export async function startBot(mode: Mode, source: NodeJS.ProcessEnv = process.e
   const config: OpsbotConfig = loadConfig(env.OPSBOT_CONFIG);
   const slackEnv = requireSlack(env);
   const octokit = createOctokit(env);
-  if (!octokit) throw new ConfigError('environment variable GITHUB_TOKEN: is required (or a GitHub App: GITHUB_APP_ID, …)');
+  if (!octokit)
+    throw new ConfigError(
+      'environment variable GITHUB_TOKEN: is required (or a GitHub App: GITHUB_APP_ID, …)',
+    );
 
   const metrics = createMetrics();
   const redis = createRedis(env.REDIS_URL, 'queue');
@@ -67,7 +70,16 @@ export async function startBot(mode: Mode, source: NodeJS.ProcessEnv = process.e
     auditLog,
     runCommand: (attempt) =>
       runCommand(
-        { config, cluster, chat, clock: systemClock, jobs, locks: new RedisLocks(redis, prefix), commands, log },
+        {
+          config,
+          cluster,
+          chat,
+          clock: systemClock,
+          jobs,
+          locks: new RedisLocks(redis, prefix),
+          commands,
+          log,
+        },
         attempt,
       ),
   });
@@ -80,7 +92,10 @@ export async function startBot(mode: Mode, source: NodeJS.ProcessEnv = process.e
           env: slackEnv,
           log,
           accept: async (request) => {
-            const ack = await acceptCommand({ config, jobs, directory: chat, clock: systemClock, commands }, request);
+            const ack = await acceptCommand(
+              { config, jobs, directory: chat, clock: systemClock, commands },
+              request,
+            );
             metrics.commands.inc({ verb: request.text.trim().split(/\s+/)[0] || 'help', outcome: ack.kind });
             return ack;
           },
@@ -120,7 +135,10 @@ export async function startBot(mode: Mode, source: NodeJS.ProcessEnv = process.e
       await slack?.stop();
       // Running jobs finish; past the grace period they are handed back to the queue for another worker.
       const drained = workers.close().then(() => true);
-      const inTime = await Promise.race([drained, new Promise<false>((r) => setTimeout(() => r(false), graceMs).unref())]);
+      const inTime = await Promise.race([
+        drained,
+        new Promise<false>((r) => setTimeout(() => r(false), graceMs).unref()),
+      ]);
       if (!inTime) {
         log.warn('jobs still running after the grace period; handing them back');
         await workers.close(true);

@@ -10,7 +10,9 @@ export default async function setup(): Promise<void> {
       socket.end();
       resolve();
     });
-    socket.once('timeout', () => reject(new Error(`Redis did not answer at ${url.host}; start redis-server first`)));
+    socket.once('timeout', () =>
+      reject(new Error(`Redis did not answer at ${url.host}; start redis-server first`)),
+    );
     socket.once('error', (err) => reject(new Error(`Redis is not reachable at ${url.host}: ${err.message}`)));
   });
 }

@@ -22,7 +22,10 @@ export const Env = z
     KUBECONFIG: optionalText,
     REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
     OPSBOT_CONFIG: z.string().default('./opsbot.yml'),
-    OPSBOT_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]+$/).default('opsbot'),
+    OPSBOT_QUEUE_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9:_-]+$/)
+      .default('opsbot'),
     OPSBOT_WEBHOOK_TOKEN: optionalText,
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
     HOST: z.string().default('0.0.0.0'),
@@ -37,14 +40,19 @@ export const Env = z
       });
     }
     if (env.SLACK_APP_TOKEN && !env.SLACK_APP_TOKEN.startsWith('xapp-')) {
-      ctx.addIssue({ code: 'custom', path: ['SLACK_APP_TOKEN'], message: 'must be an app-level token starting with "xapp-"' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SLACK_APP_TOKEN'],
+        message: 'must be an app-level token starting with "xapp-"',
+      });
     }
     const app = [env.GITHUB_APP_ID, env.GITHUB_APP_PRIVATE_KEY, env.GITHUB_APP_INSTALLATION_ID];
     if (app.some(Boolean) && !app.every(Boolean)) {
       ctx.addIssue({
         code: 'custom',
         path: ['GITHUB_APP_ID'],
-        message: 'a GitHub App needs all of GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY and GITHUB_APP_INSTALLATION_ID',
+        message:
+          'a GitHub App needs all of GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY and GITHUB_APP_INSTALLATION_ID',
       });
     }
   });

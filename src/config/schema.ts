@@ -50,7 +50,10 @@ export const IncidentRoute = z.strictObject({
 
 export const Incidents = z.strictObject({
   repo: RepoSlug,
-  channelPrefix: z.string().regex(/^[a-z0-9][a-z0-9-]*$/).default('inc'),
+  channelPrefix: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]*$/)
+    .default('inc'),
   routes: z.array(IncidentRoute).default([]),
 });
 
@@ -97,10 +100,16 @@ export const OpsbotConfig = z
     };
     for (const [roleName, role] of Object.entries(config.roles)) {
       role.can.forEach((grant, i) => {
-        grant.environments.forEach((env, j) => checkEnv(env, ['roles', roleName, 'can', i, 'environments', j]));
+        grant.environments.forEach((env, j) => {
+          checkEnv(env, ['roles', roleName, 'can', i, 'environments', j]);
+        });
       });
-      role.approve.forEach((env, j) => checkEnv(env, ['roles', roleName, 'approve', j]));
-      role.emergency.forEach((env, j) => checkEnv(env, ['roles', roleName, 'emergency', j]));
+      role.approve.forEach((env, j) => {
+        checkEnv(env, ['roles', roleName, 'approve', j]);
+      });
+      role.emergency.forEach((env, j) => {
+        checkEnv(env, ['roles', roleName, 'emergency', j]);
+      });
     }
   });
 export type OpsbotConfig = z.infer<typeof OpsbotConfig>;

@@ -22,7 +22,10 @@ export function loadYamlFile<S extends z.ZodType>(file: string, schema: S): z.ou
   try {
     text = readFileSync(file, 'utf8');
   } catch (cause) {
-    throw new ConfigError(`${file}: cannot read the file (${(cause as NodeJS.ErrnoException).code ?? 'error'})`, { cause });
+    throw new ConfigError(
+      `${file}: cannot read the file (${(cause as NodeJS.ErrnoException).code ?? 'error'})`,
+      { cause },
+    );
   }
   return parseYamlText(text, file, schema);
 }

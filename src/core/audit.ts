@@ -1,9 +1,22 @@
 import { z } from 'zod';
 
-export const AuditOutcome = z.enum(['executed', 'noop', 'failed', 'denied', 'refused', 'approved', 'expired', 'requested']);
+export const AuditOutcome = z.enum([
+  'executed',
+  'noop',
+  'failed',
+  'denied',
+  'refused',
+  'approved',
+  'expired',
+  'requested',
+]);
 export type AuditOutcome = z.infer<typeof AuditOutcome>;
 
-const Side = z.object({ revision: z.number().optional(), images: z.array(z.string()).default([]), replicas: z.number().optional() });
+const Side = z.object({
+  revision: z.number().optional(),
+  images: z.array(z.string()).default([]),
+  replicas: z.number().optional(),
+});
 
 /** One line of the audit trail: who did what, where, why, and how it ended. One file per record. */
 export const AuditRecord = z.object({
@@ -31,7 +44,10 @@ export const AuditRecord = z.object({
 export type AuditRecord = z.infer<typeof AuditRecord>;
 
 /** `audit/2026/11/23/20261123T031502Z-rollback-prod-api-3f9a1c.json`: sorted by time, readable at a glance. */
-export function auditPath(dir: string, record: Pick<AuditRecord, 'id' | 'time' | 'action' | 'environment' | 'target'>): string {
+export function auditPath(
+  dir: string,
+  record: Pick<AuditRecord, 'id' | 'time' | 'action' | 'environment' | 'target'>,
+): string {
   const t = record.time;
   const compact = t.replace(/[-:]/g, '').replace(/\.\d+/, '');
   const slug = [record.action, record.environment, record.target]

@@ -7,12 +7,17 @@ import { z } from 'zod';
 export const JsonObject = z.record(z.string(), z.unknown());
 export type JsonObject = z.infer<typeof JsonObject>;
 
-const StringMap = z.record(z.string(), z.string()).nullish().transform((v) => v ?? {});
+const StringMap = z
+  .record(z.string(), z.string())
+  .nullish()
+  .transform((v) => v ?? {});
 
 export const PodTemplate = z.looseObject({
   metadata: z.looseObject({ labels: StringMap, annotations: StringMap }).nullish(),
   spec: z
-    .looseObject({ containers: z.array(z.looseObject({ name: z.string(), image: z.string().nullish() })).default([]) })
+    .looseObject({
+      containers: z.array(z.looseObject({ name: z.string(), image: z.string().nullish() })).default([]),
+    })
     .nullish(),
 });
 export type PodTemplate = z.infer<typeof PodTemplate>;
@@ -82,7 +87,9 @@ export function imagesOf(template: JsonObject): string[] {
 export function jsonEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (Array.isArray(a) || Array.isArray(b)) {
-    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((v, i) => jsonEqual(v, b[i]));
+    return (
+      Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((v, i) => jsonEqual(v, b[i]))
+    );
   }
   if (a && b && typeof a === 'object' && typeof b === 'object') {
     const ka = Object.keys(a).filter((k) => (a as JsonObject)[k] !== undefined);
@@ -108,13 +115,21 @@ export function templatesEqual(a: JsonObject, b: JsonObject): boolean {
 }
 
 /** ReplicaSets the deployment controls: owned by its uid. */
-export function ownedReplicaSets(deployment: Pick<DeploymentView, 'uid'>, replicaSets: readonly ReplicaSetView[]) {
+export function ownedReplicaSets(
+  deployment: Pick<DeploymentView, 'uid'>,
+  replicaSets: readonly ReplicaSetView[],
+) {
   return replicaSets.filter((rs) => rs.ownerUids.includes(deployment.uid));
 }
 
 /** The revision the deployment is at: the ReplicaSet whose template matches the deployment's. */
-export function currentRevision(deployment: DeploymentView, replicaSets: readonly ReplicaSetView[]): number | undefined {
-  const matching = ownedReplicaSets(deployment, replicaSets).find((rs) => templatesEqual(rs.template, deployment.template));
+export function currentRevision(
+  deployment: DeploymentView,
+  replicaSets: readonly ReplicaSetView[],
+): number | undefined {
+  const matching = ownedReplicaSets(deployment, replicaSets).find((rs) =>
+    templatesEqual(rs.template, deployment.template),
+  );
   const fromRs = matching ? revisionOf(matching) : undefined;
   if (fromRs !== undefined) return fromRs;
   const fromDeployment = deployment.annotations[REVISION_ANNOTATION];

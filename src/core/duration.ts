@@ -18,14 +18,19 @@ export function formatDuration(ms: number): string {
   const days = Math.floor(totalMinutes / 1440);
   const hours = Math.floor((totalMinutes % 1440) / 60);
   const minutes = totalMinutes % 60;
-  return [days ? `${days}d` : '', hours ? `${hours}h` : '', minutes ? `${minutes}m` : ''].filter(Boolean).join(' ');
+  return [days ? `${days}d` : '', hours ? `${hours}h` : '', minutes ? `${minutes}m` : '']
+    .filter(Boolean)
+    .join(' ');
 }
 
 /** A zod schema that accepts "15m"-style text and yields milliseconds. */
 export const Duration = z.string().transform((text, ctx) => {
   const ms = parseDuration(text);
   if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `expected a duration such as "30s", "15m", "8h" or "3d", got "${text}"` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected a duration such as "30s", "15m", "8h" or "3d", got "${text}"`,
+    });
     return z.NEVER;
   }
   return ms;

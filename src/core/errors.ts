@@ -53,7 +53,11 @@ export class PermissionError extends OpsError {
 
 /** The target is not in a state that allows the action (paused, changed since planning, locked). */
 export class StateError extends OpsError {
-  constructor(code: 'not_found' | 'conflict' | 'paused' | 'busy' | 'expired', message: string, options: OpsErrorOptions = {}) {
+  constructor(
+    code: 'not_found' | 'conflict' | 'paused' | 'busy' | 'expired',
+    message: string,
+    options: OpsErrorOptions = {},
+  ) {
     super(code, message, options);
   }
 }
@@ -71,7 +75,13 @@ export class ExternalServiceError extends OpsError {
     message: string,
     options: OpsErrorOptions & { status?: number; retryAfterMs?: number; code?: ErrorCode } = {},
   ) {
-    const code = options.code ?? (options.status === 429 ? 'rate_limited' : options.retryable === false ? 'external_rejected' : 'external_unavailable');
+    const code =
+      options.code ??
+      (options.status === 429
+        ? 'rate_limited'
+        : options.retryable === false
+          ? 'external_rejected'
+          : 'external_unavailable');
     super(code, message, { retryable: true, ...options });
     this.system = system;
     this.status = options.status;

@@ -15,7 +15,8 @@ const MAX_INPUT = 2000;
 
 /** Splits command text into tokens, honouring straight and Slack's curly quotes. */
 export function tokenize(text: string): string[] {
-  if (text.length > MAX_INPUT) throw new UserInputError(`The command is too long (over ${MAX_INPUT} characters).`);
+  if (text.length > MAX_INPUT)
+    throw new UserInputError(`The command is too long (over ${MAX_INPUT} characters).`);
   const tokens: string[] = [];
   let current = '';
   let inToken = false;
@@ -65,9 +66,13 @@ export function parseInput(text: string): ParsedInput {
       flags[name] = true;
     } else {
       const value = tokens[i + 1];
-      if (value === undefined || value.startsWith('--')) throw new UserInputError(`--${name} needs a value.`);
-      flags[name] = value;
-      i++;
+      // A bare flag is left for the command to judge: unknown there, or "needs a value".
+      if (value === undefined || value.startsWith('--')) {
+        flags[name] = true;
+      } else {
+        flags[name] = value;
+        i++;
+      }
     }
   }
   return { words, flags };
@@ -100,7 +105,10 @@ export function defineArgs<P extends Shape, F extends Shape>(spec: ArgsSpec<P, F
     });
     for (const [flag, value] of Object.entries(input.flags)) {
       const key = camelCase(flag);
-      if (!(key in spec.flags)) throw new UserInputError(`Unknown flag --${flag}.`);
+      const flagSchema = spec.flags[key];
+      if (!flagSchema) throw new UserInputError(`Unknown flag --${flag}.`);
+      if (value === true && !flagSchema.safeParse(true).success)
+        throw new UserInputError(`--${flag} needs a value.`);
       raw[key] = value;
     }
     const result = schema.safeParse(raw);
@@ -132,4 +140,8 @@ export const NonNegativeIntText = z
   .regex(/^(0|[1-9]\d{0,8})$/, 'must be a whole number, 0 or more')
   .transform(Number);
 
-export const Reason = z.string().trim().min(3, 'must say why, in at least 3 characters').max(500, 'must be at most 500 characters');
+export const Reason = z
+  .string()
+  .trim()
+  .min(3, 'must say why, in at least 3 characters')
+  .max(500, 'must be at most 500 characters');

@@ -13,9 +13,16 @@ export interface Principal {
 
 export type Decision =
   | { allowed: true; grantedBy: string[] }
-  | { allowed: false; reason: string; /** Rules that would have allowed it, e.g. "roles.oncall.can[0]". */ wouldAllow: string[] };
+  | {
+      allowed: false;
+      reason: string /** Rules that would have allowed it, e.g. "roles.oncall.can[0]". */;
+      wouldAllow: string[];
+    };
 
-export function isMember(members: readonly string[], principal: Pick<Principal, 'userId' | 'groups'>): boolean {
+export function isMember(
+  members: readonly string[],
+  principal: Pick<Principal, 'userId' | 'groups'>,
+): boolean {
   return members.some((m) => (m.startsWith('@') ? principal.groups.has(m.slice(1)) : m === principal.userId));
 }
 
@@ -26,7 +33,11 @@ export function rolesOf(config: PolicyConfig, principal: Pick<Principal, 'userId
 }
 
 /** The grants, across every role, that allow `action` in `environment`, as config key paths. */
-function grantsFor(config: PolicyConfig, action: Action, environment: string): { role: string; rule: string }[] {
+function grantsFor(
+  config: PolicyConfig,
+  action: Action,
+  environment: string,
+): { role: string; rule: string }[] {
   const found: { role: string; rule: string }[] = [];
   for (const [roleName, role] of Object.entries(config.roles)) {
     role.can.forEach((grant, i) => {
@@ -50,7 +61,12 @@ function channelAllowed(config: PolicyConfig, environment: string, channel: Prin
 }
 
 /** Deny by default: allowed only when a role the user holds grants this action in this environment. */
-export function authorize(config: PolicyConfig, principal: Principal, action: Action, environment: string): Decision {
+export function authorize(
+  config: PolicyConfig,
+  principal: Principal,
+  action: Action,
+  environment: string,
+): Decision {
   if (!(environment in config.environments)) {
     return { allowed: false, reason: `there is no environment "${environment}"`, wouldAllow: [] };
   }
@@ -101,12 +117,21 @@ export function authorizeApproval(
 }
 
 /** Break-glass: members of a role listing the environment under `emergency` may skip approval. */
-export function mayUseEmergency(config: PolicyConfig, principal: Pick<Principal, 'userId' | 'groups'>, environment: string): boolean {
-  return Object.values(config.roles).some((role) => role.emergency.includes(environment) && isMember(role.members, principal));
+export function mayUseEmergency(
+  config: PolicyConfig,
+  principal: Pick<Principal, 'userId' | 'groups'>,
+  environment: string,
+): boolean {
+  return Object.values(config.roles).some(
+    (role) => role.emergency.includes(environment) && isMember(role.members, principal),
+  );
 }
 
 /** Everything a user may run, for `/ops whoami` and a help text that shows only what applies. */
-export function grantsOf(config: PolicyConfig, principal: Pick<Principal, 'userId' | 'groups'>): Map<Action, string[]> {
+export function grantsOf(
+  config: PolicyConfig,
+  principal: Pick<Principal, 'userId' | 'groups'>,
+): Map<Action, string[]> {
   const out = new Map<Action, string[]>();
   for (const roleName of rolesOf(config, principal)) {
     for (const grant of config.roles[roleName]?.can ?? []) {

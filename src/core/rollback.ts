@@ -55,8 +55,15 @@ export function findRevision(
   if (toRevision !== undefined) {
     const found = candidates.find((c) => c.revision === toRevision);
     if (!found) {
-      const known = candidates.map((c) => c.revision).reverse().join(', ') || 'none';
-      throw new StateError('not_found', `Revision ${toRevision} of ${deployment.name} is not in its history (revisions: ${known}).`);
+      const known =
+        candidates
+          .map((c) => c.revision)
+          .reverse()
+          .join(', ') || 'none';
+      throw new StateError(
+        'not_found',
+        `Revision ${toRevision} of ${deployment.name} is not in its history (revisions: ${known}).`,
+      );
     }
     return found.rs;
   }

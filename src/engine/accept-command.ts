@@ -1,6 +1,6 @@
 import type { CommandModule, InlineContext } from '../../commands/command.js';
-import { findCommand } from '../../commands/index.js';
 import { usageLines } from '../../commands/help.js';
+import { findCommand } from '../../commands/index.js';
 import type { OpsbotConfig } from '../config/schema.js';
 import { MUTATING_ACTIONS } from '../core/actions.js';
 import type { AuditRecord } from '../core/audit.js';
@@ -74,11 +74,15 @@ export async function acceptCommand(deps: AcceptDeps, request: CommandRequest): 
       await deps.jobs.enqueueAudit(
         denialRecord(jobId, request, command, scope, deps.clock.now(), `Denied: ${decision.reason}.`),
       );
-      const rule = decision.wouldAllow.length ? ` Allowed by: ${decision.wouldAllow.map((r) => `\`${r}\``).join(', ')}.` : '';
+      const rule = decision.wouldAllow.length
+        ? ` Allowed by: ${decision.wouldAllow.map((r) => `\`${r}\``).join(', ')}.`
+        : '';
       return {
         kind: 'denied',
         jobId,
-        message: message(`Denied: ${decision.reason}.`, { lines: [`:no_entry: Denied: ${decision.reason}.${rule}`] }),
+        message: message(`Denied: ${decision.reason}.`, {
+          lines: [`:no_entry: Denied: ${decision.reason}.${rule}`],
+        }),
       };
     }
     if (environment.protected && MUTATING_ACTIONS.has(command.action) && !scope.reason) {
@@ -95,7 +99,9 @@ export async function acceptCommand(deps: AcceptDeps, request: CommandRequest): 
       requestedAt: deps.clock.now(),
     });
     const what = [command.name, scope.target, 'in', scope.environment].filter(Boolean).join(' ');
-    const text = duplicate ? `Already accepted: ${what} (job ${jobId}).` : `Accepted: ${what} (job ${jobId}).`;
+    const text = duplicate
+      ? `Already accepted: ${what} (job ${jobId}).`
+      : `Accepted: ${what} (job ${jobId}).`;
     return {
       kind: 'queued',
       jobId,
@@ -112,7 +118,10 @@ export async function acceptCommand(deps: AcceptDeps, request: CommandRequest): 
 }
 
 function helpAck(inline: InlineContext, kind: AckKind): Ack {
-  return { kind, message: message('opsbot commands', { lines: ['*What you can run here:*', ...usageLines(inline)] }) };
+  return {
+    kind,
+    message: message('opsbot commands', { lines: ['*What you can run here:*', ...usageLines(inline)] }),
+  };
 }
 
 function denialRecord(

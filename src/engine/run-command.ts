@@ -89,7 +89,9 @@ export async function runCommand(deps: RunDeps, attempt: JobAttempt): Promise<Ou
       : undefined;
   if (lock && !lock.acquired) {
     if (!checkpoint.get('waitNoticeSent')) {
-      await progress(message(`Waiting behind ${lock.heldBy}.`, { lines: [`:hourglass: Queued behind ${lock.heldBy}.`] }));
+      await progress(
+        message(`Waiting behind ${lock.heldBy}.`, { lines: [`:hourglass: Queued behind ${lock.heldBy}.`] }),
+      );
       await checkpoint.set('waitNoticeSent', true);
     }
     throw new StateError('busy', `waiting behind ${lock.heldBy}`, { retryable: true });
@@ -107,7 +109,9 @@ export async function runCommand(deps: RunDeps, attempt: JobAttempt): Promise<Ou
   try {
     const outcome = await command.run(ctx, args);
     await progress(outcome.message);
-    await deps.jobs.enqueueAudit(record(deps, job, command, outcome.outcome, outcome.message.text, outcome.audit));
+    await deps.jobs.enqueueAudit(
+      record(deps, job, command, outcome.outcome, outcome.message.text, outcome.audit),
+    );
     log.info({ outcome: outcome.outcome }, 'command finished');
     return outcome;
   } catch (err) {
@@ -117,15 +121,17 @@ export async function runCommand(deps: RunDeps, attempt: JobAttempt): Promise<Ou
       log.warn({ err, attempt: attempt.attempt }, 'command attempt failed; will retry');
       await progress(
         message(`Retrying: ${userMessageOf(err)}`, {
-          lines: [`:arrows_counterclockwise: Attempt ${attempt.attempt} of ${attempt.maxAttempts} failed: ${userMessageOf(err)} Retrying.`],
+          lines: [
+            `:arrows_counterclockwise: Attempt ${attempt.attempt} of ${attempt.maxAttempts} failed: ${userMessageOf(err)} Retrying.`,
+          ],
         }),
       ).catch((e: unknown) => log.warn({ err: e }, 'could not update progress message'));
       throw err;
     }
     log.error({ err }, 'command failed');
     const text = `Failed: ${userMessageOf(err)}`;
-    await progress(message(text, { lines: [`:x: ${command.name} failed: ${userMessageOf(err)}`] })).catch((e: unknown) =>
-      log.warn({ err: e }, 'could not report failure to chat'),
+    await progress(message(text, { lines: [`:x: ${command.name} failed: ${userMessageOf(err)}`] })).catch(
+      (e: unknown) => log.warn({ err: e }, 'could not report failure to chat'),
     );
     await deps.jobs.enqueueAudit(
       record(deps, job, command, 'failed', text, {
@@ -136,13 +142,17 @@ export async function runCommand(deps: RunDeps, attempt: JobAttempt): Promise<Ou
     );
     throw new FinalFailure(err);
   } finally {
-    if (lock?.acquired) await lock.release().catch((e: unknown) => log.warn({ err: e }, 'could not release lock'));
+    if (lock?.acquired)
+      await lock.release().catch((e: unknown) => log.warn({ err: e }, 'could not release lock'));
   }
 }
 
 function describeJob(job: CommandJob, scope: { environment: string; target?: string }): string {
   const who = job.requester.name ? `@${job.requester.name}` : job.requester.id;
-  return `${job.command} ${scope.target ?? ''} in ${scope.environment} by ${who} (job ${job.id})`.replace(/\s+/g, ' ');
+  return `${job.command} ${scope.target ?? ''} in ${scope.environment} by ${who} (job ${job.id})`.replace(
+    /\s+/g,
+    ' ',
+  );
 }
 
 function record(

@@ -39,14 +39,20 @@ export class GitHubAuditLog implements AuditLog {
       return { location };
     } catch (err) {
       // 422 here means the file exists: an earlier attempt committed it and then lost the answer.
-      if ((err as { status?: number }).status === 422 && (await this.alreadyWritten(path, body))) return { location };
+      if ((err as { status?: number }).status === 422 && (await this.alreadyWritten(path, body)))
+        return { location };
       throw githubError(err, `the audit commit ${location}`);
     }
   }
 
   private async alreadyWritten(path: string, body: string): Promise<boolean> {
     try {
-      const { data } = await this.octokit.repos.getContent({ owner: this.owner, repo: this.repo, path, ref: this.settings.branch });
+      const { data } = await this.octokit.repos.getContent({
+        owner: this.owner,
+        repo: this.repo,
+        path,
+        ref: this.settings.branch,
+      });
       if (Array.isArray(data) || data.type !== 'file' || !('content' in data)) return false;
       return Buffer.from(data.content, 'base64').toString('utf8') === body;
     } catch {

@@ -6,7 +6,11 @@ import { ExternalServiceError } from '../core/errors.js';
 
 /** An Octokit for GITHUB_API_URL, authenticated by token or as a GitHub App installation. */
 export function createOctokit(env: Env): Octokit | undefined {
-  const common = { baseUrl: env.GITHUB_API_URL.replace(/\/+$/, ''), userAgent: 'opsbot', request: { retries: 0 } };
+  const common = {
+    baseUrl: env.GITHUB_API_URL.replace(/\/+$/, ''),
+    userAgent: 'opsbot',
+    request: { retries: 0 },
+  };
   if (env.GITHUB_APP_ID && env.GITHUB_APP_PRIVATE_KEY && env.GITHUB_APP_INSTALLATION_ID) {
     return new Octokit({
       ...common,
@@ -50,5 +54,8 @@ export function githubError(err: unknown, what: string): ExternalServiceError {
       cause: err,
     });
   }
-  return new ExternalServiceError('github', `GitHub is unreachable (${what}).`, { retryable: true, cause: err });
+  return new ExternalServiceError('github', `GitHub is unreachable (${what}).`, {
+    retryable: true,
+    cause: err,
+  });
 }

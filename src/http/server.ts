@@ -1,4 +1,10 @@
-import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 
@@ -30,7 +36,10 @@ async function timed(check: ReadinessCheck): Promise<{ name: string; ok: boolean
     await Promise.race([
       check.check(),
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+        timer = setTimeout(
+          () => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)),
+          CHECK_TIMEOUT_MS,
+        );
       }),
     ]);
     return { name: check.name, ok: true };
@@ -61,7 +70,9 @@ export function createHttpServer(options: HttpOptions): Server {
       void (options.beforeMetrics?.() ?? Promise.resolve())
         .catch((err: unknown) => options.log.warn({ err }, 'could not refresh metrics'))
         .then(() => options.metrics.registry.metrics())
-        .then((text) => res.writeHead(200, { 'content-type': options.metrics.registry.contentType }).end(text));
+        .then((text) =>
+          res.writeHead(200, { 'content-type': options.metrics.registry.contentType }).end(text),
+        );
       return;
     }
     if (path === '/slack/events' && options.slack) return options.slack(req, res);

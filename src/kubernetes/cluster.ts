@@ -7,7 +7,12 @@ import {
   type V1ReplicaSet,
   VersionApi,
 } from '@kubernetes/client-node';
-import { type DeploymentView, type JsonObject, ReplicaSetView, DeploymentView as DeploymentViewSchema } from '../core/deployment.js';
+import {
+  type DeploymentView,
+  DeploymentView as DeploymentViewSchema,
+  type JsonObject,
+  ReplicaSetView,
+} from '../core/deployment.js';
 import type { Cluster, ClusterTarget } from '../ports.js';
 import { kubeError } from './errors.js';
 
@@ -38,7 +43,9 @@ export function toDeploymentView(d: V1Deployment): DeploymentView {
       unavailableReplicas: status.unavailableReplicas ?? 0,
       conditions: (status.conditions ?? []).map((c) => toWire(c)),
     },
-    ...(d.spec?.progressDeadlineSeconds === undefined ? {} : { progressDeadlineSeconds: d.spec.progressDeadlineSeconds }),
+    ...(d.spec?.progressDeadlineSeconds === undefined
+      ? {}
+      : { progressDeadlineSeconds: d.spec.progressDeadlineSeconds }),
   });
 }
 
@@ -49,7 +56,9 @@ function toReplicaSetView(rs: V1ReplicaSet): ReplicaSetView {
     ownerUids: (rs.metadata?.ownerReferences ?? []).filter((o) => o.controller).map((o) => o.uid),
     template: toWire(rs.spec?.template),
     replicas: rs.spec?.replicas ?? 0,
-    ...(rs.metadata?.creationTimestamp ? { createdAt: new Date(rs.metadata.creationTimestamp).toISOString() } : {}),
+    ...(rs.metadata?.creationTimestamp
+      ? { createdAt: new Date(rs.metadata.creationTimestamp).toISOString() }
+      : {}),
   });
 }
 
@@ -88,7 +97,10 @@ export class KubeCluster implements Cluster {
   async getDeployment(target: ClusterTarget, name: string): Promise<DeploymentView> {
     const what = `deployment "${name}" in namespace ${target.namespace} (${target.environment})`;
     try {
-      const d = await this.client(target.context).apps.readNamespacedDeployment({ name, namespace: target.namespace });
+      const d = await this.client(target.context).apps.readNamespacedDeployment({
+        name,
+        namespace: target.namespace,
+      });
       return toDeploymentView(d);
     } catch (err) {
       throw kubeError(err, what);

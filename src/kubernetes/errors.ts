@@ -32,33 +32,49 @@ export function kubeError(err: unknown, what: string): OpsError {
         });
       case 401:
       case 403:
-        return new ExternalServiceError('kubernetes', `Kubernetes refused opsbot's credentials for ${what}: ${detail}`, {
-          status: err.code,
-          retryable: false,
-          cause: err,
-        });
+        return new ExternalServiceError(
+          'kubernetes',
+          `Kubernetes refused opsbot's credentials for ${what}: ${detail}`,
+          {
+            status: err.code,
+            retryable: false,
+            cause: err,
+          },
+        );
       case 422:
       case 400:
       case 415:
-        return new ExternalServiceError('kubernetes', `Kubernetes rejected the change to ${what}: ${detail}`, {
-          status: err.code,
-          retryable: false,
-          cause: err,
-        });
+        return new ExternalServiceError(
+          'kubernetes',
+          `Kubernetes rejected the change to ${what}: ${detail}`,
+          {
+            status: err.code,
+            retryable: false,
+            cause: err,
+          },
+        );
       default: {
         const after = retryAfterMs(err.headers);
-        return new ExternalServiceError('kubernetes', `Kubernetes answered ${err.code} for ${what}: ${detail}`, {
-          status: err.code,
-          retryable: err.code === 429 || err.code >= 500,
-          ...(after === undefined ? {} : { retryAfterMs: after }),
-          cause: err,
-        });
+        return new ExternalServiceError(
+          'kubernetes',
+          `Kubernetes answered ${err.code} for ${what}: ${detail}`,
+          {
+            status: err.code,
+            retryable: err.code === 429 || err.code >= 500,
+            ...(after === undefined ? {} : { retryAfterMs: after }),
+            cause: err,
+          },
+        );
       }
     }
   }
   const code = (err as { code?: unknown } | undefined)?.code;
-  return new ExternalServiceError('kubernetes', `The Kubernetes API is unreachable${typeof code === 'string' ? ` (${code})` : ''}.`, {
-    retryable: true,
-    cause: err,
-  });
+  return new ExternalServiceError(
+    'kubernetes',
+    `The Kubernetes API is unreachable${typeof code === 'string' ? ` (${code})` : ''}.`,
+    {
+      retryable: true,
+      cause: err,
+    },
+  );
 }

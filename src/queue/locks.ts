@@ -27,7 +27,8 @@ export class RedisLocks implements Locks {
     if (set !== 'OK') {
       const current = await this.redis.get(redisKey);
       const holder = current ? (JSON.parse(current) as Holder) : undefined;
-      if (holder?.id !== holderId) return { acquired: false, heldBy: holder?.description ?? 'another action' };
+      if (holder?.id !== holderId)
+        return { acquired: false, heldBy: holder?.description ?? 'another action' };
       // Our own job, recovered after a crash: take the lock back under the same value.
       await this.redis.set(redisKey, value, 'PX', this.ttlMs);
     }

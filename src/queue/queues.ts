@@ -25,7 +25,8 @@ export function queueNames(): QueueNames {
 
 /** Exponential with jitter, or exactly what a Retry-After asked for. */
 export function backoffDelay(attemptsMade: number, err: unknown): number {
-  if (err instanceof ExternalServiceError && err.retryAfterMs !== undefined) return Math.min(err.retryAfterMs, MAX_BACKOFF_MS);
+  if (err instanceof ExternalServiceError && err.retryAfterMs !== undefined)
+    return Math.min(err.retryAfterMs, MAX_BACKOFF_MS);
   const base = Math.min(500 * 2 ** Math.max(0, attemptsMade - 1), MAX_BACKOFF_MS);
   return Math.round(base / 2 + Math.random() * (base / 2));
 }
@@ -70,7 +71,9 @@ export class BullJobs implements Jobs {
 }
 
 function attemptOf(job: Job): JobAttempt {
-  const { checkpoints, ...data } = job.data as Record<string, unknown> & { checkpoints?: Record<string, unknown> };
+  const { checkpoints, ...data } = job.data as Record<string, unknown> & {
+    checkpoints?: Record<string, unknown>;
+  };
   return {
     data,
     attempt: job.attemptsMade + 1,
@@ -101,7 +104,9 @@ export interface Workers {
 
 export function startWorkers(options: WorkerOptions): Workers {
   const names = options.names ?? queueNames();
-  const settings = { backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) => backoffDelay(attemptsMade, err) };
+  const settings = {
+    backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) => backoffDelay(attemptsMade, err),
+  };
   const common = {
     connection: options.connection,
     prefix: options.prefix,
@@ -134,7 +139,8 @@ export function startWorkers(options: WorkerOptions): Workers {
     names.audit,
     async (job) => {
       const record = AuditRecord.safeParse(job.data);
-      if (!record.success) throw new UnrecoverableError(`invalid audit record in job ${job.id}: ${record.error.message}`);
+      if (!record.success)
+        throw new UnrecoverableError(`invalid audit record in job ${job.id}: ${record.error.message}`);
       try {
         const { location } = await options.auditLog.write(record.data);
         options.onAuditWritten?.(record.data, location);
@@ -147,7 +153,10 @@ export function startWorkers(options: WorkerOptions): Workers {
           );
           throw new UnrecoverableError(err.message);
         }
-        options.log.warn({ err, recordId: record.data.id, attempt: job.attemptsMade + 1 }, 'audit write failed; will retry');
+        options.log.warn(
+          { err, recordId: record.data.id, attempt: job.attemptsMade + 1 },
+          'audit write failed; will retry',
+        );
         throw err;
       }
     },

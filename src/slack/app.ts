@@ -81,14 +81,17 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       text: command.text ?? '',
       requester: { id: command.user_id, ...(command.user_name ? { name: command.user_name } : {}) },
       channel: { id: command.channel_id, ...(command.channel_name ? { name: command.channel_name } : {}) },
-      deliveryId: command.trigger_id || `${command.team_id}/${command.user_id}/${command.channel_id}/${command.text}`,
+      deliveryId:
+        command.trigger_id || `${command.team_id}/${command.user_id}/${command.channel_id}/${command.text}`,
     };
     let reply = message('');
     try {
       reply = (await withinBudget(options.accept(request), ACK_BUDGET_MS)).message;
     } catch (err) {
       log.error({ err, user: command.user_id }, 'could not accept command');
-      reply = message('opsbot could not accept this request right now (its queue is unavailable). Nothing was run; try again shortly.');
+      reply = message(
+        'opsbot could not accept this request right now (its queue is unavailable). Nothing was run; try again shortly.',
+      );
     }
     await ack({ response_type: 'ephemeral', text: reply.text, blocks: toBlocks(reply) });
   });

@@ -12,7 +12,10 @@ function slackError(err: unknown, method: string): ExternalServiceError {
   const code = (err as { code?: string }).code;
   // Platform errors (channel_not_found, not_in_channel…) will not fix themselves; transport errors may.
   const retryable = code !== 'slack_webapi_platform_error';
-  return new ExternalServiceError('slack', `Slack ${method} failed: ${data?.error ?? code ?? 'error'}`, { retryable, cause: err });
+  return new ExternalServiceError('slack', `Slack ${method} failed: ${data?.error ?? code ?? 'error'}`, {
+    retryable,
+    cause: err,
+  });
 }
 
 /**
@@ -31,7 +34,11 @@ export class SlackChat implements Chat, Directory {
 
   async post(channel: string, message: Message): Promise<{ ts: string }> {
     try {
-      const res = await this.client.chat.postMessage({ channel, text: message.text, blocks: toBlocks(message) });
+      const res = await this.client.chat.postMessage({
+        channel,
+        text: message.text,
+        blocks: toBlocks(message),
+      });
       return { ts: String(res.ts) };
     } catch (err) {
       throw slackError(err, 'chat.postMessage');
@@ -87,7 +94,9 @@ export class SlackChat implements Chat, Directory {
         for (const group of res.usergroups ?? []) {
           if (!group.handle) continue;
           const users =
-            group.users ?? (await this.client.usergroups.users.list({ usergroup: group.id ?? '' })).users ?? [];
+            group.users ??
+            (await this.client.usergroups.users.list({ usergroup: group.id ?? '' })).users ??
+            [];
           for (const user of users) {
             const set = byUser.get(user) ?? new Set<string>();
             set.add(group.handle);
@@ -96,7 +105,10 @@ export class SlackChat implements Chat, Directory {
         }
         this.groups = { loadedAt: Date.now(), byUser };
       } catch (err) {
-        this.log.warn({ err: slackError(err, 'usergroups.list') }, 'could not load user groups; group-based roles match nobody');
+        this.log.warn(
+          { err: slackError(err, 'usergroups.list') },
+          'could not load user groups; group-based roles match nobody',
+        );
         this.groups ??= { loadedAt: Date.now(), byUser: new Map() };
       } finally {
         this.loadingGroups = undefined;

@@ -16,7 +16,9 @@ export function toBlocks(message: Message): KnownBlock[] {
     for (let i = 0; i < message.fields.length; i += 10) {
       blocks.push({
         type: 'section',
-        fields: message.fields.slice(i, i + 10).map(([label, value]) => ({ type: 'mrkdwn', text: clip(`*${label}*\n${value}`) })),
+        fields: message.fields
+          .slice(i, i + 10)
+          .map(([label, value]) => ({ type: 'mrkdwn', text: clip(`*${label}*\n${value}`) })),
       });
     }
   }
@@ -33,7 +35,10 @@ export function toBlocks(message: Message): KnownBlock[] {
     });
   }
   if (message.context?.length) {
-    blocks.push({ type: 'context', elements: message.context.map((c) => ({ type: 'mrkdwn', text: clip(c) })) });
+    blocks.push({
+      type: 'context',
+      elements: message.context.map((c) => ({ type: 'mrkdwn', text: clip(c) })),
+    });
   }
   return blocks;
 }

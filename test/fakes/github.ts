@@ -122,7 +122,11 @@ interface Answer {
 }
 
 function fail(status: number, message: string, documentationUrl = DOCS): HttpError {
-  return new HttpError(status, { message, documentation_url: documentationUrl, status: String(status) }, message);
+  return new HttpError(
+    status,
+    { message, documentation_url: documentationUrl, status: String(status) },
+    message,
+  );
 }
 
 function notSupplied(field: string, docs: string): HttpError {
@@ -236,20 +240,52 @@ class GitHubState {
   readonly routes: readonly Route[] = [
     { method: 'GET', pattern: /^\/$/, handle: () => ({ status: 200, body: this.meta() }) },
     { method: 'GET', pattern: new RegExp(`^${REPO}$`), handle: (_c, p) => this.getRepo(p) },
-    { method: 'GET', pattern: new RegExp(`^${REPO}/contents(?:/(.*))?$`), handle: (c, p) => this.getContents(c, p) },
-    { method: 'PUT', pattern: new RegExp(`^${REPO}/contents/(.+)$`), handle: (c, p) => this.putContents(c, p) },
+    {
+      method: 'GET',
+      pattern: new RegExp(`^${REPO}/contents(?:/(.*))?$`),
+      handle: (c, p) => this.getContents(c, p),
+    },
+    {
+      method: 'PUT',
+      pattern: new RegExp(`^${REPO}/contents/(.+)$`),
+      handle: (c, p) => this.putContents(c, p),
+    },
     { method: 'GET', pattern: new RegExp(`^${REPO}/commits$`), handle: (c, p) => this.listCommits(c, p) },
     { method: 'GET', pattern: new RegExp(`^${REPO}/commits/([^/]+)$`), handle: (_c, p) => this.getCommit(p) },
     { method: 'GET', pattern: new RegExp(`^${REPO}/branches/(.+)$`), handle: (_c, p) => this.getBranch(p) },
     { method: 'POST', pattern: new RegExp(`^${REPO}/issues$`), handle: (c, p) => this.createIssue(c, p) },
     { method: 'GET', pattern: new RegExp(`^${REPO}/issues$`), handle: (c, p) => this.listIssues(c, p) },
     { method: 'GET', pattern: new RegExp(`^${REPO}/issues/(\\d+)$`), handle: (_c, p) => this.getIssue(p) },
-    { method: 'PATCH', pattern: new RegExp(`^${REPO}/issues/(\\d+)$`), handle: (c, p) => this.updateIssue(c, p) },
-    { method: 'POST', pattern: new RegExp(`^${REPO}/issues/(\\d+)/comments$`), handle: (c, p) => this.addComment(c, p) },
-    { method: 'GET', pattern: new RegExp(`^${REPO}/issues/(\\d+)/comments$`), handle: (c, p) => this.listComments(c, p) },
-    { method: 'POST', pattern: new RegExp(`^${REPO}/issues/(\\d+)/labels$`), handle: (c, p) => this.addLabels(c, p) },
-    { method: 'PUT', pattern: new RegExp(`^${REPO}/issues/(\\d+)/labels$`), handle: (c, p) => this.setLabels(c, p) },
-    { method: 'DELETE', pattern: new RegExp(`^${REPO}/issues/(\\d+)/labels$`), handle: (_c, p) => this.clearLabels(p) },
+    {
+      method: 'PATCH',
+      pattern: new RegExp(`^${REPO}/issues/(\\d+)$`),
+      handle: (c, p) => this.updateIssue(c, p),
+    },
+    {
+      method: 'POST',
+      pattern: new RegExp(`^${REPO}/issues/(\\d+)/comments$`),
+      handle: (c, p) => this.addComment(c, p),
+    },
+    {
+      method: 'GET',
+      pattern: new RegExp(`^${REPO}/issues/(\\d+)/comments$`),
+      handle: (c, p) => this.listComments(c, p),
+    },
+    {
+      method: 'POST',
+      pattern: new RegExp(`^${REPO}/issues/(\\d+)/labels$`),
+      handle: (c, p) => this.addLabels(c, p),
+    },
+    {
+      method: 'PUT',
+      pattern: new RegExp(`^${REPO}/issues/(\\d+)/labels$`),
+      handle: (c, p) => this.setLabels(c, p),
+    },
+    {
+      method: 'DELETE',
+      pattern: new RegExp(`^${REPO}/issues/(\\d+)/labels$`),
+      handle: (_c, p) => this.clearLabels(p),
+    },
     {
       method: 'DELETE',
       pattern: new RegExp(`^${REPO}/issues/(\\d+)/labels/(.+)$`),
@@ -330,7 +366,12 @@ class GitHubState {
       created_at: now,
       updated_at: now,
       closed_at: state === 'closed' ? now : null,
-      pull: { headSha: pr.headSha, headRef: pr.headRef, baseRef: pr.baseRef ?? repo.defaultBranch, merged: !!pr.merged },
+      pull: {
+        headSha: pr.headSha,
+        headRef: pr.headRef,
+        baseRef: pr.baseRef ?? repo.defaultBranch,
+        merged: !!pr.merged,
+      },
     });
     repo.nextNumber = Math.max(repo.nextNumber, pr.number + 1);
   }
@@ -460,7 +501,10 @@ class GitHubState {
         name,
         commit: this.commitView(repo, this.mustCommit(repo, head)),
         protected: false,
-        _links: { self: this.api(`/repos/${fullName}/branches/${name}`), html: `${WEB}/${fullName}/tree/${name}` },
+        _links: {
+          self: this.api(`/repos/${fullName}/branches/${name}`),
+          html: `${WEB}/${fullName}/tree/${name}`,
+        },
       },
     };
   }
@@ -483,12 +527,16 @@ class GitHubState {
     const path = decodeURIComponent(params[2] ?? '').replace(/^\/+|\/+$/g, '');
     const ref = ctx.query.get('ref') ?? repo.defaultBranch;
     const resolved = this.resolveRef(repo, ref);
-    if (!resolved) throw fail(404, `No commit found for the ref ${ref}`, `${DOCS}/repos/contents#get-repository-content`);
+    if (!resolved)
+      throw fail(404, `No commit found for the ref ${ref}`, `${DOCS}/repos/contents#get-repository-content`);
     if (resolved.sha === undefined) throw fail(404, 'This repository is empty.');
     const tree = this.mustCommit(repo, resolved.sha).tree;
     const file = tree.get(path);
     if (file) {
-      return { status: 200, body: { ...this.entryView(repo, ref, path, file), encoding: 'base64', content: wrappedBase64(file) } };
+      return {
+        status: 200,
+        body: { ...this.entryView(repo, ref, path, file), encoding: 'base64', content: wrappedBase64(file) },
+      };
     }
     const prefix = path === '' ? '' : `${path}/`;
     const children = new Map<string, Buffer | undefined>();
@@ -505,7 +553,12 @@ class GitHubState {
   }
 
   /** One Contents API entry; a directory has no buffer. */
-  private entryView(repo: Repo, ref: string, path: string, file: Buffer | undefined): Record<string, unknown> {
+  private entryView(
+    repo: Repo,
+    ref: string,
+    path: string,
+    file: Buffer | undefined,
+  ): Record<string, unknown> {
     const fullName = fullNameOf(repo);
     const sha = file ? gitBlobSha(file) : createHash('sha1').update(`tree ${path}`).digest('hex');
     const kind = file ? 'blob' : 'tree';
@@ -546,7 +599,12 @@ class GitHubState {
     const commit = this.newCommit(message, path, head, tree, body);
     repo.commits.set(commit.sha, commit);
     repo.branches.set(branch, commit.sha);
-    const { url, html_url, git_url, download_url, _links, ...rest } = this.entryView(repo, branch, path, data);
+    const { url, html_url, git_url, download_url, _links, ...rest } = this.entryView(
+      repo,
+      branch,
+      path,
+      data,
+    );
     return {
       status: existing ? 200 : 201,
       body: {
@@ -574,7 +632,10 @@ class GitHubState {
   ): Commit {
     const at = Date.now();
     const date = iso(at);
-    const fallback = { name: this.login, email: `${this.login.replace(/\[bot\]$/, '')}@users.noreply.github.com` };
+    const fallback = {
+      name: this.login,
+      email: `${this.login.replace(/\[bot\]$/, '')}@users.noreply.github.com`,
+    };
     const person = (value: unknown): { name: string; email: string; date: string } => {
       const v = isRecord(value) ? value : {};
       return {
@@ -600,8 +661,15 @@ class GitHubState {
       committer: c.committer,
       message: c.message,
       tree: { sha: createHash('sha1').update(`tree ${c.sha}`).digest('hex') },
-      parents: c.parent === undefined ? [] : [{ sha: c.parent, html_url: `${WEB}/${fullName}/commit/${c.parent}` }],
-      verification: { verified: false, reason: 'unsigned', signature: null, payload: null, verified_at: null },
+      parents:
+        c.parent === undefined ? [] : [{ sha: c.parent, html_url: `${WEB}/${fullName}/commit/${c.parent}` }],
+      verification: {
+        verified: false,
+        reason: 'unsigned',
+        signature: null,
+        payload: null,
+        verified_at: null,
+      },
     };
   }
 
@@ -634,7 +702,8 @@ class GitHubState {
     const ref = ctx.query.get('sha') ?? repo.defaultBranch;
     const resolved = this.resolveRef(repo, ref);
     if (!resolved) throw fail(404, `No commit found for SHA: ${ref}`, `${DOCS}/commits/commits#list-commits`);
-    if (resolved.sha === undefined) throw fail(409, 'Git Repository is empty.', `${DOCS}/commits/commits#list-commits`);
+    if (resolved.sha === undefined)
+      throw fail(409, 'Git Repository is empty.', `${DOCS}/commits/commits#list-commits`);
     const path = ctx.query.get('path');
     const commits = this.history(repo, resolved.sha).filter(
       (c) => !path || c.path === path || c.path.startsWith(`${path}/`),
@@ -647,11 +716,15 @@ class GitHubState {
     const repo = this.repo(params);
     const ref = decodeURIComponent(params[2] ?? '');
     const sha = this.resolveRef(repo, ref)?.sha;
-    if (sha === undefined) throw fail(422, `No commit found for SHA: ${ref}`, `${DOCS}/commits/commits#get-a-commit`);
+    if (sha === undefined)
+      throw fail(422, `No commit found for SHA: ${ref}`, `${DOCS}/commits/commits#get-a-commit`);
     const commit = this.mustCommit(repo, sha);
     const before = commit.parent === undefined ? undefined : this.mustCommit(repo, commit.parent).tree;
     const status = before?.has(commit.path) ? 'modified' : 'added';
-    return { status: 200, body: { ...this.commitView(repo, commit), files: [{ filename: commit.path, status }] } };
+    return {
+      status: 200,
+      body: { ...this.commitView(repo, commit), files: [{ filename: commit.path, status }] },
+    };
   }
 
   // ---- issues ------------------------------------------------------------------------------------
@@ -708,14 +781,17 @@ class GitHubState {
       closed_at: i.closed_at,
       author_association: 'NONE',
       body: i.body,
-      ...(i.pull ? { pull_request: { url: this.api(`/repos/${fullName}/pulls/${i.number}`), html_url: htmlUrl } } : {}),
+      ...(i.pull
+        ? { pull_request: { url: this.api(`/repos/${fullName}/pulls/${i.number}`), html_url: htmlUrl } }
+        : {}),
     };
   }
 
   private createIssue(ctx: Ctx, params: string[]): Answer {
     const repo = this.repo(params);
     const body = isRecord(ctx.body) ? ctx.body : {};
-    if (typeof body.title !== 'string' && typeof body.title !== 'number') throw notSupplied('title', ISSUES_DOCS);
+    if (typeof body.title !== 'string' && typeof body.title !== 'number')
+      throw notSupplied('title', ISSUES_DOCS);
     const now = iso(Date.now());
     const issue: IssueRecord = {
       id: this.nextId++,
@@ -740,7 +816,10 @@ class GitHubState {
   private listIssues(ctx: Ctx, params: string[]): Answer {
     const repo = this.repo(params);
     const state = ctx.query.get('state') ?? 'open';
-    const wanted = (ctx.query.get('labels') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    const wanted = (ctx.query.get('labels') ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     const since = ctx.query.get('since');
     const byCreated = (ctx.query.get('sort') ?? 'created') === 'created';
     const ascending = ctx.query.get('direction') === 'asc';
@@ -749,7 +828,9 @@ class GitHubState {
       .filter((i) => wanted.every((l) => i.labels.includes(l)))
       .filter((i) => !since || i.updated_at >= since)
       .sort((a, b) => {
-        const order = byCreated ? a.number - b.number : a.updated_at.localeCompare(b.updated_at) || a.number - b.number;
+        const order = byCreated
+          ? a.number - b.number
+          : a.updated_at.localeCompare(b.updated_at) || a.number - b.number;
         return ascending ? order : -order;
       });
     const page = this.page(matching, ctx);
@@ -809,7 +890,8 @@ class GitHubState {
     const repo = this.repo(params);
     const issue = this.issue(repo, params[2]);
     const body = isRecord(ctx.body) ? ctx.body.body : undefined;
-    if (typeof body !== 'string') throw notSupplied('body', `${DOCS}/issues/comments#create-an-issue-comment`);
+    if (typeof body !== 'string')
+      throw notSupplied('body', `${DOCS}/issues/comments#create-an-issue-comment`);
     const comment: GitHubComment = { id: this.nextId++, body, user: this.login, created_at: iso(Date.now()) };
     issue.comments.push(comment);
     issue.updated_at = comment.created_at;
@@ -836,7 +918,8 @@ class GitHubState {
   private addLabels(ctx: Ctx, params: string[]): Answer {
     const repo = this.repo(params);
     const issue = this.issue(repo, params[2]);
-    for (const name of this.labelsFromBody(ctx.body)) if (!issue.labels.includes(name)) issue.labels.push(name);
+    for (const name of this.labelsFromBody(ctx.body))
+      if (!issue.labels.includes(name)) issue.labels.push(name);
     return this.labelsAnswer(repo, issue);
   }
 
@@ -895,8 +978,18 @@ class GitHubState {
         merged: issue.pull.merged,
         draft: false,
         comments: issue.comments.length,
-        head: { label: `${repo.owner}:${issue.pull.headRef}`, ref: issue.pull.headRef, sha: issue.pull.headSha, repo: repoView },
-        base: { label: `${repo.owner}:${issue.pull.baseRef}`, ref: issue.pull.baseRef, sha: baseSha, repo: repoView },
+        head: {
+          label: `${repo.owner}:${issue.pull.headRef}`,
+          ref: issue.pull.headRef,
+          sha: issue.pull.headSha,
+          repo: repoView,
+        },
+        base: {
+          label: `${repo.owner}:${issue.pull.baseRef}`,
+          ref: issue.pull.baseRef,
+          sha: baseSha,
+          repo: repoView,
+        },
       },
     };
   }
@@ -907,9 +1000,12 @@ class GitHubState {
   checkAuth(path: string, authorization: string | undefined): HttpError | undefined {
     const credential = /^(?:token|bearer)\s+(\S+)$/i.exec(authorization ?? '')?.[1];
     if (path.startsWith('/app/')) {
-      return credential?.split('.').length === 3 ? undefined : fail(401, 'A JSON web token could not be decoded');
+      return credential?.split('.').length === 3
+        ? undefined
+        : fail(401, 'A JSON web token could not be decoded');
     }
-    if (credential === undefined) return path === '/' || path === '/rate_limit' ? undefined : fail(401, 'Requires authentication');
+    if (credential === undefined)
+      return path === '/' || path === '/rate_limit' ? undefined : fail(401, 'Requires authentication');
     return credential === this.token ? undefined : fail(401, 'Bad credentials');
   }
 
@@ -933,7 +1029,9 @@ function encodePath(path: string): string {
 
 function labelNames(value: unknown): string[] {
   if (!Array.isArray(value)) return [];
-  const names = value.map((l: unknown) => (isRecord(l) ? l.name : l)).filter((n): n is string => typeof n === 'string');
+  const names = value
+    .map((l: unknown) => (isRecord(l) ? l.name : l))
+    .filter((n): n is string => typeof n === 'string');
   return [...new Set(names)];
 }
 
@@ -994,7 +1092,9 @@ export async function startGitHubFake(options: StartGitHubFakeOptions = {}): Pro
   const resetAt = Math.ceil(Date.now() / 1000) + 3600;
 
   const takeFault = (path: string, at: number): GitHubFault | undefined => {
-    faults = faults.filter((f) => (f.until === undefined || at < f.until) && (f.remaining === undefined || f.remaining > 0));
+    faults = faults.filter(
+      (f) => (f.until === undefined || at < f.until) && (f.remaining === undefined || f.remaining > 0),
+    );
     const active = faults.find((f) => f.fault.path === undefined || f.fault.path.test(path));
     if (!active) return undefined;
     if (active.remaining !== undefined) active.remaining--;
@@ -1017,10 +1117,15 @@ export async function startGitHubFake(options: StartGitHubFakeOptions = {}): Pro
     if (authError) throw authError;
     const app = /^\/app\/installations\/(\d+)\/access_tokens$/.exec(ctx.path);
     if (app?.[1] && ctx.method === 'POST') return state.installationToken(app[1]);
-    if (ctx.method === 'GET' && ctx.path === '/rate_limit') return { status: 200, body: rateLimitBody(rateHeaders()) };
+    if (ctx.method === 'GET' && ctx.path === '/rate_limit')
+      return { status: 200, body: rateLimitBody(rateHeaders()) };
     for (const r of state.routes) {
       const match = r.method === ctx.method ? r.pattern.exec(ctx.rawPath) : null;
-      if (match) return r.handle(ctx, match.slice(1).map((p) => p ?? ''));
+      if (match)
+        return r.handle(
+          ctx,
+          match.slice(1).map((p) => p ?? ''),
+        );
     }
     throw fail(404, 'Not Found');
   };
@@ -1045,8 +1150,18 @@ export async function startGitHubFake(options: StartGitHubFakeOptions = {}): Pro
       if (!(err instanceof HttpError)) throw err;
       answer = { status: err.status, body: err.body };
     }
-    requests.push({ method: ctx.method, path: ctx.path, query: Object.fromEntries(url.searchParams), status: answer.status, at, body: ctx.body });
-    send(res, answer, { ...rateHeaders(), 'x-github-request-id': randomBytes(8).toString('hex').toUpperCase() });
+    requests.push({
+      method: ctx.method,
+      path: ctx.path,
+      query: Object.fromEntries(url.searchParams),
+      status: answer.status,
+      at,
+      body: ctx.body,
+    });
+    send(res, answer, {
+      ...rateHeaders(),
+      'x-github-request-id': randomBytes(8).toString('hex').toUpperCase(),
+    });
   };
 
   const server = await startServer(handle, {
@@ -1098,12 +1213,12 @@ function rateLimitBody(headers: Record<string, string>): Record<string, unknown>
 /** Writes an answer; 502s come back as an HTML page, as GitHub's edge sends them. */
 function send(res: ServerResponse, answer: Answer, common: Record<string, string>): void {
   const headers = { ...common, ...answer.headers };
-  if (answer.status === 204) return sendEmpty(res, 204, headers);
-  if (answer.status === 502) {
-    return sendText(res, 502, '<html><body><h1>502 Bad Gateway</h1></body></html>', {
-      ...headers,
-      'content-type': 'text/html; charset=utf-8',
-    });
+  if (answer.status === 204) {
+    sendEmpty(res, 204, headers);
+  } else if (answer.status === 502) {
+    const html = '<html><body><h1>502 Bad Gateway</h1></body></html>';
+    sendText(res, 502, html, { ...headers, 'content-type': 'text/html; charset=utf-8' });
+  } else {
+    sendJson(res, answer.status, answer.body, headers);
   }
-  sendJson(res, answer.status, answer.body, headers);
 }

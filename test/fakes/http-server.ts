@@ -32,7 +32,10 @@ export class HttpError extends Error {
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
-export async function startServer(handler: RequestHandler, options: StartServerOptions = {}): Promise<RunningServer> {
+export async function startServer(
+  handler: RequestHandler,
+  options: StartServerOptions = {},
+): Promise<RunningServer> {
   const host = options.host ?? '127.0.0.1';
   const server = createServer((req, res) => {
     Promise.resolve()
@@ -69,7 +72,10 @@ function answerError(res: ServerResponse, err: unknown): void {
     sendJson(res, err.status, err.body);
     return;
   }
-  sendJson(res, 500, { message: 'Internal Server Error', error: err instanceof Error ? err.message : String(err) });
+  sendJson(res, 500, {
+    message: 'Internal Server Error',
+    error: err instanceof Error ? err.message : String(err),
+  });
 }
 
 /** Reads the whole body; past `limitBytes` it keeps draining (so the client sees the answer) and then fails with 413. */
@@ -116,7 +122,11 @@ export function sendText(
   res.end(text);
 }
 
-export function sendEmpty(res: ServerResponse, status: number, headers: Readonly<Record<string, string>> = {}): void {
+export function sendEmpty(
+  res: ServerResponse,
+  status: number,
+  headers: Readonly<Record<string, string>> = {},
+): void {
   res.writeHead(status, headers);
   res.end();
 }

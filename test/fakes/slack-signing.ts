@@ -22,7 +22,9 @@ export function signSlackRequest(
   rawBody: string,
   timestampSeconds: number = Math.floor(Date.now() / 1000),
 ): SlackSignatureHeaders {
-  const digest = createHmac('sha256', signingSecret).update(`v0:${timestampSeconds}:${rawBody}`).digest('hex');
+  const digest = createHmac('sha256', signingSecret)
+    .update(`v0:${timestampSeconds}:${rawBody}`)
+    .digest('hex');
   return {
     'x-slack-signature': `v0=${digest}`,
     'x-slack-request-timestamp': String(timestampSeconds),

@@ -148,6 +148,7 @@ const TEXT_MAX = 40_000;
 const BLOCKS_MAX = 50;
 const PAGE_DEFAULT = 100;
 const PAGE_MAX = 1000;
+const JSON_VALUED_ARGS = ['blocks', 'attachments', 'metadata'] as const;
 
 /** A Slack platform error: HTTP 200 with `{ ok: false, error }`. */
 class SlackApiError extends Error {
@@ -193,14 +194,13 @@ class SlackArgs {
     return Number.isNaN(parsed) ? fallback : parsed;
   }
 
-  /** `blocks` arrive as a JSON string in form bodies and as an array in JSON bodies. */
+  /** `blocks` were decoded from JSON by readArgs; a string left here was not valid JSON. */
   blocks(): unknown[] | undefined {
     const value = this.raw.blocks;
     if (value === undefined || value === null || value === '') return undefined;
-    const parsed = typeof value === 'string' ? tryParseJson(value) : value;
-    if (!Array.isArray(parsed)) throw new SlackApiError('invalid_blocks_format');
-    if (parsed.length > BLOCKS_MAX) throw new SlackApiError('invalid_blocks');
-    return parsed;
+    if (!Array.isArray(value)) throw new SlackApiError('invalid_blocks_format');
+    if (value.length > BLOCKS_MAX) throw new SlackApiError('invalid_blocks');
+    return value;
   }
 }
 
@@ -411,7 +411,8 @@ class SlackWorkspace {
     const text = args.string('text');
     const blocks = args.blocks();
     const attachments = args.string('attachments');
-    if (text === undefined && blocks === undefined && attachments === undefined) throw new SlackApiError('no_text');
+    if (text === undefined && blocks === undefined && attachments === undefined)
+      throw new SlackApiError('no_text');
     if (text !== undefined && text.length > TEXT_MAX) throw new SlackApiError('msg_too_long');
     return { text, blocks };
   }
@@ -565,7 +566,8 @@ class SlackWorkspace {
 
   private setArchived(args: SlackArgs, archived: boolean): Record<string, unknown> {
     const channel = this.channel(args.string('channel'));
-    if (channel.is_archived === archived) throw new SlackApiError(archived ? 'already_archived' : 'not_archived');
+    if (channel.is_archived === archived)
+      throw new SlackApiError(archived ? 'already_archived' : 'not_archived');
     channel.is_archived = archived;
     return {};
   }
@@ -640,7 +642,8 @@ class Limiter {
     const sameMethod = this.accepted.filter((c) => c.method === method);
     const perMinute = this.exceeded(sameMethod, limit.perMinute, 60_000, at);
     const sameChannel = sameMethod.filter((c) => c.channel === channel);
-    const perSecond = channel === undefined ? undefined : this.exceeded(sameChannel, limit.perChannelPerSecond, 1000, at);
+    const perSecond =
+      channel === undefined ? undefined : this.exceeded(sameChannel, limit.perChannelPerSecond, 1000, at);
     if (perMinute === undefined && perSecond === undefined) return undefined;
     return Math.max(perMinute ?? 0, perSecond ?? 0);
   }
@@ -649,7 +652,12 @@ class Limiter {
     this.accepted.push({ method, channel, at });
   }
 
-  private exceeded(calls: TimedCall[], max: number | undefined, windowMs: number, at: number): number | undefined {
+  private exceeded(
+    calls: TimedCall[],
+    max: number | undefined,
+    windowMs: number,
+    at: number,
+  ): number | undefined {
     if (max === undefined) return undefined;
     const inWindow = calls.filter((c) => at - c.at < windowMs);
     if (inWindow.length < max) return undefined;
@@ -673,8 +681,13 @@ function bearerToken(header: string | undefined): string | undefined {
 async function readArgs(req: IncomingMessage): Promise<Record<string, unknown>> {
   const raw = await readBody(req);
   const query = Object.fromEntries(new URL(req.url ?? '/', 'http://fake').searchParams);
-  const body = parseBody(req.headers['content-type'], raw);
-  return { ...query, ...body };
+  const args: Record<string, unknown> = { ...query, ...parseBody(req.headers['content-type'], raw) };
+  for (const name of JSON_VALUED_ARGS) {
+    const value = args[name];
+    const parsed = typeof value === 'string' ? tryParseJson(value) : undefined;
+    if (parsed !== undefined) args[name] = parsed;
+  }
+  return args;
 }
 
 export async function startSlackFake(options: StartSlackFakeOptions = {}): Promise<SlackFake> {
@@ -700,7 +713,12 @@ export async function startSlackFake(options: StartSlackFakeOptions = {}): Promi
     return rule.error;
   };
 
-  const answer = (method: string, args: Record<string, unknown>, token: string | undefined, at: number): Answer => {
+  const answer = (
+    method: string,
+    args: Record<string, unknown>,
+    token: string | undefined,
+    at: number,
+  ): Answer => {
     const handler = workspace.handlers[method];
     if (!handler) return { status: 200, body: { ok: false, error: 'unknown_method', req_method: method } };
     if (token === undefined) return { status: 200, body: { ok: false, error: 'not_authed' } };
@@ -708,7 +726,11 @@ export async function startSlackFake(options: StartSlackFakeOptions = {}): Promi
     const channel = typeof args.channel === 'string' ? args.channel : undefined;
     const retryAfter = takeRateLimit(method) ?? limiter.check(method, channel, at);
     if (retryAfter !== undefined) {
-      return { status: 429, body: { ok: false, error: 'ratelimited' }, headers: { 'retry-after': String(retryAfter) } };
+      return {
+        status: 429,
+        body: { ok: false, error: 'ratelimited' },
+        headers: { 'retry-after': String(retryAfter) },
+      };
     }
     limiter.record(method, channel, at);
     const injected = takeFailure(method);
@@ -723,7 +745,8 @@ export async function startSlackFake(options: StartSlackFakeOptions = {}): Promi
 
   const handleApi = async (req: IncomingMessage, res: ServerResponse, method: string): Promise<void> => {
     const { token: bodyToken, ...args } = await readArgs(req);
-    const token = bearerToken(req.headers.authorization) ?? (typeof bodyToken === 'string' ? bodyToken : undefined);
+    const token =
+      bearerToken(req.headers.authorization) ?? (typeof bodyToken === 'string' ? bodyToken : undefined);
     const at = Date.now();
     const result = answer(method, args, token, at);
     calls.push({ method, args, at, status: result.status });
@@ -756,7 +779,9 @@ export async function startSlackFake(options: StartSlackFakeOptions = {}): Promi
     ephemerals: workspace.ephemerals,
     responses,
     messages: (channelId) =>
-      channelId === undefined ? [...workspace.messages] : workspace.messages.filter((m) => m.channel === channelId),
+      channelId === undefined
+        ? [...workspace.messages]
+        : workspace.messages.filter((m) => m.channel === channelId),
     responseUrl: (id = randomBytes(8).toString('hex')) => `${server.url}/response/${id}`,
     channels: () => [...workspace.channelsById.values()].map(toChannel),
     addUser: (user) => {
@@ -784,7 +809,10 @@ function computeStats(calls: readonly SlackCall[]): SlackStats {
   for (const call of calls) {
     append(byMethod, call.method, call.at);
     const channel = call.args.channel;
-    if ((call.method === 'chat.postMessage' || call.method === 'chat.update') && typeof channel === 'string') {
+    if (
+      (call.method === 'chat.postMessage' || call.method === 'chat.update') &&
+      typeof channel === 'string'
+    ) {
       append(byChannel, channel, call.at);
     }
   }
