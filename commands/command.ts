@@ -29,10 +29,33 @@ export interface RunContext {
   /** Replaces the one progress message of this job. */
   progress(message: Message): Promise<void>;
   checkpoint: Checkpoint;
+  /**
+   * For approved requests: refuses (without retry) when the target's resourceVersion moved since
+   * the plan the approver saw. A no-op for requests that needed no approval.
+   */
+  expectUnchanged(resourceVersion: string): void;
+}
+
+/** What an approver is shown: before → after, from a server-side dry run. */
+export interface Preview {
+  lines: string[];
+  /** The target's resourceVersion the plan was made from; the approved action is refused if it moved. */
+  resourceVersion: string | undefined;
+}
+
+export interface Scope {
+  environment: string;
+  target?: string;
+  reason?: string | undefined;
+  /** Break-glass: skip approval, for roles allowed to. */
+  emergency?: boolean;
 }
 
 export type AuditDetails = Partial<
-  Pick<AuditRecord, 'target' | 'namespace' | 'environment' | 'before' | 'after' | 'args' | 'reason'>
+  Pick<
+    AuditRecord,
+    'target' | 'namespace' | 'environment' | 'before' | 'after' | 'args' | 'reason' | 'rollout'
+  >
 >;
 
 export interface Outcome {
@@ -51,7 +74,9 @@ export interface CommandModule<A = unknown> {
   action?: Action;
   parse(input: ParsedInput): A;
   /** Where the request acts, for policy, approval and locking. */
-  scope?(args: A): { environment: string; target?: string; reason?: string | undefined };
+  scope?(args: A): Scope;
+  /** The plan shown to an approver; mutating commands in protected environments need it. */
+  preview?(ctx: RunContext, args: A): Promise<Preview>;
   /** Answered inside the ack, with no cluster or GitHub call. */
   reply?(ctx: InlineContext, args: A): Message;
   /** Runs in a queued job. */
@@ -59,6 +84,8 @@ export interface CommandModule<A = unknown> {
 }
 
 /** Keeps each module's argument type while the registry holds them together. */
-export function defineCommand<A>(module: CommandModule<A>): CommandModule<A> {
+export function defineCommand<A>(
+  module: { parse(input: ParsedInput): A } & CommandModule<NoInfer<A>>,
+): CommandModule<A> {
   return module;
 }

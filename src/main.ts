@@ -7,6 +7,7 @@ import { loadConfig } from './config/load.js';
 import type { OpsbotConfig } from './config/schema.js';
 import { ConfigError } from './core/errors.js';
 import { acceptCommand } from './engine/accept-command.js';
+import { decideApproval, expireApproval } from './engine/decide-approval.js';
 import { runCommand } from './engine/run-command.js';
 import { GitHubAuditLog } from './github/audit-log.js';
 import { createOctokit } from './github/client.js';
@@ -15,6 +16,7 @@ import { KubeCluster } from './kubernetes/cluster.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import type { Clock } from './ports.js';
+import { newApprovalId, RedisApprovals } from './queue/approvals.js';
 import { createRedis } from './queue/connection.js';
 import { RedisLocks } from './queue/locks.js';
 import { BullJobs, startWorkers } from './queue/queues.js';
@@ -63,25 +65,27 @@ export async function startBot(mode: Mode, source: NodeJS.ProcessEnv = process.e
   const cluster = KubeCluster.fromDefault();
   const auditLog = new GitHubAuditLog(octokit, config.audit);
 
+  const approvals = new RedisApprovals(redis, prefix);
+  const runDeps = {
+    config,
+    cluster,
+    chat,
+    clock: systemClock,
+    jobs,
+    locks: new RedisLocks(redis, prefix),
+    approvals,
+    commands,
+    log,
+    newApprovalId,
+  };
+  const approvalDeps = { config, approvals, jobs, chat, directory: chat, clock: systemClock };
   const workers = startWorkers({
     connection: workerRedis,
     prefix,
     log,
     auditLog,
-    runCommand: (attempt) =>
-      runCommand(
-        {
-          config,
-          cluster,
-          chat,
-          clock: systemClock,
-          jobs,
-          locks: new RedisLocks(redis, prefix),
-          commands,
-          log,
-        },
-        attempt,
-      ),
+    runCommand: (attempt) => runCommand(runDeps, attempt),
+    expireApproval: (id) => expireApproval(approvalDeps, id),
   });
   workers.commands.on('failed', () => metrics.queueFailures.inc({ queue: 'commands' }));
   workers.audit.on('failed', () => metrics.queueFailures.inc({ queue: 'audit' }));
@@ -99,6 +103,7 @@ export async function startBot(mode: Mode, source: NodeJS.ProcessEnv = process.e
             metrics.commands.inc({ verb: request.text.trim().split(/\s+/)[0] || 'help', outcome: ack.kind });
             return ack;
           },
+          decide: (click) => decideApproval(approvalDeps, click),
         })
       : undefined;
   if (slack) void chat.refreshGroups();

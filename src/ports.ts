@@ -5,7 +5,7 @@
 import type { AuditRecord } from './core/audit.js';
 import type { DeploymentView, ReplicaSetView } from './core/deployment.js';
 import type { Message } from './core/message.js';
-import type { CommandJob } from './engine/command-job.js';
+import type { CommandJob, CommandJobInput } from './engine/command-job.js';
 
 export interface Clock {
   now(): number;
@@ -31,15 +31,51 @@ export interface ClusterTarget {
   namespace: string;
 }
 
+export type PatchType = 'json' | 'strategic' | 'merge';
+
+export interface PodView {
+  name: string;
+  phase: string;
+  ready: boolean;
+  restarts: number;
+  /** Why a container is not running, e.g. CrashLoopBackOff or ImagePullBackOff. */
+  reason?: string | undefined;
+}
+
+export interface ScaleView {
+  replicas: number;
+  resourceVersion: string;
+}
+
+export interface WriteOptions {
+  /** Server-side dry run: the API server validates and answers with the result, and stores nothing. */
+  dryRun?: boolean;
+}
+
 export interface Cluster {
   /** True when this is the built-in sandbox, so every reply can say so. */
   readonly sandbox: boolean;
   getDeployment(target: ClusterTarget, name: string): Promise<DeploymentView>;
   listReplicaSets(target: ClusterTarget, deployment: DeploymentView): Promise<ReplicaSetView[]>;
-  /** RFC 6902 JSON patch; answers ConflictError (409) when a resourceVersion in it is stale. */
-  jsonPatchDeployment(target: ClusterTarget, name: string, patch: object[]): Promise<DeploymentView>;
-  /** Cheap reachability check for /readyz. */
-  ping(): Promise<void>;
+  listPods(target: ClusterTarget, deployment: DeploymentView): Promise<PodView[]>;
+  /** Answers StateError 'conflict' (409) when a resourceVersion in the patch is stale. */
+  patchDeployment(
+    target: ClusterTarget,
+    name: string,
+    patch: object,
+    type: PatchType,
+    options?: WriteOptions,
+  ): Promise<DeploymentView>;
+  getScale(target: ClusterTarget, name: string): Promise<ScaleView>;
+  /** Through the scale subresource, guarded by resourceVersion. */
+  replaceScale(
+    target: ClusterTarget,
+    name: string,
+    scale: ScaleView,
+    options?: WriteOptions,
+  ): Promise<ScaleView>;
+  /** Cheap reachability check for /readyz, per kube context in use. */
+  ping(context?: string): Promise<void>;
 }
 
 export interface AuditLog {
@@ -56,8 +92,42 @@ export interface EnqueueResult {
 
 /** The queues behind the ack path. */
 export interface Jobs {
-  enqueueCommand(job: CommandJob): Promise<EnqueueResult>;
+  enqueueCommand(job: CommandJobInput): Promise<EnqueueResult>;
   enqueueAudit(record: AuditRecord): Promise<EnqueueResult>;
+  /** Expires a pending approval at `at` (ms since epoch) unless it was decided before. */
+  scheduleApprovalExpiry(approvalId: string, at: number): Promise<void>;
+}
+
+export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired';
+
+/** A request waiting for a second person, kept server-side; buttons carry only its id. */
+export interface ApprovalRequest {
+  id: string;
+  status: ApprovalStatus;
+  job: CommandJob;
+  plan: string[];
+  resourceVersion: string | undefined;
+  environment: string;
+  target: string | undefined;
+  /** The approval message, which later shows the action's progress. */
+  channel: string;
+  messageTs: string;
+  expiresAt: number;
+  decidedBy?: { id: string; name?: string | undefined } | undefined;
+}
+
+export interface Approvals {
+  create(request: ApprovalRequest): Promise<void>;
+  get(id: string): Promise<ApprovalRequest | undefined>;
+  /**
+   * Atomically moves a pending request to `status`. Answers the request as it was before, or
+   * undefined when it is unknown; a request that was not pending is returned unchanged.
+   */
+  decide(
+    id: string,
+    status: Exclude<ApprovalStatus, 'pending'>,
+    by?: { id: string; name?: string | undefined },
+  ): Promise<{ previous: ApprovalRequest; won: boolean } | undefined>;
 }
 
 export type LockResult = { acquired: true; release(): Promise<void> } | { acquired: false; heldBy: string };

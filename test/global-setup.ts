@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createConnection } from 'node:net';
 
 /** Integration tests need a real Redis; fail early with a clear message instead of timing out per test. */
@@ -15,4 +16,6 @@ export default async function setup(): Promise<void> {
     );
     socket.once('error', (err) => reject(new Error(`Redis is not reachable at ${url.host}: ${err.message}`)));
   });
+  // End-to-end tests run the built bot as its own process, as `npm start` does.
+  execFileSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
 }

@@ -73,6 +73,8 @@ export const Approvals = z.strictObject({
 export const Rollout = z.strictObject({
   /** How long the bot watches a rollout before calling it timed out. */
   timeout: Duration.default(5 * 60_000),
+  /** How often the rollout is read while it is watched. */
+  pollInterval: Duration.default(1_000),
 });
 
 export const OpsbotConfig = z
@@ -85,7 +87,7 @@ export const OpsbotConfig = z
     incidents: Incidents.optional(),
     preview: Preview.optional(),
     approvals: Approvals.default({ ttl: 15 * 60_000 }),
-    rollout: Rollout.default({ timeout: 5 * 60_000 }),
+    rollout: Rollout.default({ timeout: 5 * 60_000, pollInterval: 1_000 }),
   })
   .superRefine((config, ctx) => {
     const known = new Set(Object.keys(config.environments));

@@ -36,7 +36,13 @@ export const AuditRecord = z.object({
   /** What happened, in one line a person reads. For denials, the policy's reason. */
   message: z.string(),
   channel: z.object({ id: z.string(), name: z.string().optional() }).optional(),
+  /** How the rollout the action started ended, as the bot last saw it. */
+  rollout: z.object({ state: z.enum(['complete', 'failed', 'timed out']), detail: z.string() }).optional(),
+  /** For approved actions: what was shown to the approver. */
+  plan: z.array(z.string()).optional(),
   jobId: z.string().optional(),
+  /** Break-glass: run without approval; a review issue is opened for it. */
+  emergency: z.boolean().optional(),
   /** Where the target lives is a sandbox, not a real cluster. */
   sandbox: z.boolean().optional(),
   incident: z.object({ repo: z.string(), issue: z.number() }).optional(),

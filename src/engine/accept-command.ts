@@ -1,4 +1,4 @@
-import type { CommandModule, InlineContext } from '../../commands/command.js';
+import type { CommandModule, InlineContext, Scope } from '../../commands/command.js';
 import { usageLines } from '../../commands/help.js';
 import { findCommand } from '../../commands/index.js';
 import type { OpsbotConfig } from '../config/schema.js';
@@ -7,7 +7,7 @@ import type { AuditRecord } from '../core/audit.js';
 import { OpsError, UserInputError, userMessageOf } from '../core/errors.js';
 import { parseInput } from '../core/grammar.js';
 import { type Message, message } from '../core/message.js';
-import { authorize, type Principal } from '../core/policy.js';
+import { authorize, mayUseEmergency, type Principal } from '../core/policy.js';
 import type { Clock, Directory, Jobs } from '../ports.js';
 import type { ChannelRef, Person } from './command-job.js';
 import { idempotencyKey } from './keys.js';
@@ -128,7 +128,7 @@ function denialRecord(
   id: string,
   request: CommandRequest,
   command: CommandModule,
-  scope: { environment: string; target?: string; reason?: string | undefined },
+  scope: Scope,
   now: number,
   text: string,
 ): AuditRecord {

@@ -23,9 +23,18 @@ export const CommandJob = z.object({
   requester: Person,
   channel: ChannelRef,
   requestedAt: z.number(),
+  /** "approval": compute the plan and ask for approval; "run" (default): do it. */
+  stage: z.enum(['approval', 'run']).default('run'),
   approver: Person.optional(),
+  /** The plan the approver saw was made at this resourceVersion; refuse if the target moved. */
+  expectedResourceVersion: z.string().optional(),
+  /** Continue in this message (the approval request) instead of posting a new one. */
+  progressTs: z.string().optional(),
+  emergency: z.boolean().optional(),
 });
 export type CommandJob = z.infer<typeof CommandJob>;
+
+export type CommandJobInput = z.input<typeof CommandJob>;
 
 /** What a worker remembers between attempts of one job, so a retry never repeats an effect. */
 export const Checkpoints = z.record(z.string(), z.unknown());

@@ -1,11 +1,13 @@
 import type { Logger } from 'pino';
-import type { Checkpoint, CommandModule, Outcome, RunContext } from '../../commands/command.js';
+import type { Checkpoint, CommandModule, Outcome, RunContext, Scope } from '../../commands/command.js';
 import type { OpsbotConfig } from '../config/schema.js';
 import { MUTATING_ACTIONS } from '../core/actions.js';
 import type { AuditRecord } from '../core/audit.js';
+import { formatDuration } from '../core/duration.js';
 import { ConfigError, OpsError, StateError, userMessageOf } from '../core/errors.js';
 import { type Message, message, withContext } from '../core/message.js';
-import type { Chat, Clock, Cluster, ClusterTarget, Jobs, Locks } from '../ports.js';
+import type { Approvals, Chat, Clock, Cluster, ClusterTarget, Jobs, Locks } from '../ports.js';
+import { jobRecord, mention } from './audit-records.js';
 import { type Checkpoints, CommandJob } from './command-job.js';
 
 export interface RunDeps {
@@ -15,8 +17,10 @@ export interface RunDeps {
   clock: Clock;
   jobs: Jobs;
   locks: Locks;
+  approvals: Approvals;
   commands: readonly CommandModule[];
   log: Logger;
+  newApprovalId(): string;
 }
 
 /** The queue-independent view of one attempt of a job. */
@@ -44,18 +48,20 @@ export function resolveTarget(config: OpsbotConfig, environment: string): Cluste
   return { environment, context: env.context, namespace: env.namespace };
 }
 
+export type JobResult = Outcome | { outcome: 'requested'; approvalId: string };
+
 /**
- * The worker path: lock the target, run the command, keep one progress message up to date, and
- * queue the audit record. Retryable failures are rethrown for the queue to retry; the last one is
- * reported to the channel and audited as failed.
+ * The worker path: lock the target, run the command (or, for a protected environment, plan it and
+ * ask for approval), keep one progress message up to date, and queue the audit record. Retryable
+ * failures are rethrown for the queue to retry; the last one is reported and audited as failed.
  */
-export async function runCommand(deps: RunDeps, attempt: JobAttempt): Promise<Outcome> {
+export async function runCommand(deps: RunDeps, attempt: JobAttempt): Promise<JobResult> {
   const parsed = CommandJob.safeParse(attempt.data);
   if (!parsed.success) throw new FinalFailure(new Error(`invalid command job: ${parsed.error.message}`));
   const job = parsed.data;
   const command = deps.commands.find((c) => c.name === job.command);
   if (!command?.run) throw new FinalFailure(new Error(`no runnable command "${job.command}"`));
-  const log = deps.log.child({ jobId: job.id, command: job.command });
+  const log = deps.log.child({ jobId: job.id, command: job.command, stage: job.stage });
 
   const checkpoints: Checkpoints = { ...attempt.checkpoints };
   const checkpoint: Checkpoint = {
@@ -68,33 +74,19 @@ export async function runCommand(deps: RunDeps, attempt: JobAttempt): Promise<Ou
   const sandboxNote = deps.cluster.sandbox ? ['sandbox cluster: nothing real was touched'] : [];
   const progress = async (msg: Message) => {
     const decorated = withContext(msg, ...sandboxNote, `job ${job.id}`);
-    const ts = checkpoint.get<string>('progressTs');
+    const ts = checkpoint.get<string>('progressTs') ?? job.progressTs;
     if (ts) return deps.chat.update(job.channel.id, ts, decorated);
     const posted = await deps.chat.post(job.channel.id, decorated);
     await checkpoint.set('progressTs', posted.ts);
   };
 
   let args: unknown;
-  let scope: ReturnType<NonNullable<CommandModule['scope']>> | undefined;
+  let scope: Scope | undefined;
   try {
     args = command.parse(job.input);
     scope = command.scope?.(args);
   } catch (err) {
     throw new FinalFailure(err);
-  }
-
-  const lock =
-    scope?.target && command.action && MUTATING_ACTIONS.has(command.action)
-      ? await deps.locks.acquire(`${scope.environment}/${scope.target}`, job.id, describeJob(job, scope))
-      : undefined;
-  if (lock && !lock.acquired) {
-    if (!checkpoint.get('waitNoticeSent')) {
-      await progress(
-        message(`Waiting behind ${lock.heldBy}.`, { lines: [`:hourglass: Queued behind ${lock.heldBy}.`] }),
-      );
-      await checkpoint.set('waitNoticeSent', true);
-    }
-    throw new StateError('busy', `waiting behind ${lock.heldBy}`, { retryable: true });
   }
 
   const ctx: RunContext = {
@@ -105,16 +97,64 @@ export async function runCommand(deps: RunDeps, attempt: JobAttempt): Promise<Ou
     target: (environment) => resolveTarget(deps.config, environment),
     progress,
     checkpoint,
+    expectUnchanged(resourceVersion) {
+      if (job.expectedResourceVersion === undefined || job.expectedResourceVersion === resourceVersion)
+        return;
+      throw new StateError(
+        'conflict',
+        `${scope?.target ?? 'The target'} changed after the plan was approved (resourceVersion ${job.expectedResourceVersion} → ${resourceVersion}). Nothing was done; request it again.`,
+      );
+    },
   };
-  try {
-    const outcome = await command.run(ctx, args);
-    await progress(outcome.message);
-    await deps.jobs.enqueueAudit(
-      record(deps, job, command, outcome.outcome, outcome.message.text, outcome.audit),
+
+  const audit = (outcome: AuditRecord['outcome'], text: string, details: Partial<AuditRecord> = {}) =>
+    deps.jobs.enqueueAudit(
+      jobRecord(
+        job,
+        {
+          ...(scope ? { environment: scope.environment } : {}),
+          ...(scope?.target ? { target: scope.target } : {}),
+          ...(scope?.reason ? { reason: scope.reason } : {}),
+          ...(job.emergency ? { emergency: true } : {}),
+          ...(deps.cluster.sandbox ? { sandbox: true } : {}),
+          ...details,
+          id: `${job.id}-${outcome}`,
+          outcome,
+          action: command.action ?? command.name,
+          message: text,
+        },
+        deps.clock.now(),
+      ),
     );
-    log.info({ outcome: outcome.outcome }, 'command finished');
-    return outcome;
+
+  try {
+    if (job.stage === 'approval') return await requestApproval(deps, ctx, command, args, scope, audit);
+
+    const lock =
+      scope?.target && command.action && MUTATING_ACTIONS.has(command.action)
+        ? await deps.locks.acquire(`${scope.environment}/${scope.target}`, job.id, describeJob(job, scope))
+        : undefined;
+    if (lock && !lock.acquired) {
+      if (!checkpoint.get('waitNoticeSent')) {
+        await progress(
+          message(`Waiting behind ${lock.heldBy}.`, { lines: [`:hourglass: Queued behind ${lock.heldBy}.`] }),
+        );
+        await checkpoint.set('waitNoticeSent', true);
+      }
+      throw new StateError('busy', `waiting behind ${lock.heldBy}`, { retryable: true });
+    }
+    try {
+      const outcome = await command.run(ctx, args);
+      await progress(outcome.message);
+      await audit(outcome.outcome, outcome.message.text, outcome.audit);
+      log.info({ outcome: outcome.outcome }, 'command finished');
+      return outcome;
+    } finally {
+      if (lock?.acquired)
+        await lock.release().catch((e: unknown) => log.warn({ err: e }, 'could not release lock'));
+    }
   } catch (err) {
+    if (err instanceof StateError && err.code === 'busy') throw err;
     const retryable = err instanceof OpsError ? err.retryable : true;
     const last = attempt.attempt >= attempt.maxAttempts;
     if (retryable && !last) {
@@ -133,48 +173,69 @@ export async function runCommand(deps: RunDeps, attempt: JobAttempt): Promise<Ou
     await progress(message(text, { lines: [`:x: ${command.name} failed: ${userMessageOf(err)}`] })).catch(
       (e: unknown) => log.warn({ err: e }, 'could not report failure to chat'),
     );
-    await deps.jobs.enqueueAudit(
-      record(deps, job, command, 'failed', text, {
-        ...(scope ? { environment: scope.environment } : {}),
-        ...(scope?.target ? { target: scope.target } : {}),
-        ...(scope?.reason ? { reason: scope.reason } : {}),
-      }),
-    );
+    await audit('failed', text);
     throw new FinalFailure(err);
-  } finally {
-    if (lock?.acquired)
-      await lock.release().catch((e: unknown) => log.warn({ err: e }, 'could not release lock'));
   }
 }
 
-function describeJob(job: CommandJob, scope: { environment: string; target?: string }): string {
-  const who = job.requester.name ? `@${job.requester.name}` : job.requester.id;
-  return `${job.command} ${scope.target ?? ''} in ${scope.environment} by ${who} (job ${job.id})`.replace(
+async function requestApproval(
+  deps: RunDeps,
+  ctx: RunContext,
+  command: CommandModule,
+  args: unknown,
+  scope: Scope | undefined,
+  audit: (outcome: AuditRecord['outcome'], text: string, details?: Partial<AuditRecord>) => Promise<unknown>,
+): Promise<JobResult> {
+  if (!command.preview || !scope) throw new FinalFailure(new Error(`${command.name} cannot be approved`));
+  const { job } = ctx;
+  // A retry after the request went out must not post a second one.
+  const existing = ctx.checkpoint.get<string>('approvalId');
+  if (existing) return { outcome: 'requested', approvalId: existing };
+
+  const preview = await command.preview(ctx, args);
+  const id = deps.newApprovalId();
+  const ttl = deps.config.approvals.ttl;
+  const expiresAt = deps.clock.now() + ttl;
+  const what = `${command.name} ${scope.target ?? ''} in ${scope.environment}`.replace(/\s+/g, ' ');
+  const lines = [
+    `:lock: *${mention(job.requester)} asks to ${what}* — ${scope.environment} is protected and needs a second person.`,
+    ...(scope.reason ? [`*Reason:* ${scope.reason}`] : []),
+    '*Plan* (server-side dry run):',
+    ...preview.lines.map((l) => `• ${l}`),
+    `Expires in ${formatDuration(ttl)} unless someone with approve rights for ${scope.environment} decides.`,
+  ];
+  await ctx.progress(
+    message(`Approval needed: ${what}`, {
+      lines,
+      buttons: [
+        { action: 'approval.approve', label: 'Approve', value: id, style: 'primary' },
+        { action: 'approval.deny', label: 'Deny', value: id, style: 'danger' },
+      ],
+    }),
+  );
+  const messageTs = ctx.checkpoint.get<string>('progressTs');
+  if (!messageTs) throw new Error('approval message was not posted');
+  await deps.approvals.create({
+    id,
+    status: 'pending',
+    job: { ...job, stage: 'run', id: `${job.id}-run`, progressTs: messageTs },
+    plan: preview.lines,
+    resourceVersion: preview.resourceVersion,
+    environment: scope.environment,
+    target: scope.target,
+    channel: job.channel.id,
+    messageTs,
+    expiresAt,
+  });
+  await ctx.checkpoint.set('approvalId', id);
+  await deps.jobs.scheduleApprovalExpiry(id, expiresAt);
+  await audit('requested', `Approval requested: ${what}`, { plan: preview.lines });
+  return { outcome: 'requested', approvalId: id };
+}
+
+function describeJob(job: CommandJob, scope: Scope): string {
+  return `${job.command} ${scope.target ?? ''} in ${scope.environment} by ${mention(job.requester)} (job ${job.id})`.replace(
     /\s+/g,
     ' ',
   );
-}
-
-function record(
-  deps: RunDeps,
-  job: CommandJob,
-  command: CommandModule,
-  outcome: AuditRecord['outcome'],
-  text: string,
-  details: Partial<AuditRecord>,
-): AuditRecord {
-  return {
-    args: {},
-    ...details,
-    id: `${job.id}-${outcome}`,
-    time: new Date(deps.clock.now()).toISOString(),
-    outcome,
-    action: command.action ?? command.name,
-    requester: job.requester,
-    ...(job.approver ? { approver: job.approver } : {}),
-    message: text,
-    channel: { id: job.channel.id, ...(job.channel.name ? { name: job.channel.name } : {}) },
-    jobId: job.id,
-    ...(deps.cluster.sandbox ? { sandbox: true } : {}),
-  };
 }

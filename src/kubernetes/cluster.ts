@@ -1,10 +1,13 @@
 import {
   AppsV1Api,
+  CoreV1Api,
   KubeConfig,
   PatchStrategy,
   setHeaderOptions,
   type V1Deployment,
+  type V1Pod,
   type V1ReplicaSet,
+  type V1Scale,
   VersionApi,
 } from '@kubernetes/client-node';
 import {
@@ -13,8 +16,14 @@ import {
   type JsonObject,
   ReplicaSetView,
 } from '../core/deployment.js';
-import type { Cluster, ClusterTarget } from '../ports.js';
+import type { Cluster, ClusterTarget, PatchType, PodView, ScaleView, WriteOptions } from '../ports.js';
 import { kubeError } from './errors.js';
+
+const PATCH_CONTENT_TYPE: Record<PatchType, string> = {
+  json: PatchStrategy.JsonPatch,
+  strategic: PatchStrategy.StrategicMergePatch,
+  merge: PatchStrategy.MergePatch,
+};
 
 /** Typed client models back to the JSON the API speaks (k8s field names are already camelCase). */
 function toWire(value: unknown): JsonObject {
@@ -62,9 +71,32 @@ function toReplicaSetView(rs: V1ReplicaSet): ReplicaSetView {
   });
 }
 
+function toPodView(pod: V1Pod): PodView {
+  const statuses = pod.status?.containerStatuses ?? [];
+  const ready = (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+  const waiting = statuses.map((s) => s.state?.waiting?.reason ?? s.state?.terminated?.reason).find(Boolean);
+  return {
+    name: pod.metadata?.name ?? '?',
+    phase: pod.status?.phase ?? 'Unknown',
+    ready,
+    restarts: statuses.reduce((n, s) => n + (s.restartCount ?? 0), 0),
+    reason: waiting,
+  };
+}
+
+function toScaleView(scale: V1Scale): ScaleView {
+  return { replicas: scale.spec?.replicas ?? 0, resourceVersion: scale.metadata?.resourceVersion ?? '' };
+}
+
+function selectorOf(deployment: DeploymentView): string {
+  return Object.entries(deployment.selector)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+}
+
 /** Kubernetes through @kubernetes/client-node: KUBECONFIG, the default kubeconfig, or in-cluster credentials. */
 export class KubeCluster implements Cluster {
-  private readonly clients = new Map<string, { apps: AppsV1Api; version: VersionApi }>();
+  private readonly clients = new Map<string, { apps: AppsV1Api; core: CoreV1Api; version: VersionApi }>();
 
   constructor(
     private readonly kubeconfig: KubeConfig,
@@ -77,10 +109,6 @@ export class KubeCluster implements Cluster {
     return new KubeCluster(kc, sandbox);
   }
 
-  contexts(): string[] {
-    return this.kubeconfig.getContexts().map((c) => c.name);
-  }
-
   private client(context: string | undefined) {
     const key = context ?? '';
     let client = this.clients.get(key);
@@ -88,14 +116,21 @@ export class KubeCluster implements Cluster {
       const kc = new KubeConfig();
       kc.loadFromString(this.kubeconfig.exportConfig());
       if (context) kc.setCurrentContext(context);
-      client = { apps: kc.makeApiClient(AppsV1Api), version: kc.makeApiClient(VersionApi) };
+      client = {
+        apps: kc.makeApiClient(AppsV1Api),
+        core: kc.makeApiClient(CoreV1Api),
+        version: kc.makeApiClient(VersionApi),
+      };
       this.clients.set(key, client);
     }
     return client;
   }
 
+  private describe(target: ClusterTarget, name: string): string {
+    return `deployment "${name}" in namespace ${target.namespace} (${target.environment})`;
+  }
+
   async getDeployment(target: ClusterTarget, name: string): Promise<DeploymentView> {
-    const what = `deployment "${name}" in namespace ${target.namespace} (${target.environment})`;
     try {
       const d = await this.client(target.context).apps.readNamespacedDeployment({
         name,
@@ -103,14 +138,12 @@ export class KubeCluster implements Cluster {
       });
       return toDeploymentView(d);
     } catch (err) {
-      throw kubeError(err, what);
+      throw kubeError(err, this.describe(target, name));
     }
   }
 
   async listReplicaSets(target: ClusterTarget, deployment: DeploymentView): Promise<ReplicaSetView[]> {
-    const labelSelector = Object.entries(deployment.selector)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(',');
+    const labelSelector = selectorOf(deployment);
     try {
       const list = await this.client(target.context).apps.listNamespacedReplicaSet({
         namespace: target.namespace,
@@ -122,21 +155,84 @@ export class KubeCluster implements Cluster {
     }
   }
 
-  async jsonPatchDeployment(target: ClusterTarget, name: string, patch: object[]): Promise<DeploymentView> {
+  async listPods(target: ClusterTarget, deployment: DeploymentView): Promise<PodView[]> {
+    const labelSelector = selectorOf(deployment);
     try {
-      const d = await this.client(target.context).apps.patchNamespacedDeployment(
-        { name, namespace: target.namespace, body: patch, fieldManager: 'opsbot' },
-        setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
-      );
-      return toDeploymentView(d);
+      const list = await this.client(target.context).core.listNamespacedPod({
+        namespace: target.namespace,
+        ...(labelSelector ? { labelSelector } : {}),
+      });
+      return list.items.map(toPodView);
     } catch (err) {
-      throw kubeError(err, `deployment "${name}" in namespace ${target.namespace} (${target.environment})`);
+      throw kubeError(err, `pods of "${deployment.name}" in namespace ${target.namespace}`);
     }
   }
 
-  async ping(): Promise<void> {
+  async patchDeployment(
+    target: ClusterTarget,
+    name: string,
+    patch: object,
+    type: PatchType,
+    options: WriteOptions = {},
+  ): Promise<DeploymentView> {
     try {
-      await this.client(undefined).version.getCode();
+      const d = await this.client(target.context).apps.patchNamespacedDeployment(
+        {
+          name,
+          namespace: target.namespace,
+          body: patch,
+          fieldManager: 'opsbot',
+          ...(options.dryRun ? { dryRun: 'All' } : {}),
+        },
+        setHeaderOptions('Content-Type', PATCH_CONTENT_TYPE[type]),
+      );
+      return toDeploymentView(d);
+    } catch (err) {
+      throw kubeError(err, this.describe(target, name));
+    }
+  }
+
+  async getScale(target: ClusterTarget, name: string): Promise<ScaleView> {
+    try {
+      return toScaleView(
+        await this.client(target.context).apps.readNamespacedDeploymentScale({
+          name,
+          namespace: target.namespace,
+        }),
+      );
+    } catch (err) {
+      throw kubeError(err, `the scale of ${this.describe(target, name)}`);
+    }
+  }
+
+  async replaceScale(
+    target: ClusterTarget,
+    name: string,
+    scale: ScaleView,
+    options: WriteOptions = {},
+  ): Promise<ScaleView> {
+    try {
+      const result = await this.client(target.context).apps.replaceNamespacedDeploymentScale({
+        name,
+        namespace: target.namespace,
+        fieldManager: 'opsbot',
+        ...(options.dryRun ? { dryRun: 'All' } : {}),
+        body: {
+          apiVersion: 'autoscaling/v1',
+          kind: 'Scale',
+          metadata: { name, namespace: target.namespace, resourceVersion: scale.resourceVersion },
+          spec: { replicas: scale.replicas },
+        },
+      });
+      return toScaleView(result);
+    } catch (err) {
+      throw kubeError(err, `the scale of ${this.describe(target, name)}`);
+    }
+  }
+
+  async ping(context?: string): Promise<void> {
+    try {
+      await this.client(context).version.getCode();
     } catch (err) {
       throw kubeError(err, 'the API server version');
     }

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { AuditRecord } from '../core/audit.js';
 import { ExternalServiceError, OpsError, StateError } from '../core/errors.js';
-import type { CommandJob } from '../engine/command-job.js';
+import type { CommandJobInput } from '../engine/command-job.js';
 import { FinalFailure, type JobAttempt } from '../engine/run-command.js';
 import type { AuditLog, EnqueueResult, Jobs } from '../ports.js';
 
@@ -17,10 +17,12 @@ const KEEP_COMPLETED = { age: 24 * 3600 };
 export interface QueueNames {
   commands: string;
   audit: string;
+  /** Delayed jobs that expire pending approvals. */
+  approvals: string;
 }
 
 export function queueNames(): QueueNames {
-  return { commands: 'commands', audit: 'audit' };
+  return { commands: 'commands', audit: 'audit', approvals: 'approvals' };
 }
 
 /** Exponential with jitter, or exactly what a Retry-After asked for. */
@@ -35,26 +37,54 @@ export function backoffDelay(attemptsMade: number, err: unknown): number {
 export class BullJobs implements Jobs {
   readonly commands: Queue;
   readonly audit: Queue;
+  readonly approvals: Queue;
 
-  constructor(connection: Redis, prefix: string, names: QueueNames = queueNames()) {
+  constructor(
+    private readonly connection: Redis,
+    private readonly prefix: string,
+    names: QueueNames = queueNames(),
+  ) {
     this.commands = new Queue(names.commands, { connection, prefix });
     this.audit = new Queue(names.audit, { connection, prefix });
+    this.approvals = new Queue(names.approvals, { connection, prefix });
   }
 
-  async enqueueCommand(job: CommandJob): Promise<EnqueueResult> {
-    const added = await this.commands.add('command', job, {
+  async scheduleApprovalExpiry(approvalId: string, at: number): Promise<void> {
+    await this.approvals.add(
+      'expire',
+      { approvalId },
+      {
+        jobId: `expire-${approvalId}`,
+        delay: Math.max(0, at - Date.now()),
+        attempts: 20,
+        backoff: { type: 'opsbot' },
+        removeOnComplete: KEEP_COMPLETED,
+        removeOnFail: { age: 7 * 24 * 3600 },
+      },
+    );
+  }
+
+  /** True the first time an id is seen (for a day): tells a redelivery from a new request. */
+  private async firstSighting(id: string): Promise<boolean> {
+    return (await this.connection.set(`${this.prefix}:seen:${id}`, '1', 'EX', KEEP_COMPLETED.age, 'NX')) === 'OK';
+  }
+
+  async enqueueCommand(job: CommandJobInput): Promise<EnqueueResult> {
+    const first = await this.firstSighting(job.id);
+    // Added either way: BullMQ ignores a known job id, and a crash between the two steps loses nothing.
+    await this.commands.add('command', job, {
       jobId: job.id,
       attempts: COMMAND_ATTEMPTS,
       backoff: { type: 'opsbot' },
       removeOnComplete: KEEP_COMPLETED,
       removeOnFail: { age: 7 * 24 * 3600 },
     });
-    // BullMQ hands back the existing job for a known id; a different requestedAt means it was not ours.
-    return { jobId: job.id, duplicate: (added.data as CommandJob).requestedAt !== job.requestedAt };
+    return { jobId: job.id, duplicate: !first };
   }
 
   async enqueueAudit(record: AuditRecord): Promise<EnqueueResult> {
-    const added = await this.audit.add('audit', record, {
+    const first = await this.firstSighting(record.id);
+    await this.audit.add('audit', record, {
       jobId: record.id,
       attempts: AUDIT_ATTEMPTS,
       backoff: { type: 'opsbot' },
@@ -62,11 +92,11 @@ export class BullJobs implements Jobs {
       // A record GitHub refused for good stays in the failed set until someone replays it.
       removeOnFail: false,
     });
-    return { jobId: record.id, duplicate: (added.data as AuditRecord).time !== record.time };
+    return { jobId: record.id, duplicate: !first };
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.commands.close(), this.audit.close()]);
+    await Promise.all([this.commands.close(), this.audit.close(), this.approvals.close()]);
   }
 }
 
@@ -94,11 +124,13 @@ export interface WorkerOptions {
   runCommand(attempt: JobAttempt): Promise<unknown>;
   auditLog: AuditLog;
   onAuditWritten?(record: AuditRecord, location: string): void;
+  expireApproval(approvalId: string): Promise<void>;
 }
 
 export interface Workers {
   commands: Worker;
   audit: Worker;
+  approvals: Worker;
   close(force?: boolean): Promise<void>;
 }
 
@@ -164,15 +196,26 @@ export function startWorkers(options: WorkerOptions): Workers {
     { ...common, concurrency: 1 },
   );
 
-  for (const [name, worker] of Object.entries({ commands, audit })) {
+  const approvals = new Worker(
+    names.approvals,
+    async (job) => {
+      const approvalId = (job.data as { approvalId?: unknown }).approvalId;
+      if (typeof approvalId !== 'string') throw new UnrecoverableError(`invalid expiry job ${job.id}`);
+      await options.expireApproval(approvalId);
+    },
+    { ...common, concurrency: 4 },
+  );
+
+  for (const [name, worker] of Object.entries({ commands, audit, approvals })) {
     worker.on('error', (err) => options.log.error({ err, queue: name }, 'worker error'));
   }
 
   return {
     commands,
     audit,
+    approvals,
     async close(force = false) {
-      await Promise.all([commands.close(force), audit.close(force)]);
+      await Promise.all([commands.close(force), audit.close(force), approvals.close(force)]);
     },
   };
 }

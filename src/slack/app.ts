@@ -2,8 +2,10 @@ import type { RequestListener } from 'node:http';
 import { App, HTTPReceiver, type Receiver, SocketModeReceiver } from '@slack/bolt';
 import type { Logger } from 'pino';
 import type { Env } from '../config/env.js';
+import type { Message } from '../core/message.js';
 import { message } from '../core/message.js';
 import type { Ack, CommandRequest } from '../engine/accept-command.js';
+import type { ApprovalClick } from '../engine/decide-approval.js';
 import { boltLogger } from './bolt-logger.js';
 import { toBlocks } from './render.js';
 
@@ -13,6 +15,7 @@ export interface SlackAppOptions {
   env: Env & { SLACK_BOT_TOKEN: string };
   log: Logger;
   accept(request: CommandRequest): Promise<Ack>;
+  decide(click: ApprovalClick): Promise<Message>;
 }
 
 export interface SlackApp {
@@ -94,6 +97,32 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       );
     }
     await ack({ response_type: 'ephemeral', text: reply.text, blocks: toBlocks(reply) });
+  });
+
+  app.action(/^approval\.(approve|deny)$/, async ({ ack, body, action, client }) => {
+    await ack();
+    if (body.type !== 'block_actions' || action.type !== 'button' || !('action_id' in action)) return;
+    const channelId = body.channel?.id ?? body.container?.channel_id ?? '';
+    const click: ApprovalClick = {
+      approvalId: action.value ?? '',
+      decision: action.action_id === 'approval.approve' ? 'approve' : 'deny',
+      user: { id: body.user.id, ...(body.user.username ? { name: body.user.username } : {}) },
+      channelId,
+      deliveryId: `${body.trigger_id}/${action.action_ts}`,
+    };
+    try {
+      const reply = await options.decide(click);
+      if (channelId) {
+        await client.chat.postEphemeral({
+          channel: channelId,
+          user: body.user.id,
+          text: reply.text,
+          blocks: toBlocks(reply),
+        });
+      }
+    } catch (err) {
+      log.error({ err, approvalId: click.approvalId }, 'could not handle an approval click');
+    }
   });
 
   app.error(async (err) => {

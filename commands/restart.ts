@@ -1,0 +1,92 @@
+import { imagesOf } from '../src/core/deployment.js';
+import { StateError } from '../src/core/errors.js';
+import { defineArgs } from '../src/core/grammar.js';
+import { message } from '../src/core/message.js';
+import { rolloutLine, watchRollout } from '../src/engine/watch-rollout.js';
+import { defineCommand, type Outcome } from './command.js';
+import { deploymentArg, mutatingFlags, mutatingScope } from './shared.js';
+
+export const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
+
+/** The strategic-merge patch `kubectl rollout restart` sends. */
+export function restartPatch(at: string): object {
+  return { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: at } } } } };
+}
+
+function restartedAtOf(template: Record<string, unknown>): string | undefined {
+  const annotations = (template.metadata as { annotations?: Record<string, string> } | undefined)
+    ?.annotations;
+  return annotations?.[RESTARTED_AT];
+}
+
+const parse = defineArgs({ positionals: deploymentArg, flags: mutatingFlags });
+
+export const restart = defineCommand({
+  name: 'restart',
+  summary: 'Restart every pod of a deployment with a rolling update, as kubectl rollout restart does',
+  usage: '/ops restart <deployment> --env <env> [--reason "<text>"] [--emergency]',
+  action: 'restart',
+  parse,
+  scope: mutatingScope,
+
+  async preview(ctx, args) {
+    const target = ctx.target(args.env);
+    const deployment = await ctx.cluster.getDeployment(target, args.deployment);
+    const at = new Date(ctx.clock.now()).toISOString().replace(/\.\d+Z$/, 'Z');
+    const dryRun = await ctx.cluster.patchDeployment(target, args.deployment, restartPatch(at), 'strategic', {
+      dryRun: true,
+    });
+    return {
+      lines: [
+        `Restart all ${deployment.replicas} pods (rolling)`,
+        `Image: ${imagesOf(dryRun.template).join(', ')} (unchanged)`,
+        `Replicas: ${deployment.replicas} → ${dryRun.replicas}`,
+      ],
+      resourceVersion: deployment.resourceVersion,
+    };
+  },
+
+  async run(ctx, args): Promise<Outcome> {
+    const target = ctx.target(args.env);
+    const where = `*${args.deployment}* in *${args.env}*`;
+    await ctx.progress(
+      message(`Restarting ${args.deployment} in ${args.env}…`, {
+        lines: [`:hourglass: Restarting ${where}…`],
+      }),
+    );
+    const deployment = await ctx.cluster.getDeployment(target, args.deployment);
+    if (deployment.paused) {
+      throw new StateError(
+        'paused',
+        `${args.deployment} is paused; resume it before restarting (kubectl rollout resume deployment/${args.deployment}).`,
+      );
+    }
+    // The timestamp chosen first is reused on retry, so a re-run does not restart the pods twice.
+    let at = ctx.checkpoint.get<string>('restartedAt');
+    if (!at || restartedAtOf(deployment.template) !== at) {
+      if (!at) ctx.expectUnchanged(deployment.resourceVersion);
+      at ??= new Date(ctx.clock.now()).toISOString().replace(/\.\d+Z$/, 'Z');
+      await ctx.checkpoint.set('restartedAt', at);
+      await ctx.cluster.patchDeployment(target, args.deployment, restartPatch(at), 'strategic');
+    }
+    const header = [`:arrows_counterclockwise: Restarted ${where}`, `${RESTARTED_AT}: ${at}`];
+    const rollout = await watchRollout(ctx, target, args.deployment, header);
+    const images = imagesOf(deployment.template);
+    return {
+      outcome: 'executed',
+      message: message(`Restarted ${args.deployment} in ${args.env}; rollout ${rollout.state}.`, {
+        lines: [...header, rolloutLine(rollout)],
+      }),
+      audit: {
+        target: args.deployment,
+        namespace: target.namespace,
+        environment: args.env,
+        reason: args.reason,
+        args: { restartedAt: at },
+        before: { images, replicas: deployment.replicas },
+        after: { images, replicas: deployment.replicas },
+        rollout,
+      },
+    };
+  },
+});

@@ -1,0 +1,127 @@
+import { imagesOf } from '../src/core/deployment.js';
+import { StateError, UserInputError } from '../src/core/errors.js';
+import { defineArgs, NonNegativeIntText } from '../src/core/grammar.js';
+import { message } from '../src/core/message.js';
+import { rolloutLine, watchRollout } from '../src/engine/watch-rollout.js';
+import type { ScaleView } from '../src/ports.js';
+import { defineCommand, type Outcome, type RunContext } from './command.js';
+import { deploymentArg, mutatingFlags, mutatingScope } from './shared.js';
+
+const CONFLICT_RETRIES = 5;
+
+const parse = defineArgs({
+  positionals: { ...deploymentArg, replicas: NonNegativeIntText },
+  flags: mutatingFlags,
+});
+type Args = ReturnType<typeof parse>;
+
+function checkBounds(ctx: Pick<RunContext, 'config'>, args: Args): void {
+  const bounds = ctx.config.environments[args.env]?.scale;
+  if (bounds && (args.replicas < bounds.min || args.replicas > bounds.max)) {
+    throw new UserInputError(
+      `${args.env} allows between ${bounds.min} and ${bounds.max} replicas; ${args.replicas} is outside that.`,
+    );
+  }
+}
+
+export const scale = defineCommand({
+  name: 'scale',
+  summary: "Set a deployment's replica count, within the environment's bounds",
+  usage: '/ops scale <deployment> <replicas> --env <env> [--reason "<text>"] [--emergency]',
+  action: 'scale',
+  parse,
+  scope: mutatingScope,
+
+  async preview(ctx, args) {
+    checkBounds(ctx, args);
+    const target = ctx.target(args.env);
+    const deployment = await ctx.cluster.getDeployment(target, args.deployment);
+    const current = await ctx.cluster.getScale(target, args.deployment);
+    const dryRun = await ctx.cluster.replaceScale(
+      target,
+      args.deployment,
+      { ...current, replicas: args.replicas },
+      { dryRun: true },
+    );
+    return {
+      lines: [
+        `Replicas: ${current.replicas} → ${dryRun.replicas}`,
+        `Image: ${imagesOf(deployment.template).join(', ')} (unchanged)`,
+      ],
+      resourceVersion: deployment.resourceVersion,
+    };
+  },
+
+  async run(ctx, args): Promise<Outcome> {
+    checkBounds(ctx, args);
+    const target = ctx.target(args.env);
+    const where = `*${args.deployment}* in *${args.env}*`;
+    await ctx.progress(
+      message(`Scaling ${args.deployment} in ${args.env}…`, {
+        lines: [`:hourglass: Scaling ${where} to ${args.replicas}…`],
+      }),
+    );
+    const deployment = await ctx.cluster.getDeployment(target, args.deployment);
+    const audit = {
+      target: args.deployment,
+      namespace: target.namespace,
+      environment: args.env,
+      reason: args.reason,
+      args: { replicas: args.replicas },
+    };
+    // What the first attempt saw, so a retry after a successful write still reports the real change.
+    let from = ctx.checkpoint.get<number>('from');
+    let current: ScaleView = await ctx.cluster.getScale(target, args.deployment);
+    if (from === undefined) {
+      if (current.replicas === args.replicas) {
+        return {
+          outcome: 'noop',
+          message: message(
+            `${args.deployment} in ${args.env} already runs ${args.replicas} replicas; nothing changed.`,
+            {
+              lines: [`:white_check_mark: ${where} already runs ${args.replicas} replicas. Nothing changed.`],
+            },
+          ),
+          audit: {
+            ...audit,
+            before: { replicas: current.replicas, images: [] },
+            after: { replicas: args.replicas, images: [] },
+          },
+        };
+      }
+      ctx.expectUnchanged(deployment.resourceVersion);
+      from = current.replicas;
+      await ctx.checkpoint.set('from', from);
+    }
+    for (let attempt = 1; current.replicas !== args.replicas; attempt++) {
+      try {
+        current = await ctx.cluster.replaceScale(target, args.deployment, {
+          ...current,
+          replicas: args.replicas,
+        });
+      } catch (err) {
+        // 409: someone else wrote in between; read fresh state and try again.
+        if (!(err instanceof StateError && err.code === 'conflict') || attempt >= CONFLICT_RETRIES) throw err;
+        current = await ctx.cluster.getScale(target, args.deployment);
+      }
+    }
+    const header = [`:straight_ruler: Scaled ${where} from ${from} to ${args.replicas} replicas`];
+    const rollout = await watchRollout(ctx, target, args.deployment, header);
+    const images = imagesOf(deployment.template);
+    return {
+      outcome: 'executed',
+      message: message(
+        `Scaled ${args.deployment} in ${args.env} to ${args.replicas}; rollout ${rollout.state}.`,
+        {
+          lines: [...header, rolloutLine(rollout)],
+        },
+      ),
+      audit: {
+        ...audit,
+        before: { replicas: from, images },
+        after: { replicas: args.replicas, images },
+        rollout,
+      },
+    };
+  },
+});

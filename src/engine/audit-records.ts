@@ -1,0 +1,23 @@
+import type { AuditRecord } from '../core/audit.js';
+import type { CommandJob, Person } from './command-job.js';
+
+/** The fields every record about a queued command shares. */
+export function jobRecord(
+  job: CommandJob,
+  fields: Pick<AuditRecord, 'id' | 'outcome' | 'action' | 'message'> & Partial<AuditRecord>,
+  now: number,
+): AuditRecord {
+  return {
+    args: {},
+    ...fields,
+    time: new Date(now).toISOString(),
+    requester: job.requester,
+    ...(job.approver ? { approver: job.approver } : {}),
+    channel: { id: job.channel.id, ...(job.channel.name ? { name: job.channel.name } : {}) },
+    jobId: job.id,
+  };
+}
+
+export function mention(person: Person): string {
+  return person.name ? `@${person.name}` : `<@${person.id}>`;
+}

@@ -1,0 +1,160 @@
+import type { OpsbotConfig } from '../config/schema.js';
+import type { AuditRecord } from '../core/audit.js';
+import { type Message, message } from '../core/message.js';
+import { authorizeApproval } from '../core/policy.js';
+import type { ApprovalRequest, Approvals, Chat, Clock, Directory, Jobs } from '../ports.js';
+import { jobRecord, mention } from './audit-records.js';
+import type { Person } from './command-job.js';
+import { idempotencyKey } from './keys.js';
+
+export interface ApprovalDeps {
+  config: OpsbotConfig;
+  approvals: Approvals;
+  jobs: Jobs;
+  chat: Chat;
+  directory: Directory;
+  clock: Clock;
+}
+
+export interface ApprovalClick {
+  /** The button's value: an opaque approval id, and nothing else is read from the client. */
+  approvalId: string;
+  decision: 'approve' | 'deny';
+  user: Person;
+  channelId: string;
+  /** Identifies this delivery, so a redelivered click is audited once. */
+  deliveryId: string;
+}
+
+function what(request: ApprovalRequest): string {
+  return `${request.job.command} ${request.target ?? ''} in ${request.environment}`.replace(/\s+/g, ' ');
+}
+
+function statusText(request: ApprovalRequest): string {
+  const by = request.decidedBy ? ` by ${mention(request.decidedBy)}` : '';
+  return `already ${request.status}${by}`;
+}
+
+/**
+ * A click on Approve or Deny. Everything but the opaque id comes from server-side state; every
+ * refusal (unknown id, expired, decided, self-approval, missing rights) changes nothing and is audited.
+ */
+export async function decideApproval(deps: ApprovalDeps, click: ApprovalClick): Promise<Message> {
+  const request = await deps.approvals.get(click.approvalId);
+  const refuse = async (reason: string, about?: ApprovalRequest) => {
+    await deps.jobs.enqueueAudit(refusal(deps, click, reason, about));
+    return message(`Refused: ${reason}.`, { lines: [`:no_entry: Refused: ${reason}. Nothing was changed.`] });
+  };
+  if (!request) return refuse('this approval request is unknown');
+  if (request.status !== 'pending') return refuse(`this request is ${statusText(request)}`, request);
+  if (deps.clock.now() >= request.expiresAt) return refuse('this request has expired', request);
+
+  const groups = await deps.directory.groupsOf(click.user.id);
+  const decision = authorizeApproval(
+    deps.config,
+    { userId: click.user.id, groups },
+    request.environment,
+    request.job.requester.id,
+  );
+  if (!decision.allowed) return refuse(decision.reason, request);
+
+  const status = click.decision === 'approve' ? 'approved' : 'denied';
+  const result = await deps.approvals.decide(request.id, status, click.user);
+  if (!result?.won)
+    return refuse(`this request is ${result ? statusText(result.previous) : 'unknown'}`, request);
+
+  const job = request.job;
+  if (status === 'approved') {
+    await deps.jobs.enqueueCommand({
+      ...job,
+      approver: click.user,
+      ...(request.resourceVersion ? { expectedResourceVersion: request.resourceVersion } : {}),
+    });
+  }
+  const verb = status === 'approved' ? 'Approved' : 'Denied';
+  await deps.chat.update(
+    request.channel,
+    request.messageTs,
+    message(`${verb}: ${what(request)}`, {
+      lines: [
+        `${status === 'approved' ? ':white_check_mark:' : ':no_entry_sign:'} *${verb}* by ${mention(click.user)}: ${what(request)} requested by ${mention(job.requester)}.`,
+        ...request.plan.map((l) => `• ${l}`),
+        ...(status === 'approved' ? [':hourglass: Running…'] : []),
+      ],
+    }),
+  );
+  await deps.jobs.enqueueAudit(
+    jobRecord(
+      { ...job, approver: click.user },
+      {
+        id: `${job.id}-${status}`,
+        outcome: status,
+        action: actionOf(job.command),
+        environment: request.environment,
+        ...(request.target ? { target: request.target } : {}),
+        plan: request.plan,
+        message: `${verb} by ${mention(click.user)}: ${what(request)}`,
+      },
+      deps.clock.now(),
+    ),
+  );
+  return message(`${verb}: ${what(request)}.`);
+}
+
+/** Called by the delayed expiry job; does nothing if the request was decided in time. */
+export async function expireApproval(
+  deps: Omit<ApprovalDeps, 'directory'>,
+  approvalId: string,
+): Promise<void> {
+  const result = await deps.approvals.decide(approvalId, 'expired');
+  if (!result?.won) return;
+  const request = result.previous;
+  await deps.chat.update(
+    request.channel,
+    request.messageTs,
+    message(`Expired: ${what(request)}`, {
+      lines: [
+        `:hourglass: *Expired* without a decision: ${what(request)} requested by ${mention(request.job.requester)}. Request it again if it is still needed.`,
+      ],
+    }),
+  );
+  await deps.jobs.enqueueAudit(
+    jobRecord(
+      request.job,
+      {
+        id: `${request.job.id}-expired`,
+        outcome: 'expired',
+        action: actionOf(request.job.command),
+        environment: request.environment,
+        ...(request.target ? { target: request.target } : {}),
+        plan: request.plan,
+        message: `Approval expired: ${what(request)}`,
+      },
+      deps.clock.now(),
+    ),
+  );
+}
+
+function actionOf(command: string): string {
+  return command.replace(' ', '.');
+}
+
+function refusal(
+  deps: ApprovalDeps,
+  click: ApprovalClick,
+  reason: string,
+  about?: ApprovalRequest,
+): AuditRecord {
+  return {
+    id: idempotencyKey('refused', click.deliveryId, click.approvalId),
+    time: new Date(deps.clock.now()).toISOString(),
+    outcome: 'refused',
+    action: about ? actionOf(about.job.command) : 'approval',
+    requester: click.user,
+    ...(about ? { environment: about.environment } : {}),
+    ...(about?.target ? { target: about.target } : {}),
+    args: { decision: click.decision, approvalId: click.approvalId },
+    message: `Refused ${click.decision} click: ${reason}`,
+    channel: { id: click.channelId },
+  };
+}

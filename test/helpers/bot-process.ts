@@ -1,0 +1,93 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+
+export interface LogLine {
+  level: number;
+  msg: string;
+  [key: string]: unknown;
+}
+
+export interface BotProcess {
+  port: number;
+  url: string;
+  child: ChildProcess;
+  /** Every line the process wrote, JSON log lines parsed. */
+  lines: LogLine[];
+  raw: string[];
+  waitForLog(predicate: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
+  /** Sends a signal and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/**
+ * Starts the bot as its own process, as the README does after `npm run build`
+ * (`npm start` is `npm run build && node dist/src/cli.js start`; the build ran in global setup).
+ */
+export async function startBotProcess(
+  env: Record<string, string>,
+  args: string[] = ['start'],
+): Promise<BotProcess> {
+  const child = spawn(process.execPath, ['dist/src/cli.js', ...args], {
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: LogLine[] = [];
+  const raw: string[] = [];
+  const waiters = new Set<() => void>();
+  const onLine = (text: string) => {
+    raw.push(text);
+    try {
+      lines.push(JSON.parse(text) as LogLine);
+    } catch {
+      lines.push({ level: 50, msg: text });
+    }
+    for (const wake of waiters) wake();
+  };
+  createInterface({ input: child.stdout! }).on('line', onLine);
+  createInterface({ input: child.stderr! }).on('line', onLine);
+
+  const waitForLog = (predicate: (line: LogLine) => boolean, timeoutMs = 15_000) =>
+    new Promise<LogLine>((resolve, reject) => {
+      const check = () => {
+        const found = lines.find(predicate);
+        if (found) {
+          cleanup();
+          resolve(found);
+        } else if (child.exitCode !== null) {
+          cleanup();
+          reject(new Error(`bot exited with ${child.exitCode}:\n${raw.slice(-20).join('\n')}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`timed out waiting for a log line:\n${raw.slice(-20).join('\n')}`));
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        waiters.delete(check);
+        child.off('exit', check);
+      };
+      waiters.add(check);
+      child.on('exit', check);
+      check();
+    });
+
+  const started = await waitForLog((l) => l.msg === 'opsbot started');
+  const port = Number(started.port);
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    child,
+    lines,
+    raw,
+    waitForLog,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode !== null) return child.exitCode;
+      const exited = once(child, 'exit');
+      child.kill(signal);
+      await exited;
+      return child.exitCode;
+    },
+  };
+}

@@ -1,0 +1,137 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { seedSampleApp } from '../../src/sandbox/sample-app.js';
+import { type GitHubFake, startGitHubFake } from '../fakes/github.js';
+import { type KubeApi, startKubeFake } from '../fakes/kubernetes.js';
+import { type SlackFake, startSlackFake } from '../fakes/slack.js';
+import { newTriggerId, postSigned, slashCommandBody } from '../fakes/slack-signing.js';
+
+export const SIGNING_SECRET = 'test-signing-secret-5f1c';
+export const BOT_TOKEN = 'xoxb-test-bot-token-9a2e';
+export const GITHUB_TOKEN = 'ghp_testtoken0123456789';
+export const AUDIT_REPO = 'acme/ops-audit';
+
+export const USERS = {
+  oncall: { id: 'UONCALL1', name: 'alice' },
+  oncall2: { id: 'UONCALL2', name: 'bob' },
+  developer: { id: 'UDEV1', name: 'dana' },
+  stranger: { id: 'USTRANGER', name: 'sam' },
+} as const;
+
+export const DEFAULT_CONFIG = `
+environments:
+  staging: { context: staging, namespace: apps }
+  prod: { context: prod, namespace: apps, protected: true, scale: { min: 2, max: 50 } }
+roles:
+  oncall:
+    members: [${USERS.oncall.id}, "@sre-oncall"]
+    can:
+      - { actions: [rollback, restart, scale, status, history], environments: [staging, prod] }
+    approve: [prod]
+  developer:
+    members: ["@engineering"]
+    can:
+      - { actions: [status, history, restart], environments: [staging] }
+audit: { repo: ${AUDIT_REPO}, branch: main, dir: audit }
+`;
+
+export interface World {
+  slack: SlackFake;
+  github: GitHubFake;
+  kube: KubeApi;
+  dir: string;
+  /** Environment for the bot process: every URL points at the fakes. */
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+export async function startWorld(options: { config?: string; rolloutStepMs?: number } = {}): Promise<World> {
+  const slack = await startSlackFake({ botToken: BOT_TOKEN });
+  slack.addUsergroup({ id: 'S0SRE', handle: 'sre-oncall', name: 'SRE on call', users: [USERS.oncall2.id] });
+  slack.addUsergroup({
+    id: 'S0ENG',
+    handle: 'engineering',
+    name: 'Engineering',
+    users: [USERS.developer.id],
+  });
+  for (const user of Object.values(USERS)) slack.addUser({ id: user.id, name: user.name });
+  slack.addChannel({ id: 'COPS', name: 'ops' });
+
+  const github = await startGitHubFake({ token: GITHUB_TOKEN });
+  github.createRepo(AUDIT_REPO, { files: { 'README.md': '# audit\n' } });
+
+  const kube = await startKubeFake({ rolloutStepMs: options.rolloutStepMs ?? 0 });
+  seedSampleApp(kube, 'apps');
+
+  const dir = mkdtempSync(join(tmpdir(), 'opsbot-world-'));
+  const kubeconfig = join(dir, 'kubeconfig');
+  kube.writeKubeconfig(kubeconfig, [{ name: 'staging' }, { name: 'prod' }], 'staging');
+  const configFile = join(dir, 'opsbot.yml');
+  writeFileSync(configFile, options.config ?? DEFAULT_CONFIG);
+
+  return {
+    slack,
+    github,
+    kube,
+    dir,
+    env: {
+      SLACK_BOT_TOKEN: BOT_TOKEN,
+      SLACK_SIGNING_SECRET: SIGNING_SECRET,
+      SLACK_API_URL: slack.url,
+      GITHUB_TOKEN,
+      GITHUB_API_URL: github.url,
+      KUBECONFIG: kubeconfig,
+      REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+      OPSBOT_CONFIG: configFile,
+      OPSBOT_QUEUE_PREFIX: `test-${randomUUID()}`,
+    },
+    async close() {
+      await Promise.all([slack.close(), github.close(), kube.close()]);
+    },
+  };
+}
+
+export interface SlashOptions {
+  user?: { id: string; name: string };
+  channel?: { id: string; name: string };
+  triggerId?: string;
+  timestamp?: number;
+  headers?: Record<string, string>;
+  secret?: string;
+}
+
+/** Posts `/ops <text>` to the bot exactly as Slack does: form-encoded and signed. */
+export async function slash(botUrl: string, world: World, text: string, options: SlashOptions = {}) {
+  const user = options.user ?? USERS.oncall;
+  const channel = options.channel ?? { id: 'COPS', name: 'ops' };
+  const body = slashCommandBody({
+    text,
+    user_id: user.id,
+    user_name: user.name,
+    channel_id: channel.id,
+    channel_name: channel.name,
+    trigger_id: options.triggerId ?? newTriggerId(),
+    response_url: world.slack.responseUrl(),
+  });
+  const res = await postSigned(`${botUrl}/slack/events`, body, options.secret ?? SIGNING_SECRET, {
+    ...(options.timestamp === undefined ? {} : { timestamp: options.timestamp }),
+    ...(options.headers ? { headers: options.headers } : {}),
+  });
+  const raw = await res.text();
+  let json: { text?: string; response_type?: string } = {};
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    // 401 and other refusals carry no JSON body.
+  }
+  return { status: res.status, body: json, raw };
+}
+
+/** The audit records committed to the fake audit repository, parsed. */
+export function auditRecords(world: World): Record<string, unknown>[] {
+  return Object.entries(world.github.files(AUDIT_REPO))
+    .filter(([path]) => path.startsWith('audit/'))
+    .map(([, content]) => JSON.parse(content) as Record<string, unknown>);
+}
