@@ -85,11 +85,26 @@ export async function acceptCommand(deps: AcceptDeps, request: CommandRequest): 
         }),
       };
     }
-    if (environment.protected && MUTATING_ACTIONS.has(command.action) && !scope.reason) {
+    const guarded = environment.protected && MUTATING_ACTIONS.has(command.action);
+    if (guarded && !scope.reason) {
       throw new UserInputError(`${scope.environment} is protected: say why with --reason "<text>".`);
+    }
+    const emergency = guarded && scope.emergency === true;
+    if (emergency && !mayUseEmergency(deps.config, principal, scope.environment)) {
+      const jobId = idempotencyKey('deny', request.deliveryId);
+      const reason = `--emergency in ${scope.environment} is not granted to any role you hold`;
+      await deps.jobs.enqueueAudit(
+        denialRecord(jobId, request, command, scope, deps.clock.now(), `Denied: ${reason}.`),
+      );
+      return {
+        kind: 'denied',
+        jobId,
+        message: message(`Denied: ${reason}.`, { lines: [`:no_entry: Denied: ${reason}.`] }),
+      };
     }
 
     const jobId = idempotencyKey('cmd', request.deliveryId);
+    const needsApproval = guarded && !emergency;
     const { duplicate } = await deps.jobs.enqueueCommand({
       id: jobId,
       command: command.name,
@@ -97,16 +112,19 @@ export async function acceptCommand(deps: AcceptDeps, request: CommandRequest): 
       requester: request.requester,
       channel: request.channel,
       requestedAt: deps.clock.now(),
+      stage: needsApproval ? 'approval' : 'run',
+      ...(emergency ? { emergency: true } : {}),
     });
     const what = [command.name, scope.target, 'in', scope.environment].filter(Boolean).join(' ');
     const text = duplicate
       ? `Already accepted: ${what} (job ${jobId}).`
       : `Accepted: ${what} (job ${jobId}).`;
-    return {
-      kind: 'queued',
-      jobId,
-      message: message(text, { lines: [`:inbox_tray: ${text} I'll post the outcome in this channel.`] }),
-    };
+    const next = needsApproval
+      ? `${scope.environment} is protected: I'll post the plan here for a second person to approve.`
+      : emergency
+        ? 'Break-glass: running without approval; a review issue will be opened.'
+        : "I'll post the outcome in this channel.";
+    return { kind: 'queued', jobId, message: message(text, { lines: [`:inbox_tray: ${text} ${next}`] }) };
   } catch (err) {
     if (!(err instanceof OpsError)) throw err;
     const usage = command ? [`Usage: \`${command.usage}\``] : usageLines(inline);

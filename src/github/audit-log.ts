@@ -4,6 +4,8 @@ import { type AuditRecord, auditCommitMessage, auditPath } from '../core/audit.j
 import type { AuditLog } from '../ports.js';
 import { githubError } from './client.js';
 
+const REVIEW_LABEL = 'break-glass';
+
 export function renderAuditFile(record: AuditRecord): string {
   return `${JSON.stringify(record, null, 2)}\n`;
 }
@@ -36,12 +38,46 @@ export class GitHubAuditLog implements AuditLog {
         content: Buffer.from(body).toString('base64'),
         committer: { name: 'opsbot', email: 'opsbot@users.noreply.github.com' },
       });
-      return { location };
     } catch (err) {
       // 422 here means the file exists: an earlier attempt committed it and then lost the answer.
-      if ((err as { status?: number }).status === 422 && (await this.alreadyWritten(path, body)))
-        return { location };
-      throw githubError(err, `the audit commit ${location}`);
+      const done = (err as { status?: number }).status === 422 && (await this.alreadyWritten(path, body));
+      if (!done) throw githubError(err, `the audit commit ${location}`);
+    }
+    if (record.emergency && record.outcome !== 'requested') await this.openReview(record, path);
+    return { location };
+  }
+
+  /** Break-glass actions get an issue, so that someone reviews them after the fact. Idempotent by record id. */
+  private async openReview(record: AuditRecord, path: string): Promise<void> {
+    const what = [record.action, record.target].filter(Boolean).join(' ');
+    const who = record.requester.name ?? record.requester.id;
+    const title = `Break-glass review: ${what} in ${record.environment ?? '?'} by ${who} (${record.id})`;
+    try {
+      const existing = await this.octokit.paginate(this.octokit.issues.listForRepo, {
+        owner: this.owner,
+        repo: this.repo,
+        labels: REVIEW_LABEL,
+        state: 'all',
+        per_page: 100,
+      });
+      if (existing.some((issue) => issue.title === title)) return;
+      await this.octokit.issues.create({
+        owner: this.owner,
+        repo: this.repo,
+        title,
+        labels: [REVIEW_LABEL],
+        body: [
+          `${who} ran this with \`--emergency\`, without a second person's approval. Please review it.`,
+          '',
+          `Record: \`${path}\` on \`${this.settings.branch}\``,
+          '',
+          '```json',
+          JSON.stringify(record, null, 2),
+          '```',
+        ].join('\n'),
+      });
+    } catch (err) {
+      throw githubError(err, `the break-glass review issue for ${record.id}`);
     }
   }
 

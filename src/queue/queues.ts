@@ -66,7 +66,9 @@ export class BullJobs implements Jobs {
 
   /** True the first time an id is seen (for a day): tells a redelivery from a new request. */
   private async firstSighting(id: string): Promise<boolean> {
-    return (await this.connection.set(`${this.prefix}:seen:${id}`, '1', 'EX', KEEP_COMPLETED.age, 'NX')) === 'OK';
+    return (
+      (await this.connection.set(`${this.prefix}:seen:${id}`, '1', 'EX', KEEP_COMPLETED.age, 'NX')) === 'OK'
+    );
   }
 
   async enqueueCommand(job: CommandJobInput): Promise<EnqueueResult> {

@@ -6,7 +6,13 @@ import { seedSampleApp } from '../../src/sandbox/sample-app.js';
 import { type GitHubFake, startGitHubFake } from '../fakes/github.js';
 import { type KubeApi, startKubeFake } from '../fakes/kubernetes.js';
 import { type SlackFake, startSlackFake } from '../fakes/slack.js';
-import { newTriggerId, postSigned, slashCommandBody } from '../fakes/slack-signing.js';
+import {
+  blockActionPayload,
+  interactionBody,
+  newTriggerId,
+  postSigned,
+  slashCommandBody,
+} from '../fakes/slack-signing.js';
 
 export const SIGNING_SECRET = 'test-signing-secret-5f1c';
 export const BOT_TOKEN = 'xoxb-test-bot-token-9a2e';
@@ -134,4 +140,41 @@ export function auditRecords(world: World): Record<string, unknown>[] {
   return Object.entries(world.github.files(AUDIT_REPO))
     .filter(([path]) => path.startsWith('audit/'))
     .map(([, content]) => JSON.parse(content) as Record<string, unknown>);
+}
+
+export interface ClickOptions {
+  user?: { id: string; name: string };
+  channel?: string;
+  value: string;
+  actionId: 'approval.approve' | 'approval.deny';
+  secret?: string;
+  triggerId?: string;
+}
+
+/** Clicks a button as Slack does: a signed block_actions payload to the interactivity URL. */
+export async function click(botUrl: string, world: World, options: ClickOptions): Promise<number> {
+  const user = options.user ?? USERS.oncall2;
+  const payload = blockActionPayload({
+    user: user.id,
+    userName: user.name,
+    channel: options.channel ?? 'COPS',
+    actionId: options.actionId,
+    value: options.value,
+    responseUrl: world.slack.responseUrl(),
+    ...(options.triggerId ? { triggerId: options.triggerId } : {}),
+  });
+  const res = await postSigned(
+    `${botUrl}/slack/events`,
+    interactionBody(payload),
+    options.secret ?? SIGNING_SECRET,
+  );
+  await res.text();
+  return res.status;
+}
+
+/** The approval id carried by the buttons of the newest approval message in a channel. */
+export function approvalIdIn(world: World, channel = 'COPS'): string | undefined {
+  const msg = [...world.slack.messages(channel)].reverse().find((m) => m.text?.startsWith('Approval needed'));
+  const text = JSON.stringify(msg?.blocks ?? []);
+  return /"value":"([0-9a-f]{32})"/.exec(text)?.[1];
 }
