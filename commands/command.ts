@@ -75,6 +75,8 @@ export interface CommandModule<A = unknown> {
   parse(input: ParsedInput): A;
   /** Where the request acts, for policy, approval and locking. */
   scope?(args: A): Scope;
+  /** Checks that need the config (bounds, limits), run in the ack path so bad input is never queued. */
+  check?(config: OpsbotConfig, args: A): void;
   /** The plan shown to an approver; mutating commands in protected environments need it. */
   preview?(ctx: RunContext, args: A): Promise<Preview>;
   /** Answered inside the ack, with no cluster or GitHub call. */

@@ -1,10 +1,11 @@
+import type { OpsbotConfig } from '../src/config/schema.js';
 import { imagesOf } from '../src/core/deployment.js';
 import { StateError, UserInputError } from '../src/core/errors.js';
 import { defineArgs, NonNegativeIntText } from '../src/core/grammar.js';
 import { message } from '../src/core/message.js';
 import { rolloutLine, watchRollout } from '../src/engine/watch-rollout.js';
 import type { ScaleView } from '../src/ports.js';
-import { defineCommand, type Outcome, type RunContext } from './command.js';
+import { defineCommand, type Outcome } from './command.js';
 import { deploymentArg, mutatingFlags, mutatingScope } from './shared.js';
 
 const CONFLICT_RETRIES = 5;
@@ -15,8 +16,8 @@ const parse = defineArgs({
 });
 type Args = ReturnType<typeof parse>;
 
-function checkBounds(ctx: Pick<RunContext, 'config'>, args: Args): void {
-  const bounds = ctx.config.environments[args.env]?.scale;
+function checkBounds(config: OpsbotConfig, args: Args): void {
+  const bounds = config.environments[args.env]?.scale;
   if (bounds && (args.replicas < bounds.min || args.replicas > bounds.max)) {
     throw new UserInputError(
       `${args.env} allows between ${bounds.min} and ${bounds.max} replicas; ${args.replicas} is outside that.`,
@@ -31,9 +32,10 @@ export const scale = defineCommand({
   action: 'scale',
   parse,
   scope: mutatingScope,
+  check: checkBounds,
 
   async preview(ctx, args) {
-    checkBounds(ctx, args);
+    checkBounds(ctx.config, args);
     const target = ctx.target(args.env);
     const deployment = await ctx.cluster.getDeployment(target, args.deployment);
     const current = await ctx.cluster.getScale(target, args.deployment);
@@ -53,7 +55,7 @@ export const scale = defineCommand({
   },
 
   async run(ctx, args): Promise<Outcome> {
-    checkBounds(ctx, args);
+    checkBounds(ctx.config, args);
     const target = ctx.target(args.env);
     const where = `*${args.deployment}* in *${args.env}*`;
     await ctx.progress(

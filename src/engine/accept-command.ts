@@ -68,6 +68,7 @@ export async function acceptCommand(deps: AcceptDeps, request: CommandRequest): 
       });
     }
 
+    command.check?.(deps.config, args);
     const decision = authorize(deps.config, principal, command.action, scope.environment);
     if (!decision.allowed) {
       const jobId = idempotencyKey('deny', request.deliveryId);

@@ -143,6 +143,10 @@ export async function runCommand(deps: RunDeps, attempt: JobAttempt): Promise<Jo
       }
       throw new StateError('busy', `waiting behind ${lock.heldBy}`, { retryable: true });
     }
+    log.info(
+      { target: scope?.target, environment: scope?.environment, attempt: attempt.attempt },
+      'command started',
+    );
     try {
       const outcome = await command.run(ctx, args);
       await progress(outcome.message);

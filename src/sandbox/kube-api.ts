@@ -637,8 +637,8 @@ interface Requirement {
   values: string[];
 }
 
-const KEY = String.raw`[A-Za-z0-9][-A-Za-z0-9_./]*`;
-const VALUE = String.raw`[-A-Za-z0-9_.]*`;
+const KEY = '[A-Za-z0-9][-A-Za-z0-9_./]*';
+const VALUE = '[-A-Za-z0-9_.]*';
 const ABSENT_RE = new RegExp(String.raw`^!\s*(${KEY})$`);
 const SET_RE = new RegExp(String.raw`^(${KEY})\s+(in|notin)\s*\(([^)]*)\)$`);
 const EQUALITY_RE = new RegExp(String.raw`^(${KEY})\s*(==|=|!=)\s*(${VALUE})$`);
@@ -1097,7 +1097,7 @@ class ObjectStore {
           ref.plural === plural &&
           (namespace === undefined || ref.namespace === namespace),
       )
-      .sort((a, b) => refKey(a.ref).localeCompare(refKey(b.ref)))
+      .sort((a, b) => (refKey(a.ref) < refKey(b.ref) ? -1 : 1))
       .map(({ obj }) => clone(obj));
   }
 
