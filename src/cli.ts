@@ -1,12 +1,15 @@
 #!/usr/bin/env node
+import { parseArgs } from 'node:util';
 import { loadConfig } from './config/load.js';
 import { isOpsError } from './core/errors.js';
 import { type Mode, type RunningBot, startBot } from './main.js';
 
-const USAGE = `Usage: opsbot [start | worker | validate [opsbot.yml]]
-  start      receive Slack commands and run workers (default)
+const USAGE = `Usage: opsbot [start | worker | validate [opsbot.yml]] [--as <slack user id>]
+  start      receive Slack commands and run workers (default); without SLACK_BOT_TOKEN,
+             a local shell against the sandbox cluster
   worker     run workers only, to scale them apart from the receivers
-  validate   check a config file and exit`;
+  validate   check a config file and exit
+  --as U123  local shell: act as this Slack user id (or set OPSBOT_USER)`;
 
 function validate(file: string): number {
   loadConfig(file);
@@ -14,13 +17,13 @@ function validate(file: string): number {
   return 0;
 }
 
-async function serve(mode: Mode): Promise<void> {
-  const bot: RunningBot = await startBot(mode);
+async function serve(mode: Mode, as: string | undefined): Promise<void> {
+  const bot: RunningBot = await startBot({ mode, as });
   let stopping = false;
-  const stop = (signal: string) => {
+  const stop = (reason: string) => {
     if (stopping) return;
     stopping = true;
-    bot.log.info({ signal }, 'signal received');
+    bot.log.info({ reason }, 'stopping');
     bot.close().then(
       () => process.exit(0),
       (err: unknown) => {
@@ -31,21 +34,27 @@ async function serve(mode: Mode): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // A local shell session ends when the user leaves it.
+  void bot.finished.then(() => stop('shell closed'));
 }
 
 async function main(argv: string[]): Promise<void> {
-  const [verb = 'start', ...rest] = argv;
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { as: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  const [verb = 'start', file] = positionals;
+  if (values.help || verb === 'help') {
+    console.log(USAGE);
+    return;
+  }
   switch (verb) {
     case 'start':
     case 'worker':
-      return serve(verb === 'start' ? 'all' : 'worker');
+      return serve(verb === 'start' ? 'all' : 'worker', values.as);
     case 'validate':
-      process.exitCode = validate(rest[0] ?? process.env.OPSBOT_CONFIG ?? './opsbot.yml');
-      return;
-    case 'help':
-    case '--help':
-    case '-h':
-      console.log(USAGE);
+      process.exitCode = validate(file ?? process.env.OPSBOT_CONFIG ?? './opsbot.yml');
       return;
     default:
       console.error(USAGE);
@@ -54,10 +63,10 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  if (isOpsError(err)) {
-    console.error(`opsbot: ${err.message}`);
-  } else {
-    console.error('opsbot: failed to start:', err);
-  }
+  console.error(
+    isOpsError(err)
+      ? `opsbot: ${err.message}`
+      : `opsbot: failed to start: ${String((err as Error)?.stack ?? err)}`,
+  );
   process.exit(1);
 });

@@ -1,157 +1,317 @@
+import { existsSync, mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { Writable } from 'node:stream';
 import { WebClient } from '@slack/web-api';
+import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { pino } from 'pino';
 import { commands } from '../commands/index.js';
 import { type Env, readEnv } from './config/env.js';
 import { loadConfig } from './config/load.js';
 import type { OpsbotConfig } from './config/schema.js';
-import { ConfigError } from './core/errors.js';
 import { acceptCommand } from './engine/accept-command.js';
 import { decideApproval, expireApproval } from './engine/decide-approval.js';
 import { runCommand } from './engine/run-command.js';
+import { features } from './features.js';
 import { GitHubAuditLog } from './github/audit-log.js';
 import { createOctokit } from './github/client.js';
-import { createHttpServer } from './http/server.js';
+import { createHttpServer, type ReadinessCheck } from './http/server.js';
 import { KubeCluster } from './kubernetes/cluster.js';
+import { LocalGitAuditLog } from './local/git-audit-log.js';
+import { localConfig } from './local/local-config.js';
+import { hasKubeContext, startSandbox } from './local/sandbox.js';
+import { runShell, ShellChat } from './local/shell.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
-import type { Clock } from './ports.js';
+import type { Approvals, AuditLog, Chat, Clock, Cluster, Directory, Jobs, Locks } from './ports.js';
 import { newApprovalId, RedisApprovals } from './queue/approvals.js';
+import type { QueueBackend } from './queue/backend.js';
+import { BullBackend } from './queue/bull-backend.js';
 import { createRedis } from './queue/connection.js';
 import { RedisLocks } from './queue/locks.js';
-import { BullJobs, startWorkers } from './queue/queues.js';
+import { MemoryBackend } from './queue/memory-backend.js';
+import { MemoryApprovals, MemoryLocks } from './queue/memory-state.js';
+import { createJobs } from './queue/queues.js';
+import type { FeatureHandle, Runtime } from './runtime.js';
 import { createSlackApp } from './slack/app.js';
 import { boltLogger } from './slack/bolt-logger.js';
 import { SlackChat } from './slack/chat.js';
 
 export type Mode = 'all' | 'worker';
 
+export interface StartOptions {
+  mode: Mode;
+  env?: NodeJS.ProcessEnv;
+  /** Local shell mode: act as this user. */
+  as?: string | undefined;
+  input?: NodeJS.ReadableStream;
+  output?: Writable;
+}
+
 export interface RunningBot {
   port: number;
   log: Logger;
+  runtime: Runtime;
+  /** Resolves when a shell session ends (local mode); never otherwise. */
+  finished: Promise<void>;
   /** Stop taking work, let running jobs finish (or hand them back after `graceMs`), then close. */
   close(graceMs?: number): Promise<void>;
 }
 
 const systemClock: Clock = { now: () => Date.now() };
+const LOCAL_DIR = '.opsbot';
 
-function requireSlack(env: Env): Env & { SLACK_BOT_TOKEN: string } {
-  if (!env.SLACK_BOT_TOKEN) throw new ConfigError('environment variable SLACK_BOT_TOKEN: is required');
-  return env as Env & { SLACK_BOT_TOKEN: string };
+async function redisAnswers(url: string): Promise<boolean> {
+  const probe = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 500,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  try {
+    await probe.connect();
+    await probe.ping();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
 }
 
-/** Builds every adapter from env and opsbot.yml and starts the receivers and workers. */
-export async function startBot(mode: Mode, source: NodeJS.ProcessEnv = process.env): Promise<RunningBot> {
+/**
+ * Redis when REDIS_URL is set or the default answers; an in-process queue otherwise, with a
+ * warning. OPSBOT_QUEUE=redis|memory decides explicitly.
+ */
+async function createQueueState(env: Env, source: NodeJS.ProcessEnv, log: Logger) {
+  const useRedis =
+    env.OPSBOT_QUEUE === 'redis' ||
+    (env.OPSBOT_QUEUE === 'auto' && (Boolean(source.REDIS_URL) || (await redisAnswers(env.REDIS_URL))));
+  if (useRedis) {
+    const redis = createRedis(env.REDIS_URL, 'queue', log);
+    const workerRedis = createRedis(env.REDIS_URL, 'worker', log);
+    const prefix = env.OPSBOT_QUEUE_PREFIX;
+    return {
+      backend: new BullBackend(redis, workerRedis, prefix, log) as QueueBackend,
+      locks: new RedisLocks(redis, prefix) as Locks,
+      approvals: new RedisApprovals(redis, prefix) as Approvals,
+      close: async () => {
+        await Promise.all([redis.quit(), workerRedis.quit()]);
+      },
+    };
+  }
+  return {
+    backend: new MemoryBackend(log) as QueueBackend,
+    locks: new MemoryLocks() as Locks,
+    approvals: new MemoryApprovals() as Approvals,
+    close: async () => {},
+  };
+}
+
+/** Builds every adapter from env and opsbot.yml, then starts workers, features and receivers. */
+export async function startBot(options: StartOptions): Promise<RunningBot> {
+  const source = options.env ?? process.env;
   const env = readEnv(source);
-  const log = createLogger(env.LOG_LEVEL);
-  const config: OpsbotConfig = loadConfig(env.OPSBOT_CONFIG);
-  const slackEnv = requireSlack(env);
-  const octokit = createOctokit(env);
-  if (!octokit)
-    throw new ConfigError(
-      'environment variable GITHUB_TOKEN: is required (or a GitHub App: GITHUB_APP_ID, …)',
-    );
-
+  const shell = !env.SLACK_BOT_TOKEN;
+  const output = options.output ?? process.stdout;
+  if (shell) mkdirSync(LOCAL_DIR, { recursive: true });
+  // In the terminal the chat owns the screen, so logs go to a file there.
+  const log = shell
+    ? createLogger(env.LOG_LEVEL, pino.destination(join(LOCAL_DIR, 'opsbot.log')))
+    : createLogger(env.LOG_LEVEL);
+  const user = { id: options.as ?? source.OPSBOT_USER ?? 'ULOCAL', name: source.OPSBOT_USER_NAME ?? 'you' };
+  const useBuiltInConfig = shell && !source.OPSBOT_CONFIG && !existsSync(env.OPSBOT_CONFIG);
+  const config: OpsbotConfig = useBuiltInConfig ? localConfig(user.id) : loadConfig(env.OPSBOT_CONFIG);
   const metrics = createMetrics();
-  const redis = createRedis(env.REDIS_URL, 'queue');
-  const workerRedis = createRedis(env.REDIS_URL, 'worker');
-  const prefix = env.OPSBOT_QUEUE_PREFIX;
-  const jobs = new BullJobs(redis, prefix);
-  const slackClient = new WebClient(slackEnv.SLACK_BOT_TOKEN, {
-    slackApiUrl: env.SLACK_API_URL,
-    logger: boltLogger(log.child({ component: 'slack-web-api' })),
-  });
-  const chat = new SlackChat(slackClient, log.child({ component: 'slack' }));
-  const cluster = KubeCluster.fromDefault();
-  const auditLog = new GitHubAuditLog(octokit, config.audit);
+  const notes: string[] = [];
+  const closers: (() => Promise<void>)[] = [];
 
-  const approvals = new RedisApprovals(redis, prefix);
+  const queueState = await createQueueState(env, source, log);
+  if (queueState.backend.kind === 'memory') {
+    const warning =
+      'No Redis answered: using an in-process queue. Nothing survives a restart; production needs Redis (REDIS_URL).';
+    log.warn(warning);
+    notes.push(`⚠️  ${warning}`);
+  }
+
+  let cluster: Cluster;
+  const sandbox = !hasKubeContext(source);
+  if (sandbox) {
+    const started = await startSandbox(config);
+    cluster = started.cluster;
+    closers.push(() => started.api.close());
+    notes.push(
+      '🧪 No kube context found: running against the built-in SANDBOX cluster (sample app: api, worker, web).',
+    );
+  } else {
+    cluster = KubeCluster.fromDefault();
+  }
+
+  let auditLog: AuditLog & { ping(): Promise<void> };
+  const octokit = createOctokit(env);
+  if (octokit) {
+    auditLog = new GitHubAuditLog(octokit, config.audit);
+  } else {
+    const local = new LocalGitAuditLog(join(LOCAL_DIR, 'audit'), config.audit);
+    await local.init();
+    auditLog = local;
+    notes.push(
+      `📝 No GitHub token: audit records are committed to ${local.directory} (try: git -C ${local.directory} log).`,
+    );
+  }
+
+  let chat: Chat & Directory & { ping(): Promise<void> };
+  let shellChat: ShellChat | undefined;
+  let slackChat: SlackChat | undefined;
+  if (shell) {
+    shellChat = new ShellChat(output);
+    chat = shellChat;
+  } else {
+    const client = new WebClient(env.SLACK_BOT_TOKEN, {
+      slackApiUrl: env.SLACK_API_URL,
+      logger: boltLogger(log.child({ component: 'slack-web-api' })),
+    });
+    slackChat = new SlackChat(client, log.child({ component: 'slack' }));
+    chat = slackChat;
+  }
+
+  const { backend, locks, approvals } = queueState;
+  const lazyJobs: { current?: Jobs } = {};
+  const jobs: Jobs = {
+    enqueueCommand: (job) => lazyJobs.current!.enqueueCommand(job),
+    enqueueAudit: (record) => lazyJobs.current!.enqueueAudit(record),
+    scheduleApprovalExpiry: (id, at) => lazyJobs.current!.scheduleApprovalExpiry(id, at),
+  };
   const runDeps = {
     config,
     cluster,
     chat,
     clock: systemClock,
     jobs,
-    locks: new RedisLocks(redis, prefix),
+    locks,
     approvals,
     commands,
     log,
     newApprovalId,
   };
   const approvalDeps = { config, approvals, jobs, chat, directory: chat, clock: systemClock };
-  const workers = startWorkers({
-    connection: workerRedis,
-    prefix,
+  lazyJobs.current = createJobs(backend, {
     log,
     auditLog,
     runCommand: (attempt) => runCommand(runDeps, attempt),
     expireApproval: (id) => expireApproval(approvalDeps, id),
   });
-  workers.commands.on('failed', () => metrics.queueFailures.inc({ queue: 'commands' }));
-  workers.audit.on('failed', () => metrics.queueFailures.inc({ queue: 'audit' }));
+  backend.onFailed((queue) => metrics.queueFailures.inc({ queue }));
+
+  const runtime: Runtime = {
+    env,
+    config,
+    log,
+    metrics,
+    clock: systemClock,
+    backend,
+    jobs,
+    chat,
+    directory: chat,
+    cluster,
+    auditLog,
+    approvals,
+    locks,
+    local: { shell, sandbox, localAudit: !octokit, memoryQueue: backend.kind === 'memory' },
+  };
+  const handles: FeatureHandle[] = [];
+  for (const feature of features) handles.push(await feature.start(runtime));
+
+  const accept = async (request: Parameters<typeof acceptCommand>[1]) => {
+    const ack = await acceptCommand({ config, jobs, directory: chat, clock: systemClock, commands }, request);
+    metrics.commands.inc({ verb: request.text.trim().split(/\s+/)[0] || 'help', outcome: ack.kind });
+    return ack;
+  };
+  const decide = (click: Parameters<typeof decideApproval>[1]) => decideApproval(approvalDeps, click);
 
   const slack =
-    mode === 'all'
+    !shell && options.mode === 'all'
       ? createSlackApp({
-          env: slackEnv,
+          env: { ...env, SLACK_BOT_TOKEN: env.SLACK_BOT_TOKEN as string },
           log,
-          accept: async (request) => {
-            const ack = await acceptCommand(
-              { config, jobs, directory: chat, clock: systemClock, commands },
-              request,
-            );
-            metrics.commands.inc({ verb: request.text.trim().split(/\s+/)[0] || 'help', outcome: ack.kind });
-            return ack;
-          },
-          decide: (click) => decideApproval(approvalDeps, click),
+          accept,
+          decide,
         })
       : undefined;
-  if (slack) void chat.refreshGroups();
+  if (slack) void slackChat?.refreshGroups();
 
+  const contexts = [...new Set(Object.values(config.environments).map((e) => e.context))];
+  const readiness: ReadinessCheck[] = [
+    { name: 'redis', check: () => backend.ping() },
+    { name: 'slack', check: () => chat.ping() },
+    { name: 'kubernetes', check: async () => void (await Promise.all(contexts.map((c) => cluster.ping(c)))) },
+    { name: 'github', check: () => auditLog.ping() },
+    ...handles.flatMap((h) => h.readiness ?? []),
+  ];
   const server = createHttpServer({
     log,
     metrics,
     slack: slack?.listener,
-    readiness: [
-      { name: 'redis', check: async () => void (await redis.ping()) },
-      { name: 'slack', check: () => chat.ping() },
-      { name: 'kubernetes', check: () => cluster.ping() },
-      { name: 'github', check: () => auditLog.ping() },
-    ],
+    readiness,
+    routes: Object.assign({}, ...handles.map((h) => h.routes ?? {})),
     beforeMetrics: async () => {
-      for (const [name, queue] of Object.entries({ commands: jobs.commands, audit: jobs.audit })) {
-        const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
-        for (const [state, n] of Object.entries(counts)) metrics.queueDepth.set({ queue: name, state }, n);
+      for (const [queue, counts] of Object.entries(await backend.counts())) {
+        for (const [state, n] of Object.entries(counts)) metrics.queueDepth.set({ queue, state }, n);
       }
     },
   });
   await new Promise<void>((resolve) => server.listen(env.PORT, env.HOST, resolve));
   await slack?.start();
   const port = (server.address() as AddressInfo).port;
-  log.info({ port, mode, slackMode: slack?.mode, prefix }, 'opsbot started');
+  log.info(
+    {
+      port,
+      mode: options.mode,
+      slackMode: slack?.mode ?? (shell ? 'shell' : 'none'),
+      queue: backend.kind,
+      sandbox,
+    },
+    'opsbot started',
+  );
+
+  const finished = shellChat
+    ? runShell({
+        chat: shellChat,
+        input: options.input ?? process.stdin,
+        user,
+        accept,
+        decide,
+        banner: [`opsbot local shell — you are ${user.name} (${user.id}); http on :${port}`, ...notes],
+      })
+    : new Promise<void>(() => {});
 
   return {
     port,
     log,
+    runtime,
+    finished,
     async close(graceMs = 25_000) {
       log.info('shutting down: no new work is taken');
       server.close();
       server.closeIdleConnections();
       await slack?.stop();
       // Running jobs finish; past the grace period they are handed back to the queue for another worker.
-      const drained = workers.close().then(() => true);
+      const drained = backend.close().then(() => true);
       const inTime = await Promise.race([
         drained,
         new Promise<false>((r) => setTimeout(() => r(false), graceMs).unref()),
       ]);
       if (!inTime) {
         log.warn('jobs still running after the grace period; handing them back');
-        await workers.close(true);
+        await backend.close(true);
       }
-      await jobs.close();
-      await Promise.all([redis.quit(), workerRedis.quit()]);
+      for (const handle of handles) await handle.close?.();
+      await queueState.close();
+      for (const close of closers) await close();
       server.closeAllConnections();
       log.info('opsbot stopped');
+      log.flush?.();
     },
   };
 }

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
 
 const Url = z.url({ protocol: /^https?$/ });
+/** An empty variable counts as unset, as shells and container specs often leave them. */
+const unsetIfEmpty = (v: unknown) => (v === '' ? undefined : v);
 const optionalText = z
   .string()
   .optional()
@@ -13,20 +15,22 @@ export const Env = z
     SLACK_BOT_TOKEN: optionalText,
     SLACK_SIGNING_SECRET: optionalText,
     SLACK_APP_TOKEN: optionalText,
-    SLACK_API_URL: Url.default('https://slack.com/api/'),
+    SLACK_API_URL: z.preprocess(unsetIfEmpty, Url.default('https://slack.com/api/')),
     GITHUB_TOKEN: optionalText,
     GITHUB_APP_ID: optionalText,
     GITHUB_APP_PRIVATE_KEY: optionalText,
     GITHUB_APP_INSTALLATION_ID: optionalText,
-    GITHUB_API_URL: Url.default('https://api.github.com'),
+    GITHUB_API_URL: z.preprocess(unsetIfEmpty, Url.default('https://api.github.com')),
     KUBECONFIG: optionalText,
-    REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+    REDIS_URL: z.preprocess(unsetIfEmpty, z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379')),
     OPSBOT_CONFIG: z.string().default('./opsbot.yml'),
     OPSBOT_QUEUE_PREFIX: z
       .string()
       .regex(/^[A-Za-z0-9:_-]+$/)
       .default('opsbot'),
     OPSBOT_WEBHOOK_TOKEN: optionalText,
+    /** auto: Redis if REDIS_URL is set or the default answers, else in-process (local mode). */
+    OPSBOT_QUEUE: z.enum(['auto', 'redis', 'memory']).default('auto'),
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
     HOST: z.string().default('0.0.0.0'),
     LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),

@@ -18,11 +18,11 @@ import {
  */
 
 export interface StartGitHubFakeOptions {
-  token?: string;
-  host?: string;
-  port?: number;
+  token?: string | undefined;
+  host?: string | undefined;
+  port?: number | undefined;
   /** The login the token acts as, shown as the author of issues and comments. */
-  login?: string;
+  login?: string | undefined;
 }
 
 export interface GitHubRequestRecord {
@@ -1117,15 +1117,12 @@ export async function startGitHubFake(options: StartGitHubFakeOptions = {}): Pro
     if (authError) throw authError;
     const app = /^\/app\/installations\/(\d+)\/access_tokens$/.exec(ctx.path);
     if (app?.[1] && ctx.method === 'POST') return state.installationToken(app[1]);
-    if (ctx.method === 'GET' && ctx.path === '/rate_limit')
+    if (ctx.method === 'GET' && ctx.path === '/rate_limit') {
       return { status: 200, body: rateLimitBody(rateHeaders()) };
+    }
     for (const r of state.routes) {
       const match = r.method === ctx.method ? r.pattern.exec(ctx.rawPath) : null;
-      if (match)
-        return r.handle(
-          ctx,
-          match.slice(1).map((p) => p ?? ''),
-        );
+      if (match) return r.handle(ctx, captures(match));
     }
     throw fail(404, 'Not Found');
   };
@@ -1190,6 +1187,11 @@ export async function startGitHubFake(options: StartGitHubFakeOptions = {}): Pro
     waitFor: (fn, timeoutMs = 5000) => pollUntil(fn, timeoutMs),
     close: () => server.close(),
   };
+}
+
+/** Regex groups that did not take part in the match become ''. */
+function captures(match: RegExpExecArray): string[] {
+  return match.slice(1).map((p) => p ?? '');
 }
 
 function safeDecode(path: string): string {

@@ -84,18 +84,18 @@ export function interactionBody(payload: object): string {
 }
 
 export interface BlockActionOptions {
-  user?: string;
-  userName?: string;
-  channel?: string;
-  channelName?: string;
+  user?: string | undefined;
+  userName?: string | undefined;
+  channel?: string | undefined;
+  channelName?: string | undefined;
   actionId: string;
-  value?: string;
-  blockId?: string;
-  messageTs?: string;
-  messageText?: string;
-  messageBlocks?: unknown[];
-  responseUrl?: string;
-  triggerId?: string;
+  value?: string | undefined;
+  blockId?: string | undefined;
+  messageTs?: string | undefined;
+  messageText?: string | undefined;
+  messageBlocks?: unknown[] | undefined;
+  responseUrl?: string | undefined;
+  triggerId?: string | undefined;
 }
 
 export interface BlockActionPayload {
@@ -170,10 +170,10 @@ export function blockActionPayload(opts: BlockActionOptions): BlockActionPayload
 
 export interface PostSignedOptions {
   /** Signing timestamp in seconds; pass an old one to test replay protection. */
-  timestamp?: number;
-  contentType?: string;
+  timestamp?: number | undefined;
+  contentType?: string | undefined;
   /** Extra or overriding headers, e.g. a tampered `x-slack-signature`. */
-  headers?: Record<string, string>;
+  headers?: Record<string, string> | undefined;
 }
 
 export async function postSigned(

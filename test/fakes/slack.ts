@@ -29,10 +29,10 @@ export interface SlackMethodLimit {
 export type SlackLimits = Readonly<Partial<Record<string, SlackMethodLimit>>>;
 
 export interface StartSlackFakeOptions {
-  botToken?: string;
-  host?: string;
-  port?: number;
-  limits?: SlackLimits;
+  botToken?: string | undefined;
+  host?: string | undefined;
+  port?: number | undefined;
+  limits?: SlackLimits | undefined;
 }
 
 export interface SlackCall {
@@ -126,6 +126,7 @@ export interface SlackFake {
   readonly calls: readonly SlackCall[];
   readonly ephemerals: readonly SlackEphemeral[];
   readonly responses: readonly SlackResponseUrlPost[];
+  /** Live records in posting order: later chat.update calls show up in them. */
   messages(channelId?: string): SlackMessage[];
   /** A URL on this fake that accepts POSTs as Slack's `response_url` does. */
   responseUrl(id?: string): string;

@@ -3,7 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { App, isValidSlackRequest, LogLevel } from '@slack/bolt';
 import { type ConversationsListResponse, ErrorCode, WebClient } from '@slack/web-api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SLACK_FAKE_BOT, type SlackFake, type StartSlackFakeOptions, startSlackFake } from '../fakes/slack.js';
+import {
+  SLACK_FAKE_BOT,
+  type SlackFake,
+  type StartSlackFakeOptions,
+  startSlackFake,
+} from '../fakes/slack.js';
 import {
   blockActionPayload,
   interactionBody,
@@ -83,7 +88,11 @@ describe('slack fake: messages', () => {
   it('posts messages with unique increasing ts and decodes form-encoded blocks', async () => {
     const blocks = [{ type: 'section', text: { type: 'mrkdwn', text: '*deploy* api' } }];
     const first = await client.chat.postMessage({ channel: 'C0OPS', text: 'deploying', blocks });
-    const second = await client.chat.postMessage({ channel: 'C0OPS', text: 'done', thread_ts: first.ts });
+    const second = await client.chat.postMessage({
+      channel: 'C0OPS',
+      text: 'done',
+      thread_ts: first.ts ?? '',
+    });
     expect(first).toMatchObject({
       ok: true,
       channel: 'C0OPS',
@@ -93,7 +102,7 @@ describe('slack fake: messages', () => {
     expect(Number(second.ts)).toBeGreaterThan(Number(first.ts));
     const [posted, reply] = slack.messages('C0OPS');
     expect(posted).toMatchObject({ channel: 'C0OPS', ts: first.ts, text: 'deploying', blocks });
-    expect(reply).toMatchObject({ text: 'done', thread_ts: first.ts });
+    expect(reply).toMatchObject({ text: 'done', thread_ts: first.ts ?? '' });
     expect(slack.calls[0]?.args.blocks).toEqual(blocks);
   });
 
@@ -104,7 +113,9 @@ describe('slack fake: messages', () => {
     expect(await slackError(client.chat.postMessage({ channel: 'not-a-channel', text: 'x' }))).toBe(
       'channel_not_found',
     );
-    expect(await slackError(client.chat.postMessage({ channel: '#missing', text: 'x' }))).toBe('channel_not_found');
+    expect(await slackError(client.chat.postMessage({ channel: '#missing', text: 'x' }))).toBe(
+      'channel_not_found',
+    );
     expect(await slackError(client.apiCall('chat.postMessage', { channel: ops.id }))).toBe('no_text');
     const badBlocks = client.apiCall('chat.postMessage', { channel: ops.id, text: 'x', blocks: '[not json' });
     expect(await slackError(badBlocks)).toBe('invalid_blocks_format');
@@ -129,7 +140,12 @@ describe('slack fake: messages', () => {
     expect(res.ok).toBe(true);
     expect(res.message_ts).toMatch(/^\d+\.\d{6}$/);
     expect(slack.ephemerals).toEqual([
-      expect.objectContaining({ channel: 'C0OPS', user: 'U0ALICE', text: 'only you', message_ts: res.message_ts }),
+      expect.objectContaining({
+        channel: 'C0OPS',
+        user: 'U0ALICE',
+        text: 'only you',
+        message_ts: res.message_ts,
+      }),
     ]);
     expect(slack.messages()).toHaveLength(0);
   });
@@ -153,7 +169,13 @@ describe('slack fake: users and usergroups', () => {
     slack.addUsergroup({ id: 'S0SRE', handle: 'sre', name: 'SRE', users: ['U0ALICE', 'U0BOB'] });
     const withUsers = await client.usergroups.list({ include_users: true });
     expect(withUsers.usergroups).toEqual([
-      expect.objectContaining({ id: 'S0SRE', handle: 'sre', name: 'SRE', users: ['U0ALICE', 'U0BOB'], user_count: 2 }),
+      expect.objectContaining({
+        id: 'S0SRE',
+        handle: 'sre',
+        name: 'SRE',
+        users: ['U0ALICE', 'U0BOB'],
+        user_count: 2,
+      }),
     ]);
     const without = await client.usergroups.list();
     expect(without.usergroups?.[0]).not.toHaveProperty('users');
@@ -175,8 +197,12 @@ describe('slack fake: conversations', () => {
     });
     expect(res.channel?.id).toMatch(/^C[A-Z0-9]+$/);
     expect(res.channel?.created).toEqual(expect.any(Number));
-    expect(await slackError(client.conversations.create({ name: 'Has Spaces' }))).toBe('invalid_name_specials');
-    expect(await slackError(client.conversations.create({ name: 'a'.repeat(81) }))).toBe('invalid_name_maxlength');
+    expect(await slackError(client.conversations.create({ name: 'Has Spaces' }))).toBe(
+      'invalid_name_specials',
+    );
+    expect(await slackError(client.conversations.create({ name: 'a'.repeat(81) }))).toBe(
+      'invalid_name_maxlength',
+    );
     expect(await slackError(client.conversations.create({ name: 'inc-42-api-down' }))).toBe('name_taken');
     expect(slack.channels().map((c) => c.name)).toEqual(['inc-42-api-down']);
   });
@@ -192,9 +218,13 @@ describe('slack fake: conversations', () => {
     expect(await slackError(client.conversations.invite({ channel: id, users: 'U0ALICE' }))).toBe(
       'already_in_channel',
     );
-    expect(await slackError(client.conversations.invite({ channel: id, users: 'U0GHOST' }))).toBe('user_not_found');
+    expect(await slackError(client.conversations.invite({ channel: id, users: 'U0GHOST' }))).toBe(
+      'user_not_found',
+    );
     await client.conversations.archive({ channel: id });
-    expect(await slackError(client.conversations.invite({ channel: id, users: 'U0ALICE' }))).toBe('is_archived');
+    expect(await slackError(client.conversations.invite({ channel: id, users: 'U0ALICE' }))).toBe(
+      'is_archived',
+    );
   });
 
   it('sets topics, archives and unarchives with already_archived / not_archived', async () => {
@@ -342,13 +372,19 @@ describe('slack signing helpers', () => {
       is_enterprise_install: 'false',
       response_url: expect.stringMatching(/^https:\/\//),
     });
-    for (const field of ['token', 'team_domain', 'channel_name', 'user_name']) expect(a.get(field)).toBeTruthy();
+    for (const field of ['token', 'team_domain', 'channel_name', 'user_name'])
+      expect(a.get(field)).toBeTruthy();
     expect(a.get('trigger_id')).toMatch(/^\d+\.\d+\.[0-9a-f]{32}$/);
     expect(a.get('trigger_id')).not.toBe(b.get('trigger_id'));
   });
 
   it('encodes interaction payloads as a single payload form field', () => {
-    const payload = blockActionPayload({ actionId: 'approve', value: 'req-1', channel: 'C0OPS', messageTs: '1.2' });
+    const payload = blockActionPayload({
+      actionId: 'approve',
+      value: 'req-1',
+      channel: 'C0OPS',
+      messageTs: '1.2',
+    });
     const decoded = new URLSearchParams(interactionBody(payload)).get('payload');
     expect(JSON.parse(decoded ?? '')).toEqual(payload);
     expect(payload).toMatchObject({
@@ -374,13 +410,19 @@ describe('slack fake with a real Bolt app', () => {
     app.command('/ops', async ({ command, ack, respond, client: bolt }) => {
       await ack();
       await respond({ response_type: 'ephemeral', text: `working on: ${command.text}` });
-      const blocks = [{ type: 'actions', elements: [{ type: 'button', action_id: 'approve', value: command.text }] }];
+      const blocks = [
+        { type: 'actions', elements: [{ type: 'button', action_id: 'approve', value: command.text }] },
+      ];
       await bolt.chat.postMessage({ channel: command.channel_id, text: 'approve?', blocks });
     });
     app.action('approve', async ({ ack, body, client: bolt }) => {
       await ack();
       if (body.type !== 'block_actions' || !body.channel || !body.message) return;
-      await bolt.chat.update({ channel: body.channel.id, ts: body.message.ts, text: `approved by ${body.user.id}` });
+      await bolt.chat.update({
+        channel: body.channel.id,
+        ts: body.message.ts,
+        text: `approved by ${body.user.id}`,
+      });
     });
     const server = await app.start(0);
     eventsUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/events`;
@@ -398,10 +440,19 @@ describe('slack fake with a real Bolt app', () => {
     const posted = await slack.waitFor(() => slack.messages('C0OPS')[0]);
     expect(posted.text).toBe('approve?');
     expect(slack.responses).toEqual([
-      { id: 'cmd-1', body: { response_type: 'ephemeral', text: 'working on: deploy api' }, at: expect.any(Number) },
+      {
+        id: 'cmd-1',
+        body: { response_type: 'ephemeral', text: 'working on: deploy api' },
+        at: expect.any(Number),
+      },
     ]);
 
-    const click = blockActionPayload({ actionId: 'approve', channel: 'C0OPS', messageTs: posted.ts, user: 'U0BOB' });
+    const click = blockActionPayload({
+      actionId: 'approve',
+      channel: 'C0OPS',
+      messageTs: posted.ts,
+      user: 'U0BOB',
+    });
     expect((await postSigned(eventsUrl, interactionBody(click), secret)).status).toBe(200);
     await slack.waitFor(() => posted.versions.length === 2);
     expect(posted.text).toBe('approved by U0BOB');
@@ -409,9 +460,13 @@ describe('slack fake with a real Bolt app', () => {
 
   it('is rejected by Bolt when the signature or timestamp is wrong', async () => {
     const body = slashCommandBody({ text: 'deploy api' });
-    const tampered = await postSigned(eventsUrl, body, secret, { headers: { 'x-slack-signature': 'v0=deadbeef' } });
+    const tampered = await postSigned(eventsUrl, body, secret, {
+      headers: { 'x-slack-signature': 'v0=deadbeef' },
+    });
     expect(tampered.status).toBe(401);
-    const stale = await postSigned(eventsUrl, body, secret, { timestamp: Math.floor(Date.now() / 1000) - 600 });
+    const stale = await postSigned(eventsUrl, body, secret, {
+      timestamp: Math.floor(Date.now() / 1000) - 600,
+    });
     expect(stale.status).toBe(401);
     const wrongSecret = await postSigned(eventsUrl, body, 'not-the-secret');
     expect(wrongSecret.status).toBe(401);

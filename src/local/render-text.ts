@@ -1,0 +1,43 @@
+import type { Message } from '../core/message.js';
+
+const EMOJI: Record<string, string> = {
+  hourglass: '⏳',
+  hourglass_flowing_sand: '⏳',
+  rewind: '⏪',
+  white_check_mark: '✅',
+  x: '❌',
+  warning: '⚠️',
+  no_entry: '⛔',
+  no_entry_sign: '🚫',
+  inbox_tray: '📥',
+  arrows_counterclockwise: '🔄',
+  straight_ruler: '📏',
+  bar_chart: '📊',
+  scroll: '📜',
+  lock: '🔒',
+};
+
+/** Slack mrkdwn to plain terminal text: emoji codes, *bold*, `code` and <@U123> mentions. */
+export function mrkdwnToText(text: string): string {
+  return text
+    .replace(/:([a-z_]+):/g, (whole, name: string) => EMOJI[name] ?? whole)
+    .replace(/<@([A-Z0-9]+)>/g, '@$1')
+    .replace(/\*([^*\n]+)\*/g, '$1')
+    .replace(/`([^`\n]+)`/g, '$1');
+}
+
+/** A message as the terminal shows it: body, fields, buttons as commands to type, small print. */
+export function renderText(message: Message): string {
+  const out: string[] = [];
+  const body = message.lines?.length ? message.lines : [message.text];
+  out.push(...body.map(mrkdwnToText));
+  for (const [label, value] of message.fields ?? []) {
+    const [first = '', ...rest] = mrkdwnToText(value).split('\n');
+    out.push(`  ${label}: ${first}`, ...rest.map((r) => `    ${r}`));
+  }
+  for (const button of message.buttons ?? []) {
+    out.push(`  [${button.label}]  type: /click ${button.action} ${button.value}`);
+  }
+  for (const line of message.context ?? []) out.push(`  (${mrkdwnToText(line)})`);
+  return out.join('\n');
+}

@@ -1,0 +1,73 @@
+import { ExternalServiceError } from '../core/errors.js';
+
+/**
+ * The little opsbot needs from a job queue, so that the same code runs on BullMQ (production,
+ * several replicas) or in process (local mode without Redis). Modelled on bullmq's own backends.
+ */
+export interface TaskOptions {
+  /** Run no earlier than this many ms from now. */
+  delayMs?: number;
+  attempts?: number;
+  /** Keep a task that failed for good, for an operator to replay (audit records). */
+  keepFailed?: boolean;
+}
+
+export interface Task<T> {
+  id: string;
+  data: T;
+  /** 1 for the first attempt. */
+  attempt: number;
+  maxAttempts: number;
+  /** Persists new data for later attempts of this task (checkpoints). */
+  update(data: T): Promise<void>;
+}
+
+export type TaskHandler<T> = (task: Task<T>) => Promise<unknown>;
+
+/** Try again after `delayMs` without using up an attempt (e.g. waiting behind a lock). */
+export class RetryLater extends Error {
+  constructor(
+    readonly delayMs: number,
+    reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+/** Fail now; retrying cannot help. */
+export class Unrecoverable extends Error {}
+
+export interface TaskQueue<T> {
+  /** Adds a task; a known id adds nothing and answers duplicate. */
+  add(id: string, data: T, options?: TaskOptions): Promise<{ duplicate: boolean }>;
+}
+
+export interface QueueDefinition {
+  concurrency: number;
+  /** Default attempts for tasks added without their own. */
+  attempts: number;
+}
+
+export interface QueueBackend {
+  readonly kind: 'redis' | 'memory';
+  define<T>(name: string, handler: TaskHandler<T>, definition: QueueDefinition): TaskQueue<T>;
+  /** Runs `handler` every `intervalMs` on one worker of the fleet; survives restarts on Redis. */
+  every(name: string, intervalMs: number, handler: () => Promise<void>): Promise<void>;
+  /** Waiting, active, delayed and failed counts per queue, for /metrics. */
+  counts(): Promise<Record<string, Record<string, number>>>;
+  onFailed(listener: (queue: string, error: Error) => void): void;
+  ping(): Promise<void>;
+  /** Stops taking work; running tasks finish, or with `force` are handed back. */
+  close(force?: boolean): Promise<void>;
+}
+
+const MAX_BACKOFF_MS = 5 * 60_000;
+
+/** Exponential with jitter, or exactly what a Retry-After asked for. */
+export function backoffDelay(attemptsMade: number, err: unknown): number {
+  if (err instanceof ExternalServiceError && err.retryAfterMs !== undefined) {
+    return Math.min(err.retryAfterMs, MAX_BACKOFF_MS);
+  }
+  const base = Math.min(500 * 2 ** Math.max(0, attemptsMade - 1), MAX_BACKOFF_MS);
+  return Math.round(base / 2 + Math.random() * (base / 2));
+}

@@ -1,0 +1,132 @@
+import { DelayedError, Queue, UnrecoverableError, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import {
+  backoffDelay,
+  type QueueBackend,
+  type QueueDefinition,
+  RetryLater,
+  type TaskHandler,
+  type TaskOptions,
+  type TaskQueue,
+  Unrecoverable,
+} from './backend.js';
+
+const KEEP_COMPLETED_S = 24 * 3600;
+const KEEP_FAILED_S = 7 * 24 * 3600;
+
+/** BullMQ on Redis: durable, shared by every replica, recovered after a crash. */
+export class BullBackend implements QueueBackend {
+  readonly kind = 'redis';
+  private readonly queues = new Map<string, Queue>();
+  private readonly workers: Worker[] = [];
+  private readonly failedListeners: ((queue: string, error: Error) => void)[] = [];
+
+  constructor(
+    private readonly connection: Redis,
+    private readonly workerConnection: Redis,
+    private readonly prefix: string,
+    private readonly log: Logger,
+  ) {}
+
+  private queue(name: string): Queue {
+    let queue = this.queues.get(name);
+    if (!queue) {
+      queue = new Queue(name, { connection: this.connection, prefix: this.prefix });
+      this.queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  /** True the first time an id is seen (for a day): tells a redelivery from a new request. */
+  private async firstSighting(name: string, id: string): Promise<boolean> {
+    const key = `${this.prefix}:seen:${name}:${id}`;
+    return (await this.connection.set(key, '1', 'EX', KEEP_COMPLETED_S, 'NX')) === 'OK';
+  }
+
+  define<T>(name: string, handler: TaskHandler<T>, definition: QueueDefinition): TaskQueue<T> {
+    const queue = this.queue(name);
+    const worker = new Worker(
+      name,
+      async (job, token) => {
+        try {
+          return await handler({
+            id: job.id ?? '',
+            data: job.data as T,
+            attempt: job.attemptsMade + 1,
+            maxAttempts: job.opts.attempts ?? 1,
+            update: (data) => job.updateData(data),
+          });
+        } catch (err) {
+          if (err instanceof RetryLater) {
+            await job.moveToDelayed(Date.now() + err.delayMs, token);
+            throw new DelayedError();
+          }
+          if (err instanceof Unrecoverable) throw new UnrecoverableError(err.message);
+          throw err;
+        }
+      },
+      {
+        connection: this.workerConnection,
+        prefix: this.prefix,
+        concurrency: definition.concurrency,
+        settings: {
+          backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) =>
+            backoffDelay(attemptsMade, err),
+        },
+        // A crashed worker's job is picked up again within seconds, not the default 30.
+        lockDuration: 10_000,
+        stalledInterval: 5_000,
+        maxStalledCount: 3,
+      },
+    );
+    worker.on('error', (err) => this.log.error({ err, queue: name }, 'worker error'));
+    worker.on('failed', (_job, err) => {
+      for (const listener of this.failedListeners) listener(name, err);
+    });
+    this.workers.push(worker);
+
+    return {
+      add: async (id: string, data: T, options: TaskOptions = {}) => {
+        const first = await this.firstSighting(name, id);
+        // Added either way: BullMQ ignores a known job id, and a crash between the two steps loses nothing.
+        await queue.add(name, data, {
+          jobId: id,
+          attempts: options.attempts ?? definition.attempts,
+          backoff: { type: 'opsbot' },
+          ...(options.delayMs ? { delay: options.delayMs } : {}),
+          removeOnComplete: { age: KEEP_COMPLETED_S },
+          removeOnFail: options.keepFailed ? false : { age: KEEP_FAILED_S },
+        });
+        return { duplicate: !first };
+      },
+    };
+  }
+
+  async every(name: string, intervalMs: number, handler: () => Promise<void>): Promise<void> {
+    const queue = this.queue(name);
+    this.define(name, handler, { concurrency: 1, attempts: 1 });
+    await queue.upsertJobScheduler(name, { every: intervalMs }, { name });
+  }
+
+  async counts(): Promise<Record<string, Record<string, number>>> {
+    const out: Record<string, Record<string, number>> = {};
+    for (const [name, queue] of this.queues) {
+      out[name] = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
+    }
+    return out;
+  }
+
+  onFailed(listener: (queue: string, error: Error) => void): void {
+    this.failedListeners.push(listener);
+  }
+
+  async ping(): Promise<void> {
+    await this.connection.ping();
+  }
+
+  async close(force = false): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.close(force)));
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+  }
+}

@@ -1,0 +1,151 @@
+import type { Logger } from 'pino';
+import {
+  backoffDelay,
+  type QueueBackend,
+  type QueueDefinition,
+  RetryLater,
+  type TaskHandler,
+  type TaskOptions,
+  type TaskQueue,
+  Unrecoverable,
+} from './backend.js';
+
+interface Entry {
+  id: string;
+  data: unknown;
+  attempt: number;
+  maxAttempts: number;
+  state: 'waiting' | 'delayed' | 'active' | 'completed' | 'failed';
+}
+
+/**
+ * An in-process queue for local mode without Redis. Same contract as the BullMQ backend, but
+ * nothing survives a restart and nothing is shared between processes: production needs Redis.
+ */
+export class MemoryBackend implements QueueBackend {
+  readonly kind = 'memory';
+  private readonly queues = new Map<
+    string,
+    { entries: Map<string, Entry>; run(entry: Entry, delay: number): void }
+  >();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly running = new Set<Promise<unknown>>();
+  private readonly failedListeners: ((queue: string, error: Error) => void)[] = [];
+  private closed = false;
+
+  constructor(private readonly log: Logger) {}
+
+  private later(fn: () => void, ms: number): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      fn();
+    }, ms);
+    this.timers.add(timer);
+  }
+
+  define<T>(name: string, handler: TaskHandler<T>, definition: QueueDefinition): TaskQueue<T> {
+    const entries = new Map<string, Entry>();
+    let active = 0;
+    const backlog: Entry[] = [];
+
+    const start = (entry: Entry): void => {
+      if (this.closed) return;
+      if (active >= definition.concurrency) {
+        backlog.push(entry);
+        return;
+      }
+      active++;
+      entry.state = 'active';
+      const work = handler({
+        id: entry.id,
+        data: entry.data as T,
+        attempt: entry.attempt,
+        maxAttempts: entry.maxAttempts,
+        update: async (data) => {
+          entry.data = data;
+        },
+      })
+        .then(
+          () => {
+            entry.state = 'completed';
+          },
+          (err: unknown) => {
+            if (err instanceof RetryLater) return run(entry, err.delayMs);
+            const error = err instanceof Error ? err : new Error(String(err));
+            for (const listener of this.failedListeners) listener(name, error);
+            if (err instanceof Unrecoverable || entry.attempt >= entry.maxAttempts) {
+              entry.state = 'failed';
+              this.log.warn({ err: error, queue: name, taskId: entry.id }, 'task failed for good');
+              return;
+            }
+            entry.attempt++;
+            run(entry, backoffDelay(entry.attempt - 1, err));
+          },
+        )
+        .finally(() => {
+          active--;
+          this.running.delete(work);
+          const next = backlog.shift();
+          if (next) start(next);
+        });
+      this.running.add(work);
+    };
+
+    const run = (entry: Entry, delay: number): void => {
+      entry.state = delay > 0 ? 'delayed' : 'waiting';
+      this.later(() => start(entry), delay);
+    };
+    this.queues.set(name, { entries, run });
+
+    return {
+      add: async (id: string, data: T, options: TaskOptions = {}) => {
+        if (entries.has(id)) return { duplicate: true };
+        const entry: Entry = {
+          id,
+          data,
+          attempt: 1,
+          maxAttempts: options.attempts ?? definition.attempts,
+          state: 'waiting',
+        };
+        entries.set(id, entry);
+        run(entry, options.delayMs ?? 0);
+        return { duplicate: false };
+      },
+    };
+  }
+
+  async every(name: string, intervalMs: number, handler: () => Promise<void>): Promise<void> {
+    const tick = () => {
+      if (this.closed) return;
+      handler()
+        .catch((err: unknown) => this.log.warn({ err, scheduler: name }, 'scheduled task failed'))
+        .finally(() => this.later(tick, intervalMs));
+    };
+    this.later(tick, intervalMs);
+  }
+
+  async counts(): Promise<Record<string, Record<string, number>>> {
+    const out: Record<string, Record<string, number>> = {};
+    for (const [name, { entries }] of this.queues) {
+      const counts: Record<string, number> = { waiting: 0, active: 0, delayed: 0, failed: 0 };
+      for (const entry of entries.values()) {
+        if (entry.state in counts) counts[entry.state] = (counts[entry.state] ?? 0) + 1;
+      }
+      out[name] = counts;
+    }
+    return out;
+  }
+
+  onFailed(listener: (queue: string, error: Error) => void): void {
+    this.failedListeners.push(listener);
+  }
+
+  async ping(): Promise<void> {}
+
+  async close(force = false): Promise<void> {
+    this.closed = true;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    if (!force) await Promise.allSettled([...this.running]);
+  }
+}

@@ -1,0 +1,40 @@
+import type { RequestListener } from 'node:http';
+import type { Logger } from 'pino';
+import type { Env } from './config/env.js';
+import type { OpsbotConfig } from './config/schema.js';
+import type { ReadinessCheck } from './http/server.js';
+import type { Metrics } from './metrics.js';
+import type { Approvals, AuditLog, Chat, Clock, Cluster, Directory, Jobs, Locks } from './ports.js';
+import type { QueueBackend } from './queue/backend.js';
+
+/** Every adapter, built once at start-up and handed to the features. */
+export interface Runtime {
+  env: Env;
+  config: OpsbotConfig;
+  log: Logger;
+  metrics: Metrics;
+  clock: Clock;
+  backend: QueueBackend;
+  jobs: Jobs;
+  chat: Chat;
+  directory: Directory;
+  cluster: Cluster;
+  auditLog: AuditLog;
+  approvals: Approvals;
+  locks: Locks;
+  /** Which stand-ins local mode is using, so replies and logs can say so. */
+  local: { shell: boolean; sandbox: boolean; localAudit: boolean; memoryQueue: boolean };
+}
+
+export interface FeatureHandle {
+  /** Extra HTTP routes, keyed "METHOD /path", e.g. "POST /webhooks/alertmanager". */
+  routes?: Record<string, RequestListener>;
+  readiness?: ReadinessCheck[];
+  close?(): Promise<void>;
+}
+
+/** A capability that plugs into the runtime: its own queues, routes and schedulers. */
+export interface Feature {
+  name: string;
+  start(runtime: Runtime): Promise<FeatureHandle>;
+}
