@@ -24,7 +24,7 @@ import { hasKubeContext, startSandbox } from './local/sandbox.js';
 import { runShell, ShellChat } from './local/shell.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
-import type { Approvals, AuditLog, Chat, Clock, Cluster, Directory, Jobs, Locks } from './ports.js';
+import type { Approvals, AuditLog, Chat, Clock, Directory, Jobs, Locks } from './ports.js';
 import { newApprovalId, RedisApprovals } from './queue/approvals.js';
 import type { QueueBackend } from './queue/backend.js';
 import { BullBackend } from './queue/bull-backend.js';
@@ -135,7 +135,7 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
     notes.push(`⚠️  ${warning}`);
   }
 
-  let cluster: Cluster;
+  let cluster: KubeCluster;
   const sandbox = !hasKubeContext(source);
   if (sandbox) {
     const started = await startSandbox(config);
@@ -164,15 +164,16 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
   let chat: Chat & Directory & { ping(): Promise<void> };
   let shellChat: ShellChat | undefined;
   let slackChat: SlackChat | undefined;
+  let slackClient: WebClient | undefined;
   if (shell) {
     shellChat = new ShellChat(output);
     chat = shellChat;
   } else {
-    const client = new WebClient(env.SLACK_BOT_TOKEN, {
+    slackClient = new WebClient(env.SLACK_BOT_TOKEN, {
       slackApiUrl: env.SLACK_API_URL,
       logger: boltLogger(log.child({ component: 'slack-web-api' })),
     });
-    slackChat = new SlackChat(client, log.child({ component: 'slack' }));
+    slackChat = new SlackChat(slackClient, log.child({ component: 'slack' }));
     chat = slackChat;
   }
 
@@ -218,6 +219,9 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
     auditLog,
     approvals,
     locks,
+    slackClient,
+    octokit,
+    kubeconfig: cluster.kubeconfig,
     local: { shell, sandbox, localAudit: !octokit, memoryQueue: backend.kind === 'memory' },
   };
   const handles: FeatureHandle[] = [];

@@ -1,4 +1,7 @@
 import type { RequestListener } from 'node:http';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Octokit } from '@octokit/rest';
+import type { WebClient } from '@slack/web-api';
 import type { Logger } from 'pino';
 import type { Env } from './config/env.js';
 import type { OpsbotConfig } from './config/schema.js';
@@ -22,6 +25,11 @@ export interface Runtime {
   auditLog: AuditLog;
   approvals: Approvals;
   locks: Locks;
+  /** The raw clients, for features that need API calls the ports do not cover. */
+  slackClient: WebClient | undefined;
+  octokit: Octokit | undefined;
+  /** The kubeconfig in use: the user's, in-cluster, or the sandbox's. */
+  kubeconfig: KubeConfig;
   /** Which stand-ins local mode is using, so replies and logs can say so. */
   local: { shell: boolean; sandbox: boolean; localAudit: boolean; memoryQueue: boolean };
 }

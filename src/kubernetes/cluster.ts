@@ -99,7 +99,7 @@ export class KubeCluster implements Cluster {
   private readonly clients = new Map<string, { apps: AppsV1Api; core: CoreV1Api; version: VersionApi }>();
 
   constructor(
-    private readonly kubeconfig: KubeConfig,
+    readonly kubeconfig: KubeConfig,
     readonly sandbox = false,
   ) {}
 
