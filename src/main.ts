@@ -228,7 +228,10 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
   for (const feature of features) handles.push(await feature.start(runtime));
 
   const accept = async (request: Parameters<typeof acceptCommand>[1]) => {
-    const ack = await acceptCommand({ config, jobs, directory: chat, clock: systemClock, commands }, request);
+    const ack = await acceptCommand(
+      { config, jobs, directory: chat, clock: systemClock, commands, incidents: runtime.incidents },
+      request,
+    );
     metrics.commands.inc({ verb: request.text.trim().split(/\s+/)[0] || 'help', outcome: ack.kind });
     return ack;
   };

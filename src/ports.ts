@@ -137,3 +137,18 @@ export interface Locks {
   /** Re-entrant for the same holder id, so a recovered job can take back its own lock. */
   acquire(key: string, holderId: string, description: string): Promise<LockResult>;
 }
+
+/** What opsbot knows about an incident channel: its record on GitHub and the alert's labels. */
+export interface IncidentContext {
+  repo: string;
+  issue: number;
+  labels: Record<string, string>;
+  /** Defaults for commands typed in the channel, from the labels. */
+  environment?: string | undefined;
+  deployment?: string | undefined;
+}
+
+export interface IncidentDirectory {
+  /** The incident a channel belongs to, or undefined for an ordinary channel. */
+  lookup(channelId: string): Promise<IncidentContext | undefined>;
+}

@@ -7,7 +7,17 @@ import type { Env } from './config/env.js';
 import type { OpsbotConfig } from './config/schema.js';
 import type { ReadinessCheck } from './http/server.js';
 import type { Metrics } from './metrics.js';
-import type { Approvals, AuditLog, Chat, Clock, Cluster, Directory, Jobs, Locks } from './ports.js';
+import type {
+  Approvals,
+  AuditLog,
+  Chat,
+  Clock,
+  Cluster,
+  Directory,
+  IncidentDirectory,
+  Jobs,
+  Locks,
+} from './ports.js';
 import type { QueueBackend } from './queue/backend.js';
 
 /** Every adapter, built once at start-up and handed to the features. */
@@ -30,6 +40,8 @@ export interface Runtime {
   octokit: Octokit | undefined;
   /** The kubeconfig in use: the user's, in-cluster, or the sandbox's. */
   kubeconfig: KubeConfig;
+  /** Set by the incidents feature: lets commands in incident channels default from the alert. */
+  incidents?: IncidentDirectory | undefined;
   /** Which stand-ins local mode is using, so replies and logs can say so. */
   local: { shell: boolean; sandbox: boolean; localAudit: boolean; memoryQueue: boolean };
 }

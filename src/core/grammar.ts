@@ -92,10 +92,10 @@ export type ArgsOf<P extends Shape, F extends Shape> = z.output<z.ZodObject<P & 
  * Builds a parser for one command's arguments. Positionals are named so that errors can say
  * `<deployment>` rather than `[0]`; unknown flags and extra words are refused, not ignored.
  */
-export function defineArgs<P extends Shape, F extends Shape>(spec: ArgsSpec<P, F>) {
+export function defineArgs<P extends Shape, F extends Shape>(spec: ArgsSpec<P, F>): ArgsParser<ArgsOf<P, F>> {
   const names = Object.keys(spec.positionals);
   const schema = z.strictObject({ ...spec.positionals, ...spec.flags });
-  return (input: ParsedInput): ArgsOf<P, F> => {
+  const parse = (input: ParsedInput): ArgsOf<P, F> => {
     if (input.words.length > names.length) {
       throw new UserInputError(`Unexpected argument "${input.words[names.length]}".`);
     }
@@ -119,6 +119,39 @@ export function defineArgs<P extends Shape, F extends Shape>(spec: ArgsSpec<P, F
     const message = issue.code === 'invalid_type' && raw[key] === undefined ? 'is required' : issue.message;
     throw new UserInputError(`${label} ${message}.`);
   };
+  return Object.assign(parse, { positionals: names, flags: Object.keys(spec.flags).map(kebabCase) });
+}
+
+/** A command's argument parser, which also says what it accepts (for defaults and help). */
+export interface ArgsParser<T> {
+  (input: ParsedInput): T;
+  readonly positionals: readonly string[];
+  readonly flags: readonly string[];
+}
+
+/**
+ * Fills what the user left out from context (an incident channel's labels): a missing --env flag,
+ * and a missing leading <deployment>. Only for arguments the command actually takes.
+ */
+export function withDefaults(
+  input: ParsedInput,
+  accepts: Pick<ArgsParser<unknown>, 'positionals' | 'flags'>,
+  defaults: { environment?: string | undefined; deployment?: string | undefined },
+): ParsedInput {
+  const flags = { ...input.flags };
+  if (defaults.environment && accepts.flags.includes('env') && flags.env === undefined)
+    flags.env = defaults.environment;
+  let words = input.words;
+  if (
+    defaults.deployment &&
+    accepts.positionals[0] === 'deployment' &&
+    words.length < accepts.positionals.length
+  ) {
+    // "scale 5" in an incident channel means "scale <its deployment> 5".
+    const firstLooksLikeName = words[0] !== undefined && !/^\d+$/.test(words[0]);
+    if (!firstLooksLikeName) words = [defaults.deployment, ...words];
+  }
+  return { words, flags };
 }
 
 function camelCase(flag: string): string {

@@ -5,10 +5,10 @@ import type { OpsbotConfig } from '../config/schema.js';
 import { MUTATING_ACTIONS } from '../core/actions.js';
 import type { AuditRecord } from '../core/audit.js';
 import { OpsError, UserInputError, userMessageOf } from '../core/errors.js';
-import { parseInput } from '../core/grammar.js';
+import { type ArgsParser, parseInput, withDefaults } from '../core/grammar.js';
 import { type Message, message } from '../core/message.js';
 import { authorize, mayUseEmergency, type Principal } from '../core/policy.js';
-import type { Clock, Directory, Jobs } from '../ports.js';
+import type { Clock, Directory, IncidentDirectory, Jobs } from '../ports.js';
 import type { ChannelRef, Person } from './command-job.js';
 import { idempotencyKey } from './keys.js';
 
@@ -18,6 +18,8 @@ export interface AcceptDeps {
   directory: Directory;
   clock: Clock;
   commands: readonly CommandModule[];
+  /** Incident channels give commands their defaults and get every action commented on their issue. */
+  incidents?: IncidentDirectory | undefined;
 }
 
 /** A slash command as it arrived, whatever the transport. */
@@ -41,8 +43,12 @@ export interface Ack {
  * answers well inside Slack's 3 seconds; denials are queued for the audit trail like everything else.
  */
 export async function acceptCommand(deps: AcceptDeps, request: CommandRequest): Promise<Ack> {
-  const groups = await deps.directory.groupsOf(request.requester.id);
-  const principal: Principal = { userId: request.requester.id, groups, channel: request.channel };
+  const [groups, incident] = await Promise.all([
+    deps.directory.groupsOf(request.requester.id),
+    deps.incidents?.lookup(request.channel.id),
+  ]);
+  const channel = incident ? { ...request.channel, isIncident: true } : request.channel;
+  const principal: Principal = { userId: request.requester.id, groups, channel };
   const inline: InlineContext = { config: deps.config, principal, commands: deps.commands };
 
   let command: CommandModule | undefined;
@@ -54,7 +60,9 @@ export async function acceptCommand(deps: AcceptDeps, request: CommandRequest): 
     if (!found || !command) {
       throw new UserInputError(`I don't know "${input.words[0]}".`, { code: 'unknown_command' });
     }
-    const rest = { words: found.rest, flags: input.flags };
+    const given = { words: found.rest, flags: input.flags };
+    const parser: unknown = command.parse;
+    const rest = incident && isArgsParser(parser) ? withDefaults(given, parser, incident) : given;
     const args = command.parse(rest);
     if (command.reply) return { kind: 'reply', message: command.reply(inline, args) };
 
@@ -113,6 +121,7 @@ export async function acceptCommand(deps: AcceptDeps, request: CommandRequest): 
       requester: request.requester,
       channel: request.channel,
       requestedAt: deps.clock.now(),
+      ...(incident ? { channel, incident: { repo: incident.repo, issue: incident.issue } } : {}),
       stage: needsApproval ? 'approval' : 'run',
       ...(emergency ? { emergency: true } : {}),
     });
@@ -164,4 +173,8 @@ function denialRecord(
     message: text,
     channel: { id: request.channel.id, ...(request.channel.name ? { name: request.channel.name } : {}) },
   };
+}
+
+function isArgsParser(parse: unknown): parse is ArgsParser<unknown> {
+  return typeof parse === 'function' && Array.isArray((parse as Partial<ArgsParser<unknown>>).positionals);
 }

@@ -15,6 +15,7 @@ export function jobRecord(
     ...(job.approver ? { approver: job.approver } : {}),
     channel: { id: job.channel.id, ...(job.channel.name ? { name: job.channel.name } : {}) },
     jobId: job.id,
+    ...(job.incident ? { incident: job.incident } : {}),
   };
 }
 

@@ -31,6 +31,8 @@ export const CommandJob = z.object({
   /** Continue in this message (the approval request) instead of posting a new one. */
   progressTs: z.string().optional(),
   emergency: z.boolean().optional(),
+  /** Set when the command came from an incident channel: its issue gets a comment per action. */
+  incident: z.object({ repo: z.string(), issue: z.number() }).optional(),
 });
 export type CommandJob = z.infer<typeof CommandJob>;
 

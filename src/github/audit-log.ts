@@ -44,7 +44,42 @@ export class GitHubAuditLog implements AuditLog {
       if (!done) throw githubError(err, `the audit commit ${location}`);
     }
     if (record.emergency && record.outcome !== 'requested') await this.openReview(record, path);
+    if (record.incident) await this.commentOnIncident(record, path);
     return { location };
+  }
+
+  /** Actions taken in an incident channel also go on the incident's issue, once per record. */
+  private async commentOnIncident(record: AuditRecord, path: string): Promise<void> {
+    const { repo: fullName, issue } = record.incident!;
+    const [owner = '', repo = ''] = fullName.split('/');
+    const marker = `<!-- opsbot:record:${record.id} -->`;
+    try {
+      const comments = await this.octokit.paginate(this.octokit.issues.listComments, {
+        owner,
+        repo,
+        issue_number: issue,
+        per_page: 100,
+      });
+      if (comments.some((c) => c.body?.includes(marker))) return;
+      const who = record.requester.name ? `@${record.requester.name}` : record.requester.id;
+      const what = [record.action, record.target].filter(Boolean).join(' ');
+      await this.octokit.issues.createComment({
+        owner,
+        repo,
+        issue_number: issue,
+        body: [
+          marker,
+          `**${what}**${record.environment ? ` in \`${record.environment}\`` : ''} by ${who}: **${record.outcome}**`,
+          '',
+          record.message,
+          ...(record.reason ? ['', `Reason: ${record.reason}`] : []),
+          '',
+          `Audit record: \`${this.settings.repo}\` \`${path}\``,
+        ].join('\n'),
+      });
+    } catch (err) {
+      throw githubError(err, `the comment on ${fullName}#${issue}`);
+    }
   }
 
   /** Break-glass actions get an issue, so that someone reviews them after the fact. Idempotent by record id. */

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { rollback } from '../../commands/rollback.js';
+import { scale } from '../../commands/scale.js';
 import { UserInputError } from '../../src/core/errors.js';
-import { parseInput, tokenize } from '../../src/core/grammar.js';
+import { type ArgsParser, parseInput, tokenize, withDefaults } from '../../src/core/grammar.js';
 
 describe('tokenize', () => {
   it('keeps quoted text together, with straight and Slack curly quotes', () => {
@@ -78,5 +79,27 @@ describe('rollback arguments', () => {
 
   it('refuses names longer than a DNS label', () => {
     expect(() => parse(`rollback ${'a'.repeat(64)} --env prod`)).toThrow(/at most 63/);
+  });
+});
+
+describe('incident-channel defaults', () => {
+  const defaults = { environment: 'prod', deployment: 'api' };
+  const fill = (text: string, command = rollback) => {
+    const input = parseInput(text);
+    return withDefaults(
+      { words: input.words, flags: input.flags },
+      command.parse as ArgsParser<unknown>,
+      defaults,
+    );
+  };
+
+  it('fills a missing deployment and --env, and never overrides what was typed', () => {
+    expect(fill('')).toEqual({ words: ['api'], flags: { env: 'prod' } });
+    expect(fill('web --env staging')).toEqual({ words: ['web'], flags: { env: 'staging' } });
+  });
+
+  it('puts the deployment before a bare replica count', () => {
+    expect(fill('5', scale)).toEqual({ words: ['api', '5'], flags: { env: 'prod' } });
+    expect(fill('web', scale)).toEqual({ words: ['web'], flags: { env: 'prod' } });
   });
 });
