@@ -11,7 +11,7 @@ import { type Env, readEnv } from './config/env.js';
 import { loadConfig } from './config/load.js';
 import type { OpsbotConfig } from './config/schema.js';
 import { acceptCommand } from './engine/accept-command.js';
-import { decideApproval, expireApproval } from './engine/decide-approval.js';
+import { auditForgedClick, decideApproval, expireApproval } from './engine/decide-approval.js';
 import { runCommand } from './engine/run-command.js';
 import { features } from './features.js';
 import { GitHubAuditLog } from './github/audit-log.js';
@@ -237,11 +237,17 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
   };
   const decide = (click: Parameters<typeof decideApproval>[1]) => decideApproval(approvalDeps, click);
 
+  const onRejected = (rawBody: Buffer) => {
+    auditForgedClick(approvalDeps, rawBody).catch((err: unknown) =>
+      log.warn({ err }, 'could not audit a forged click'),
+    );
+  };
   const slack =
     !shell && options.mode === 'all'
       ? createSlackApp({
           env: { ...env, SLACK_BOT_TOKEN: env.SLACK_BOT_TOKEN as string },
           log,
+          onRejected,
           accept,
           decide,
         })

@@ -158,3 +158,42 @@ function refusal(
     channel: { id: click.channelId },
   };
 }
+
+/**
+ * A click on an approval button that failed Slack's signature check. Nothing in it is trusted; if
+ * it names a real approval request, one "refused" record per request says someone tried.
+ */
+export async function auditForgedClick(
+  deps: Pick<ApprovalDeps, 'approvals' | 'jobs' | 'clock'>,
+  rawBody: Buffer,
+): Promise<void> {
+  const payload = new URLSearchParams(rawBody.toString('utf8')).get('payload');
+  if (!payload) return;
+  let claimed: { user?: { id?: unknown }; actions?: { action_id?: unknown; value?: unknown }[] };
+  try {
+    claimed = JSON.parse(payload);
+  } catch {
+    return;
+  }
+  const action = claimed.actions?.[0];
+  if (
+    typeof action?.action_id !== 'string' ||
+    !action.action_id.startsWith('approval.') ||
+    typeof action.value !== 'string'
+  )
+    return;
+  const request = await deps.approvals.get(action.value);
+  if (!request) return;
+  await deps.jobs.enqueueAudit({
+    id: idempotencyKey('forged', request.id),
+    time: new Date(deps.clock.now()).toISOString(),
+    outcome: 'refused',
+    action: actionOf(request.job.command),
+    requester: { id: 'unverified' },
+    environment: request.environment,
+    ...(request.target ? { target: request.target } : {}),
+    args: { approvalId: request.id, claimedUser: String(claimed.user?.id ?? '?'), button: action.action_id },
+    message: 'Refused a click with a bad Slack signature on this approval request',
+    channel: { id: request.channel },
+  });
+}

@@ -7,6 +7,7 @@ import { message } from '../core/message.js';
 import type { Ack, CommandRequest } from '../engine/accept-command.js';
 import type { ApprovalClick } from '../engine/decide-approval.js';
 import { boltLogger } from './bolt-logger.js';
+import { slackEventsGate } from './events-gate.js';
 import { toBlocks } from './render.js';
 
 const ACK_BUDGET_MS = 2_500;
@@ -16,6 +17,8 @@ export interface SlackAppOptions {
   log: Logger;
   accept(request: CommandRequest): Promise<Ack>;
   decide(click: ApprovalClick): Promise<Message>;
+  /** A request refused for its signature, e.g. to audit a forged approval click. */
+  onRejected?(rawBody: Buffer): void;
 }
 
 export interface SlackApp {
@@ -131,7 +134,16 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
 
   return {
     app,
-    ...(http ? { listener: http.requestListener } : {}),
+    ...(http
+      ? {
+          listener: slackEventsGate({
+            signingSecret: env.SLACK_SIGNING_SECRET as string,
+            next: http.requestListener,
+            log,
+            ...(options.onRejected ? { onRejected: options.onRejected } : {}),
+          }),
+        }
+      : {}),
     mode: socket ? 'socket' : 'http',
     async start() {
       // HTTP mode is served by our own server; only Socket Mode opens a connection here.

@@ -79,7 +79,7 @@ describe('two-person approval in a protected environment', () => {
       await click(bot.url, world, { actionId: 'approval.approve', value: approvalId, secret: 'forged' }),
     ).toBe(401);
     await world.github.waitFor(
-      () => auditRecords(world).filter((r) => r.outcome === 'refused').length >= 2,
+      () => auditRecords(world).filter((r) => r.outcome === 'refused').length >= 3,
       10_000,
     );
     expect(image(world, 'api')).toBe('ghcr.io/acme/api:1.5.0');
@@ -93,15 +93,18 @@ describe('two-person approval in a protected environment', () => {
     await click(bot.url, world, { user: USERS.oncall2, actionId: 'approval.approve', value: approvalId });
     const refusals = await world.github.waitFor(() => {
       const found = auditRecords(world).filter((r) => r.outcome === 'refused');
-      return found.length >= 3 ? found : undefined;
+      return found.length >= 4 ? found : undefined;
     }, 10_000);
     expect(refusals.map((r) => r.message)).toEqual(
       expect.arrayContaining([
         'Refused approve click: you cannot approve your own request',
         'Refused approve click: approving in prod needs role oncall',
         'Refused approve click: this request is already approved by @bob',
+        'Refused a click with a bad Slack signature on this approval request',
       ]),
     );
+    const forged = refusals.find((r) => r.requester && (r.requester as { id: string }).id === 'unverified')!;
+    expect(forged.args).toMatchObject({ approvalId, claimedUser: USERS.oncall2.id });
 
     const executed = records(world, jobId).find((r) => r.outcome === 'executed')!;
     expect(executed).toMatchObject({

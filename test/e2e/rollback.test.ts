@@ -150,6 +150,17 @@ describe('/ops rollback, end to end through the bot process', () => {
       timestamp: Math.floor(Date.now() / 1000) - 6 * 60,
     });
     expect(stale.status).toBe(401);
+    const future = await slash(bot.url, world, 'rollback api --env staging', {
+      timestamp: Math.floor(Date.now() / 1000) + 6 * 60,
+    });
+    expect(future.status).toBe(401);
+    const unsigned = await fetch(`${bot.url}/slack/events`, {
+      method: 'POST',
+      body: 'command=%2Fops&text=help',
+    });
+    expect(unsigned.status).toBe(401);
+    const huge = await slash(bot.url, world, `help ${'x'.repeat(2 * 1024 * 1024)}`);
+    expect(huge.status).toBe(413);
     await new Promise((r) => setTimeout(r, 300));
     expect(world.kube.requests.length).toBe(kubeBefore);
   });
