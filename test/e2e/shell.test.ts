@@ -1,0 +1,122 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const CLI = resolve('dist/src/cli.js');
+
+/** Runs `opsbot start` with no Slack, GitHub or kube credentials, typing lines into its terminal. */
+type Line = { text: string | ((out: string) => string); waitFor?: RegExp };
+
+async function shellSession(lines: Line[], env: Record<string, string> = {}) {
+  const cwd = mkdtempSync(join(tmpdir(), 'opsbot-shell-'));
+  const child = spawn(process.execPath, [CLI, 'start', '--as', 'UALICE'], {
+    cwd,
+    // A fresh HOME: no ~/.kube/config, so the sandbox is used; no REDIS_URL: local mode decides.
+    env: { PATH: process.env.PATH ?? '', HOME: cwd, PORT: '0', OPSBOT_USER_NAME: 'alice', ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  const waitFor = async (pattern: RegExp, timeoutMs = 20_000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!pattern.test(out)) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}; output so far:\n${out}`);
+      if (child.exitCode !== null) throw new Error(`shell exited early:\n${out}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  await waitFor(/opsbot local shell/);
+  for (const line of lines) {
+    child.stdin.write(`${typeof line.text === 'function' ? line.text(out) : line.text}\n`);
+    if (line.waitFor) await waitFor(line.waitFor);
+  }
+  child.stdin.end();
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return { out, code, cwd };
+}
+
+describe('local shell mode against the sandbox cluster', () => {
+  it('shows status, rolls back with live progress, shows history, and commits the audit locally', async () => {
+    const { out, code, cwd } = await shellSession(
+      [
+        {
+          text: '/ops status api --env staging',
+          waitFor: /Replicas: desired 3 · updated 3 · ready 3 · available 3/,
+        },
+        {
+          text: '/ops rollback api --env staging --reason "bad deploy"',
+          waitFor: /Rollout complete: api successfully rolled out/,
+        },
+        { text: '/ops history api --env staging', waitFor: /← current/ },
+        {
+          text: '/ops rollback api --env prod --reason "hotfix"',
+          waitFor: /type: \/click approval\.approve ([0-9a-f]{32})/,
+        },
+      ],
+      { OPSBOT_QUEUE: 'memory' },
+    );
+    expect(code).toBe(0);
+    expect(out).toContain('running against the built-in SANDBOX cluster');
+    expect(out).toContain('using an in-process queue');
+    // Every reply about the cluster says it is the sandbox.
+    expect(out).toContain('(sandbox cluster: nothing real was touched)');
+    expect(out).toMatch(
+      /from revision 3 \(api=ghcr\.io\/acme\/api:1\.5\.0\)\nto revision 2 \(api=ghcr\.io\/acme\/api:1\.4\.1\)/,
+    );
+    // Progress: the same message [2] was updated while the rollout advanced.
+    expect(out).toMatch(/\[2, updated\][^\n]*\n(?:.*\n){2}⏳/);
+    expect(out).toMatch(/4 api=ghcr\.io\/acme\/api:1\.4\.1 · deploy api 1\.4\.1[^\n]*← current/);
+    expect(out).toContain('Image: api=ghcr.io/acme/api:1.5.0 → api=ghcr.io/acme/api:1.4.1');
+
+    const log = execFileSync('git', ['-C', join(cwd, '.opsbot/audit'), 'log', '--format=%s'], {
+      encoding: 'utf8',
+    });
+    expect(log).toContain('rollback api in staging by @alice: executed');
+    expect(log).toContain('status api in staging by @alice: executed');
+    expect(log).toContain('rollback api in prod by @alice: requested');
+  }, 60_000);
+
+  it('lets a teammate approve a protected action with /as and /click', async () => {
+    const idIn = (out: string) => /approval\.approve ([0-9a-f]{32})/.exec(out)?.[1] ?? 'missing';
+    const { out } = await shellSession(
+      [
+        {
+          text: '/ops scale web 4 --env prod --reason "load test"',
+          waitFor: /type: \/click approval\.approve [0-9a-f]{32}/,
+        },
+        {
+          text: (o) => `/click approval.approve ${idIn(o)}`,
+          waitFor: /Refused: you cannot approve your own request/,
+        },
+        { text: '/as UTEAMMATE teammate', waitFor: /You are now teammate/ },
+        {
+          text: (o) => `/click approval.approve ${idIn(o)}`,
+          waitFor: /Rollout complete: web successfully rolled out/,
+        },
+      ],
+      { OPSBOT_QUEUE: 'memory' },
+    );
+    expect(out).toContain('Replicas: 2 → 4');
+    expect(out).toContain('Approved by @teammate');
+  }, 60_000);
+
+  it('uses Redis with BullMQ when Redis answers', async () => {
+    const { out, code } = await shellSession(
+      [{ text: '/ops status worker --env staging', waitFor: /worker in staging/ }],
+      {
+        REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+        OPSBOT_QUEUE_PREFIX: `test-shell-${Date.now()}`,
+      },
+    );
+    expect(code).toBe(0);
+    expect(out).not.toContain('in-process queue');
+  }, 60_000);
+});
