@@ -1,0 +1,177 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type BotProcess, startBotProcess } from '../helpers/bot-process.js';
+import {
+  auditRecords,
+  BOT_TOKEN,
+  DEFAULT_CONFIG,
+  GITHUB_TOKEN,
+  SIGNING_SECRET,
+  slash,
+  startWorld,
+  USERS,
+  type World,
+} from '../helpers/world.js';
+
+const WEBHOOK_TOKEN = 'whk-test-token-77a1';
+
+function deploymentManifest(name: string) {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, labels: { app: name } },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: { containers: [{ name, image: `ghcr.io/acme/${name}:1.0.0` }] },
+      },
+    },
+  };
+}
+
+describe('running it as a service', () => {
+  describe('observability and secrets', () => {
+    let world: World;
+    let bot: BotProcess;
+
+    beforeAll(async () => {
+      world = await startWorld();
+      bot = await startBotProcess({ ...world.env, LOG_LEVEL: 'trace', OPSBOT_WEBHOOK_TOKEN: WEBHOOK_TOKEN });
+    });
+
+    afterAll(async () => {
+      await bot?.stop();
+      await world?.close();
+    });
+
+    it('counts commands, action durations, queue depth and external errors in /metrics', async () => {
+      await slash(bot.url, world, 'status api --env staging');
+      await slash(bot.url, world, 'rollback api --env staging', { user: USERS.developer });
+      await slash(bot.url, world, 'nonsense');
+      // Kubernetes refuses the next read for good: one failed job, one external error.
+      world.kube.failNext({ method: 'GET', path: /deployments\/worker$/, status: 403, times: 1 });
+      await slash(bot.url, world, 'status worker --env staging');
+      await world.github.waitFor(() => auditRecords(world).some((r) => r.outcome === 'failed'), 10_000);
+      const text = await (await fetch(`${bot.url}/metrics`)).text();
+      expect(text).toMatch(/opsbot_commands_total\{verb="status",outcome="queued"\} 2/);
+      expect(text).toMatch(/opsbot_commands_total\{verb="rollback",outcome="denied"\} 1/);
+      expect(text).toMatch(/opsbot_commands_total\{verb="nonsense",outcome="invalid"\} 1/);
+      expect(text).toMatch(/opsbot_action_duration_seconds_count\{command="status",outcome="executed"\} 1/);
+      expect(text).toMatch(/opsbot_queue_depth\{queue="commands",state="waiting"\} 0/);
+      expect(text).toMatch(/opsbot_queue_failures_total\{queue="commands"\} 1/);
+      expect(text).toMatch(/opsbot_external_errors_total\{system="kubernetes",status="403"\} 1/);
+      expect(text).toContain('opsbot_process_resident_memory_bytes');
+    });
+
+    it('names each dependency that makes it unready', async () => {
+      const ready = await fetch(`${bot.url}/readyz`);
+      expect(ready.status).toBe(200);
+      world.github.failFor({ status: 503 });
+      const unready = await fetch(`${bot.url}/readyz`);
+      const body = (await unready.json()) as { checks: { name: string; ok: boolean; error?: string }[] };
+      world.github.clearFaults();
+      expect(unready.status).toBe(503);
+      expect(body.checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(['github']);
+      expect(body.checks.find((c) => c.name === 'github')?.error).toMatch(/GitHub answered 503/);
+      expect((await fetch(`${bot.url}/healthz`)).status).toBe(200);
+    });
+
+    it('never writes a token or secret to its logs, even at trace level and on errors', async () => {
+      world.github.failFor({ status: 502, times: 2 });
+      world.slack.rateLimit({ method: 'chat.postMessage', times: 1, retryAfterSeconds: 1 });
+      await slash(bot.url, world, 'rollback web --env staging --to 1');
+      await slash(bot.url, world, 'help', { secret: 'wrong' });
+      await world.github.waitFor(() => auditRecords(world).some((r) => r.target === 'web'), 15_000);
+      const all = bot.raw.join('\n');
+      expect(bot.raw.length).toBeGreaterThan(20);
+      expect(all).toContain('audit write failed; will retry');
+      for (const secret of [BOT_TOKEN, SIGNING_SECRET, GITHUB_TOKEN, WEBHOOK_TOKEN, world.kube.token]) {
+        expect(all).not.toContain(secret);
+      }
+      // The effective configuration is logged, with every credential in it redacted.
+      const loaded = bot.lines.find((l) => l.msg === 'configuration loaded') as
+        | { env?: Record<string, unknown> }
+        | undefined;
+      expect(loaded?.env).toMatchObject({
+        SLACK_BOT_TOKEN: '[redacted]',
+        SLACK_SIGNING_SECRET: '[redacted]',
+        GITHUB_TOKEN: '[redacted]',
+        OPSBOT_WEBHOOK_TOKEN: '[redacted]',
+      });
+      // Every line is JSON with a fixed message.
+      expect(bot.lines.every((l) => typeof l.msg === 'string' && l.level >= 10)).toBe(true);
+    });
+  });
+
+  describe('three replicas sharing one Redis', () => {
+    let world: World;
+    let bots: BotProcess[] = [];
+
+    beforeAll(async () => {
+      world = await startWorld({
+        config: `${DEFAULT_CONFIG}\nrollout: { timeout: 30s, pollInterval: 1s }\n`,
+      });
+      for (let i = 0; i < 100; i++)
+        world.kube.applyDeployment('apps', deploymentManifest(`svc-${String(i).padStart(3, '0')}`), {
+          settle: true,
+        });
+      bots = await Promise.all([0, 1, 2].map(() => startBotProcess(world.env)));
+    });
+
+    afterAll(async () => {
+      await Promise.all(bots.map((b) => b.stop()));
+      await world?.close();
+    });
+
+    it('runs each of 100 commands, each delivered twice to different replicas, exactly once', async () => {
+      const sends: Promise<unknown>[] = [];
+      for (let i = 0; i < 100; i++) {
+        const name = `svc-${String(i).padStart(3, '0')}`;
+        const triggerId = `multi.${i}.${Date.now()}`;
+        // Slack retries hit whichever replica the load balancer picks.
+        sends.push(slash(bots[i % 3]!.url, world, `restart ${name} --env staging`, { triggerId }));
+        sends.push(slash(bots[(i + 1) % 3]!.url, world, `restart ${name} --env staging`, { triggerId }));
+      }
+      await Promise.all(sends);
+      const records = await world.github.waitFor(() => {
+        const found = auditRecords(world).filter((r) => String(r.target).startsWith('svc-'));
+        return found.length >= 100 ? found : undefined;
+      }, 90_000);
+      await new Promise((r) => setTimeout(r, 1_500));
+      const finalRecords = auditRecords(world).filter((r) => String(r.target).startsWith('svc-'));
+      expect(finalRecords).toHaveLength(100);
+      expect(new Set(records.map((r) => r.target)).size).toBe(100);
+      expect(finalRecords.every((r) => r.outcome === 'executed')).toBe(true);
+      const patches = world.kube.requests.filter(
+        (r) => r.method === 'PATCH' && /\/deployments\/svc-\d{3}$/.test(r.path) && !r.query.dryRun,
+      );
+      expect(patches).toHaveLength(100);
+      // The work was shared: more than one replica ran jobs.
+      const runners = bots.filter((b) => b.lines.some((l) => l.msg === 'command finished'));
+      expect(runners.length).toBeGreaterThan(1);
+    }, 120_000);
+
+    it('drains on SIGTERM: the running action finishes, then the process exits 0', async () => {
+      const slow = await startWorld({
+        rolloutStepMs: 400,
+        config: `${DEFAULT_CONFIG}\nrollout: { timeout: 30s, pollInterval: 1s }\n`,
+      });
+      const bot = await startBotProcess(slow.env);
+      try {
+        const ack = await slash(bot.url, slow, 'restart api --env staging');
+        expect(ack.body.text).toMatch(/^Accepted/);
+        await bot.waitForLog((l) => l.msg === 'command started');
+        const code = await bot.stop('SIGTERM');
+        expect(code).toBe(0);
+        expect(bot.lines.some((l) => l.msg === 'command finished')).toBe(true);
+        const started = bot.lines.findIndex((l) => l.msg === 'shutting down: no new work is taken');
+        const finished = bot.lines.findIndex((l) => l.msg === 'command finished');
+        expect(finished).toBeGreaterThan(started);
+      } finally {
+        await bot.stop();
+        await slow.close();
+      }
+    }, 60_000);
+  });
+});
