@@ -1,0 +1,26 @@
+# syntax=docker/dockerfile:1
+# Build: docker build -t opsbot .   Run: see deploy/kubernetes/ or the README.
+
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src src
+COPY commands commands
+RUN npm run build && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production \
+    PORT=3000 \
+    OPSBOT_CONFIG=/etc/opsbot/opsbot.yml
+WORKDIR /app
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json manifest.yml ./
+COPY runbooks ./runbooks
+# The image's unprivileged "node" user (uid 1000); nothing in /app is writable by it.
+USER 1000:1000
+EXPOSE 3000
+ENTRYPOINT ["node", "dist/src/cli.js"]
+CMD ["start"]
