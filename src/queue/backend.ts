@@ -20,6 +20,8 @@ export interface Task<T> {
   maxAttempts: number;
   /** Persists new data for later attempts of this task (checkpoints). */
   update(data: T): Promise<void>;
+  /** Aborted when the worker shuts down, so that a task waiting in place can hand itself back. */
+  signal?: AbortSignal;
 }
 
 export type TaskHandler<T> = (task: Task<T>) => Promise<unknown>;

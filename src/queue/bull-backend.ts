@@ -21,6 +21,7 @@ export class BullBackend implements QueueBackend {
   private readonly queues = new Map<string, Queue>();
   private readonly workers: Worker[] = [];
   private readonly failedListeners: ((queue: string, error: Error) => void)[] = [];
+  private readonly closing = new AbortController();
 
   constructor(
     private readonly connection: Redis,
@@ -56,13 +57,16 @@ export class BullBackend implements QueueBackend {
             attempt: job.attemptsMade + 1,
             maxAttempts: job.opts.attempts ?? 1,
             update: (data) => job.updateData(data),
+            signal: this.closing.signal,
           });
         } catch (err) {
           if (err instanceof RetryLater) {
             await job.moveToDelayed(Date.now() + err.delayMs, token);
             throw new DelayedError();
           }
-          if (err instanceof Unrecoverable) throw new UnrecoverableError(err.message);
+          // Keep the cause, so failure listeners can tell which system failed.
+          if (err instanceof Unrecoverable)
+            throw Object.assign(new UnrecoverableError(err.message), { cause: err.cause });
           throw err;
         }
       },
@@ -126,6 +130,7 @@ export class BullBackend implements QueueBackend {
   }
 
   async close(force = false): Promise<void> {
+    this.closing.abort();
     await Promise.all(this.workers.map((w) => w.close(force)));
     await Promise.all([...this.queues.values()].map((q) => q.close()));
   }

@@ -4,7 +4,7 @@ import { OpsError, StateError } from '../core/errors.js';
 import type { CommandJobInput } from '../engine/command-job.js';
 import { FinalFailure, type JobAttempt } from '../engine/run-command.js';
 import type { AuditLog, EnqueueResult, Jobs } from '../ports.js';
-import { type QueueBackend, RetryLater, type Task, Unrecoverable } from './backend.js';
+import { backoffDelay, type QueueBackend, RetryLater, type Task, Unrecoverable } from './backend.js';
 
 export const COMMAND_ATTEMPTS = 5;
 /** Audit records are retried for days rather than dropped; backoff is capped at 5 minutes. */
@@ -12,6 +12,19 @@ export const AUDIT_ATTEMPTS = 2_000;
 const BUSY_RETRY_MS = 1_500;
 
 export const QUEUES = { commands: 'commands', audit: 'audit', approvals: 'approvals' } as const;
+
+/** Waits `ms`; false when the signal fired first. */
+function pause(ms: number, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve(!signal.aborted);
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
 
 type Stored = Record<string, unknown> & { checkpoints?: Record<string, unknown> };
 
@@ -49,7 +62,7 @@ export function createJobs(backend: QueueBackend, handlers: CoreHandlers, concur
         // Waiting behind another action on the same target does not use up an attempt.
         if (err instanceof StateError && err.code === 'busy')
           throw new RetryLater(BUSY_RETRY_MS, err.message);
-        if (err instanceof FinalFailure) throw new Unrecoverable(err.message);
+        if (err instanceof FinalFailure) throw new Unrecoverable(err.message, { cause: err.cause });
         throw err;
       }
     },
@@ -62,19 +75,26 @@ export function createJobs(backend: QueueBackend, handlers: CoreHandlers, concur
       const record = AuditRecord.safeParse(task.data);
       if (!record.success)
         throw new Unrecoverable(`invalid audit record ${task.id}: ${record.error.message}`);
-      try {
-        const { location } = await handlers.auditLog.write(record.data);
-        handlers.onAuditWritten?.(record.data, location);
-      } catch (err) {
-        if (err instanceof OpsError && !err.retryable) {
-          log.error(
-            { err, record: record.data },
-            'audit record REFUSED by the audit log; kept in the failed set until replayed',
-          );
-          throw new Unrecoverable(err.message);
+      // Retried in place while the worker runs, so a record never overtakes an older one held up by an outage.
+      for (let failures = 0; ; failures++) {
+        try {
+          const { location } = await handlers.auditLog.write(record.data);
+          handlers.onAuditWritten?.(record.data, location);
+          return;
+        } catch (err) {
+          if (err instanceof OpsError && !err.retryable) {
+            log.error(
+              { err, record: record.data },
+              'audit record REFUSED by the audit log; kept in the failed set until replayed',
+            );
+            throw new Unrecoverable(err.message, { cause: err });
+          }
+          const attempt = task.attempt + failures;
+          const delayMs = backoffDelay(attempt, err);
+          log.warn({ err, recordId: record.data.id, attempt, delayMs }, 'audit write failed; will retry');
+          // Without a shutdown signal (or once it fires) the queue's own backoff takes over.
+          if (!task.signal || task.signal.aborted || !(await pause(delayMs, task.signal))) throw err;
         }
-        log.warn({ err, recordId: record.data.id, attempt: task.attempt }, 'audit write failed; will retry');
-        throw err;
       }
     },
     // One at a time keeps the records of a target in the order they happened.

@@ -1,0 +1,211 @@
+/**
+ * The load generator, run as its own process by bench/run.ts: open-loop signed requests to
+ * 127.0.0.1 at a fixed rate, bounded in count and time. Prints one JSON line with the latencies.
+ */
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { Agent, request } from 'node:http';
+
+export interface LoadSpec {
+  mode: 'slash' | 'alert' | 'storm';
+  url: string;
+  rate: number;
+  durationMs: number;
+  /** slash: */
+  secret?: string;
+  texts?: string[];
+  userId?: string;
+  userName?: string;
+  responseUrl?: string;
+  /** alert and storm: */
+  token?: string;
+  groups?: number;
+  alertsPerGroup?: number;
+  batches?: number;
+  tag?: string;
+}
+
+export interface LoadResult {
+  sent: number;
+  ok: number;
+  statuses: Record<string, number>;
+  errors: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  elapsedMs: number;
+  /** Distinct alerts carried by answered notifications (alert and storm modes). */
+  alerts?: number;
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+
+function post(url: string, headers: Record<string, string>, body: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      { method: 'POST', agent, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function signedSlash(spec: LoadSpec, i: number): { headers: Record<string, string>; body: string } {
+  const texts = spec.texts ?? ['help'];
+  const body = new URLSearchParams({
+    token: 'verification-token',
+    team_id: 'T0TEST',
+    team_domain: 'opsbot-test',
+    channel_id: 'COPS',
+    channel_name: 'ops',
+    user_id: spec.userId ?? 'UONCALL1',
+    user_name: spec.userName ?? 'alice',
+    command: '/ops',
+    text: texts[i % texts.length] ?? 'help',
+    api_app_id: 'A0OPSBOT',
+    is_enterprise_install: 'false',
+    response_url: spec.responseUrl ?? 'http://127.0.0.1:9/none',
+    trigger_id: `${Date.now()}.${i}.${randomBytes(16).toString('hex')}`,
+  }).toString();
+  const ts = Math.floor(Date.now() / 1000);
+  const sig = createHmac('sha256', spec.secret ?? '')
+    .update(`v0:${ts}:${body}`)
+    .digest('hex');
+  return {
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-slack-signature': `v0=${sig}`,
+      'x-slack-request-timestamp': String(ts),
+    },
+    body,
+  };
+}
+
+/** An Alertmanager v4 notification: the group's alerts 0..count-1, as Alertmanager resends a whole group. */
+export function alertmanagerNotification(tag: string, group: number, count: number) {
+  const groupLabels = { alertname: `${tag}${group}` };
+  const common = { ...groupLabels, severity: 'warning', env: 'staging' };
+  const startsAt = new Date(Date.now() - 60_000).toISOString();
+  return {
+    version: '4',
+    groupKey: `{}:{alertname="${tag}${group}"}`,
+    status: 'firing',
+    receiver: 'opsbot',
+    groupLabels,
+    commonLabels: common,
+    commonAnnotations: { summary: `${tag} group ${group}` },
+    externalURL: 'http://127.0.0.1:9093',
+    alerts: Array.from({ length: count }, (_, a) => ({
+      status: 'firing',
+      labels: { ...common, instance: `pod-${a}` },
+      annotations: { summary: `${tag} group ${group}` },
+      startsAt,
+      endsAt: '0001-01-01T00:00:00Z',
+      generatorURL: 'http://127.0.0.1:9090/graph',
+      fingerprint: createHash('sha256').update(`${tag}/${group}/${a}`).digest('hex').slice(0, 16),
+    })),
+    truncatedAlerts: 0,
+  };
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+async function run(spec: LoadSpec): Promise<LoadResult> {
+  const requests: { headers: Record<string, string>; body: string; alerts: string[] }[] = [];
+  const count = Math.max(1, Math.round((spec.rate * spec.durationMs) / 1000));
+  const auth = { 'content-type': 'application/json', authorization: `Bearer ${spec.token ?? ''}` };
+  if (spec.mode === 'storm') {
+    // Every group grows batch by batch to alertsPerGroup alerts; groups are interleaved.
+    const groups = spec.groups ?? 50;
+    const per = spec.alertsPerGroup ?? 200;
+    const batches = spec.batches ?? 10;
+    for (let b = 1; b <= batches; b++) {
+      for (let g = 0; g < groups; g++) {
+        const n = Math.ceil((per * b) / batches);
+        const body = alertmanagerNotification(spec.tag ?? 'Storm', g, n);
+        requests.push({
+          headers: auth,
+          body: JSON.stringify(body),
+          alerts: body.alerts.map((a) => a.fingerprint),
+        });
+      }
+    }
+  }
+  const total = spec.mode === 'storm' ? requests.length : count;
+  const latencies: number[] = [];
+  const statuses: Record<string, number> = {};
+  const answered = new Set<string>();
+  let errors = 0;
+  const started = performance.now();
+  const deadline = started + spec.durationMs * 3 + 30_000;
+  const inflight: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = started + (i * 1000) / spec.rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    if (performance.now() > deadline) break;
+    let req: { headers: Record<string, string>; body: string; alerts: string[] };
+    if (spec.mode === 'slash') req = { ...signedSlash(spec, i), alerts: [] };
+    else if (spec.mode === 'alert') {
+      const body = alertmanagerNotification(spec.tag ?? 'Load', i % (spec.groups ?? 5), 1 + (i % 3));
+      req = { headers: auth, body: JSON.stringify(body), alerts: body.alerts.map((a) => a.fingerprint) };
+    } else req = requests[i]!;
+    const t0 = performance.now();
+    inflight.push(
+      post(
+        `${spec.url}${spec.mode === 'slash' ? '/slack/events' : '/webhooks/alertmanager'}`,
+        req.headers,
+        req.body,
+      ).then(
+        (status) => {
+          latencies.push(performance.now() - t0);
+          statuses[status] = (statuses[status] ?? 0) + 1;
+          if (status < 300) for (const a of req.alerts) answered.add(a);
+        },
+        () => {
+          errors++;
+        },
+      ),
+    );
+  }
+  await Promise.all(inflight);
+  const elapsedMs = performance.now() - started;
+  latencies.sort((a, b) => a - b);
+  const ok = Object.entries(statuses)
+    .filter(([s]) => Number(s) < 300)
+    .reduce((n, [, c]) => n + c, 0);
+  return {
+    sent: inflight.length,
+    ok,
+    statuses,
+    errors,
+    p50: percentile(latencies, 50),
+    p90: percentile(latencies, 90),
+    p99: percentile(latencies, 99),
+    max: latencies.at(-1) ?? Number.NaN,
+    elapsedMs,
+    ...(spec.mode === 'slash' ? {} : { alerts: answered.size }),
+  };
+}
+
+if (process.argv[2]) {
+  const spec = JSON.parse(process.argv[2]) as LoadSpec;
+  run(spec).then(
+    (result) => {
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+      agent.destroy();
+    },
+    (err: unknown) => {
+      process.stderr.write(`load generator failed: ${String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

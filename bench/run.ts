@@ -1,0 +1,380 @@
+/**
+ * `npm run bench`: measures the budgets in DESIGN.md against the local fakes and real Redis.
+ * It builds, starts the bot as its own process (and a bare Bolt app as the floor), drives them
+ * from a separate load-generator process (bench/load.ts, 127.0.0.1 only, bounded in count and
+ * time), prints a table and writes bench/results.json and bench/results.md.
+ *
+ * Comparing runs: copy a results file to bench/baseline.json (`cp bench/results.json
+ * bench/baseline.json`); the next run prints each figure's ratio against it.
+ * BENCH_QUICK=1 shortens every phase, for a smoke run.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { SlackCall } from '../test/fakes/slack.js';
+import { postSigned, slashCommandBody } from '../test/fakes/slack-signing.js';
+import { type BotProcess, startBotProcess } from '../test/helpers/bot-process.js';
+import { DEFAULT_CONFIG, SIGNING_SECRET, startWorld, USERS, type World } from '../test/helpers/world.js';
+import type { LoadResult, LoadSpec } from './load.js';
+
+const QUICK = process.env.BENCH_QUICK === '1';
+const PHASE_MS = QUICK ? 1_500 : 5_000;
+const RATES = [50, 200, 500];
+const PATCH_SAMPLES = QUICK ? 20 : 100;
+const STORM = { groups: 50, alertsPerGroup: 200, batches: 10 };
+const DRAIN_LIMIT_MS = QUICK ? 30_000 : 200_000;
+const WEBHOOK_TOKEN = 'bench-webhook-token';
+
+const CONFIG = `${DEFAULT_CONFIG}
+incidents: { repo: acme/incidents, channelPrefix: inc, routes: [] }
+`;
+
+type Figures = Record<string, number | string>;
+const results: { at: string; quick: boolean; figures: Figures; notes: string[] } = {
+  at: new Date().toISOString(),
+  quick: QUICK,
+  figures: {},
+  notes: [],
+};
+const fig = (key: string, value: number | string) => {
+  results.figures[key] = typeof value === 'number' ? Math.round(value * 100) / 100 : value;
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function rssMb(pid: number | undefined): number {
+  if (!pid) return Number.NaN;
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) / 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Runs bench/load.ts in its own process and returns its summary. */
+function load(spec: LoadSpec): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/load.ts', JSON.stringify(spec)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.on('exit', (code) => {
+      const line = out.trim().split('\n').at(-1) ?? '';
+      if (code === 0 && line) resolve(JSON.parse(line) as LoadResult);
+      else reject(new Error(`load generator exited with ${code}: ${out}`));
+    });
+  });
+}
+
+async function startBareBolt(): Promise<{ url: string; stop(): void }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/bare-bolt.ts'], {
+    env: { ...process.env, SLACK_SIGNING_SECRET: SIGNING_SECRET },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout }).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`bare Bolt app exited with ${code}`)));
+  });
+  const { port } = JSON.parse(line) as { port: number };
+  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGTERM') };
+}
+
+function addBenchDeployments(world: World, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const labels = { app: `bench-${i}` };
+    world.kube.applyDeployment(
+      'apps',
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: `bench-${i}`, labels },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: labels },
+          template: {
+            metadata: { labels },
+            spec: { containers: [{ name: 'app', image: 'ghcr.io/acme/bench:1' }] },
+          },
+        },
+      },
+      { settle: true },
+    );
+  }
+}
+
+/** Sum of waiting, active and delayed jobs over every queue, read from /metrics. */
+async function queueBacklog(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  let total = 0;
+  for (const m of text.matchAll(/^opsbot_queue_depth\{[^}]*state="(waiting|active|delayed)"[^}]*\} (\d+)/gm))
+    total += Number(m[2]);
+  return total;
+}
+
+/** Firing alerts the incident summaries account for: listed bullets plus "…and N more firing". */
+function alertsInSummaries(world: World, channels: readonly { id: string }[]): number {
+  let total = 0;
+  for (const channel of channels) {
+    const summary = world.slack.messages(channel.id).find((m) => /^(Incident|Resolved):/.test(m.text ?? ''));
+    const blocks = JSON.stringify(summary?.blocks ?? []);
+    const more = /…and (\d+) more firing/.exec(blocks);
+    const listed = (blocks.match(/• /g) ?? []).length;
+    total += listed + (more ? Number(more[1]) : 0);
+  }
+  return total;
+}
+
+/** Highest calls per method in any 60 s window, and chat posts/updates to one channel in any 1 s window. */
+function slackRates(calls: readonly SlackCall[]): { perMinute: string; perChannelPerSecond: number } {
+  const maxIn = (times: number[], windowMs: number) => {
+    let best = 0;
+    for (let i = 0, j = 0; i < times.length; i++) {
+      while ((times[i] ?? 0) - (times[j] ?? 0) >= windowMs) j++;
+      best = Math.max(best, i - j + 1);
+    }
+    return best;
+  };
+  const byMethod = new Map<string, number[]>();
+  const byChannel = new Map<string, number[]>();
+  for (const call of calls) {
+    byMethod.set(call.method, [...(byMethod.get(call.method) ?? []), call.at]);
+    if (call.method === 'chat.postMessage' || call.method === 'chat.update') {
+      const channel = String(call.args.channel ?? '');
+      byChannel.set(channel, [...(byChannel.get(channel) ?? []), call.at]);
+    }
+  }
+  return {
+    perMinute: [...byMethod]
+      .filter(([m]) => /^(conversations\.create|chat\.)/.test(m))
+      .map(([m, t]) => `${m}=${maxIn(t, 60_000)}`)
+      .join(' '),
+    perChannelPerSecond: Math.max(0, ...[...byChannel.values()].map((t) => maxIn(t, 1_000))),
+  };
+}
+
+async function main(): Promise<void> {
+  console.log('building…');
+  try {
+    execFileSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
+  } catch {
+    results.notes.push('build reported errors; dist may be stale');
+  }
+  const world = await startWorld({ config: CONFIG });
+  world.github.createRepo('acme/incidents', { files: { 'README.md': '# incidents\n' } });
+  addBenchDeployments(world, PATCH_SAMPLES);
+  const env = {
+    ...world.env,
+    OPSBOT_QUEUE_PREFIX: `bench-${Date.now()}`,
+    OPSBOT_WEBHOOK_TOKEN: WEBHOOK_TOKEN,
+    LOG_LEVEL: 'info',
+  };
+  const bot: BotProcess = await startBotProcess(env);
+  const bare = await startBareBolt();
+  let peak = 0;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, rssMb(bot.child.pid) || 0);
+  }, 200);
+  try {
+    await sleep(2_000);
+    fig('rss.idle.mb', rssMb(bot.child.pid));
+    const slashSpec = { mode: 'slash' as const, secret: SIGNING_SECRET, durationMs: PHASE_MS };
+
+    // 1. Ack latency: the bot (help, answered in the ack) against the bare Bolt floor.
+    for (const rate of RATES) {
+      const floor = await load({ ...slashSpec, url: bare.url, rate });
+      const ours = await load({ ...slashSpec, url: bot.url, rate, texts: ['help'] });
+      for (const [who, r] of [
+        ['bare', floor],
+        ['bot', ours],
+      ] as const) {
+        fig(`ack.${rate}.${who}.p50`, r.p50);
+        fig(`ack.${rate}.${who}.p90`, r.p90);
+        fig(`ack.${rate}.${who}.p99`, r.p99);
+        fig(`ack.${rate}.${who}.ok`, `${r.ok}/${r.sent}`);
+      }
+      fig(`ack.${rate}.ratio.p99`, ours.p99 / floor.p99);
+      await sleep(500);
+    }
+    // Denials queue an audit record; status queues a real job that reads the cluster and posts to Slack.
+    const denied = await load({
+      ...slashSpec,
+      url: bot.url,
+      rate: 200,
+      texts: ['rollback api --env staging'],
+      userId: USERS.stranger.id,
+      userName: USERS.stranger.name,
+    });
+    fig('ack.200.denied.p50', denied.p50);
+    fig('ack.200.denied.p99', denied.p99);
+    fig('ack.200.denied.ok', `${denied.ok}/${denied.sent}`);
+    const status = await load({
+      ...slashSpec,
+      url: bot.url,
+      rate: 50,
+      texts: ['status api --env staging', 'status worker --env staging', 'status web --env staging'],
+    });
+    fig('ack.50.status.p50', status.p50);
+    fig('ack.50.status.p99', status.p99);
+    fig('ack.50.status.ok', `${status.ok}/${status.sent}`);
+    const drainStart = Date.now();
+    while ((await queueBacklog(bot.url)) > 0 && Date.now() - drainStart < 120_000) await sleep(500);
+    fig('status.drain.s', (Date.now() - drainStart) / 1000);
+
+    // 2. Signed command → PATCH received by the fake, one restart at a time on distinct deployments.
+    const patchLatencies: number[] = [];
+    for (let i = 0; i < PATCH_SAMPLES; i++) {
+      const name = `bench-${i}`;
+      const from = world.kube.requests.length;
+      const body = slashCommandBody({
+        text: `restart ${name} --env staging`,
+        user_id: USERS.oncall.id,
+        user_name: USERS.oncall.name,
+        channel_id: 'COPS',
+        response_url: world.slack.responseUrl(),
+      });
+      const t0 = Date.now();
+      const res = await postSigned(`${bot.url}/slack/events`, body, SIGNING_SECRET);
+      await res.text();
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const patch = world.kube.requests
+          .slice(from)
+          .find((r) => r.method === 'PATCH' && r.path.endsWith(`/deployments/${name}`) && !r.query.dryRun);
+        if (patch) {
+          patchLatencies.push(patch.at - t0);
+          break;
+        }
+        if (Date.now() > deadline) {
+          results.notes.push(`no PATCH for ${name} within 10 s`);
+          break;
+        }
+        await sleep(1);
+      }
+    }
+    patchLatencies.sort((a, b) => a - b);
+    const pct = (p: number) =>
+      patchLatencies[Math.min(patchLatencies.length - 1, Math.ceil((p / 100) * patchLatencies.length) - 1)] ??
+      Number.NaN;
+    fig('patch.samples', patchLatencies.length);
+    fig('patch.p50', pct(50));
+    fig('patch.p99', pct(99));
+
+    // 3. Alert webhooks, then the storm; skipped while the receiver is missing.
+    const probe = await fetch(`${bot.url}/webhooks/alertmanager`, { method: 'POST', body: '{}' });
+    await probe.text();
+    if (probe.status === 404) {
+      for (const key of ['alerts.accepted.per.s', 'alerts.p99', 'storm']) fig(key, 'n/a (no alert receiver)');
+    } else {
+      const alertSpec = { url: bot.url, token: WEBHOOK_TOKEN, durationMs: QUICK ? 1_000 : 3_000 };
+      const tput = await load({ ...alertSpec, mode: 'alert', rate: 1_000, groups: 5, tag: 'Load' });
+      fig('alerts.offered.per.s', 1_000);
+      fig('alerts.accepted.per.s', tput.ok / (tput.elapsedMs / 1000));
+      fig('alerts.p50', tput.p50);
+      fig('alerts.p99', tput.p99);
+      fig('alerts.ok', `${tput.ok}/${tput.sent}`);
+      const settle = Date.now();
+      while ((await queueBacklog(bot.url)) > 0 && Date.now() - settle < 60_000) await sleep(500);
+
+      const callsBefore = world.slack.calls.length;
+      const stormStart = Date.now();
+      const storm = await load({
+        ...alertSpec,
+        mode: 'storm',
+        rate: 250,
+        ...STORM,
+        tag: 'Storm',
+        durationMs: 2_000,
+      });
+      fig('storm.notifications', `${storm.ok}/${storm.sent}`);
+      fig('storm.p99', storm.p99);
+      fig('storm.alerts.sent', STORM.groups * STORM.alertsPerGroup);
+      fig('storm.alerts.accepted', storm.alerts ?? 0);
+      // Drained: nothing queued, and Slack has heard nothing for 5 s (some waits happen inside a job).
+      let drained = false;
+      while (Date.now() - stormStart < DRAIN_LIMIT_MS) {
+        const lastCall = world.slack.calls.at(-1)?.at ?? 0;
+        if (Date.now() - lastCall > 5_000 && (await queueBacklog(bot.url)) === 0) {
+          drained = true;
+          break;
+        }
+        await sleep(1_000);
+      }
+      const lastCall = world.slack.calls.at(-1)?.at ?? Date.now();
+      fig(
+        'storm.drain.s',
+        drained ? (lastCall - stormStart) / 1000 : `> ${DRAIN_LIMIT_MS / 1000} (not drained)`,
+      );
+      const stormChannels = world.slack.channels().filter((c) => c.name.includes('storm'));
+      fig('storm.channels.created', stormChannels.length);
+      fig('storm.alerts.in.summaries', alertsInSummaries(world, stormChannels));
+      const perMethod: Record<string, number> = {};
+      for (const call of world.slack.calls.slice(callsBefore))
+        perMethod[call.method] = (perMethod[call.method] ?? 0) + 1;
+      fig(
+        'storm.slack.calls',
+        Object.entries(perMethod)
+          .map(([m, n]) => `${m}=${n}`)
+          .join(' '),
+      );
+      fig('storm.slack.429s', world.slack.calls.slice(callsBefore).filter((c) => c.status === 429).length);
+      const rates = slackRates(world.slack.calls.slice(callsBefore));
+      fig('storm.max.per.minute', rates.perMinute);
+      fig('storm.max.per.channel.per.s', rates.perChannelPerSecond);
+      const stats = world.slack.stats();
+      fig(
+        'run.max.per.minute',
+        Object.entries(stats.maxPerMinute)
+          .filter(([m]) => /conversations\.create|chat\./.test(m))
+          .map(([m, n]) => `${m}=${n}`)
+          .join(' '),
+      );
+      fig('run.max.per.channel.per.s', stats.maxPerChannelPerSecond);
+      await sleep(5_000);
+      fig('rss.after.storm.mb', rssMb(bot.child.pid));
+    }
+    fig('rss.peak.mb', peak);
+  } finally {
+    clearInterval(sampler);
+    bare.stop();
+    await bot.stop('SIGTERM').catch(() => undefined);
+    await world.close();
+  }
+  report();
+}
+
+function report(): void {
+  const baseline = existsSync('bench/baseline.json')
+    ? (JSON.parse(readFileSync('bench/baseline.json', 'utf8')) as typeof results)
+    : undefined;
+  const rows = Object.entries(results.figures).map(([key, value]) => {
+    const before = baseline?.figures[key];
+    const ratio =
+      typeof value === 'number' && typeof before === 'number' && before !== 0
+        ? (value / before).toFixed(2)
+        : '';
+    return [key, String(value), before === undefined ? '' : String(before), ratio];
+  });
+  const header = ['figure', 'value (ms, MB, /s)', 'baseline', 'ratio'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  const table = [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+  console.log(`\n${table}\n`);
+  for (const note of results.notes) console.log(`note: ${note}`);
+  writeFileSync('bench/results.json', `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(
+    'bench/results.md',
+    `# opsbot bench, ${results.at}${results.quick ? ' (quick)' : ''}\n\n${table}\n${results.notes.map((n) => `\n- ${n}`).join('')}\n`,
+  );
+  console.log('wrote bench/results.json and bench/results.md');
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
