@@ -5,7 +5,8 @@ import type { ParsedInput } from '../src/core/grammar.js';
 import type { Message } from '../src/core/message.js';
 import type { Principal } from '../src/core/policy.js';
 import type { CommandJob } from '../src/engine/command-job.js';
-import type { Clock, Cluster, ClusterTarget } from '../src/ports.js';
+import type { Clock, Cluster, ClusterTarget, IncidentCommands, LockResult } from '../src/ports.js';
+import type { PreviewServices } from '../src/preview/services.js';
 
 /** Answers that need nothing but config and the asker: help, whoami. They run inside the ack. */
 export interface InlineContext {
@@ -34,6 +35,16 @@ export interface RunContext {
    * the plan the approver saw. A no-op for requests that needed no approval.
    */
   expectUnchanged(resourceVersion: string): void;
+  /** Namespaces, templates and pull requests for the env commands; absent when previews are not wired. */
+  previews?: PreviewServices | undefined;
+  /** Declare and resolve incidents; absent when incidents are not configured. */
+  incidents?: IncidentCommands | undefined;
+  /** Queues an extra audit record for a part of this job (a runbook step); the job's own record is written anyway. */
+  audit?(
+    record: Pick<AuditRecord, 'id' | 'outcome' | 'action' | 'message'> & Partial<AuditRecord>,
+  ): Promise<void>;
+  /** Takes the target lock single commands take (`<env>/<deployment>`), held by this job; re-entrant on retry. */
+  lock?(key: string, description: string): Promise<LockResult>;
 }
 
 /** What an approver is shown: before → after, from a server-side dry run. */
@@ -59,7 +70,8 @@ export type AuditDetails = Partial<
 >;
 
 export interface Outcome {
-  outcome: 'executed' | 'noop';
+  /** "failed": the command handled its own failure (a runbook that ran its onFailure steps). */
+  outcome: 'executed' | 'noop' | 'failed';
   message: Message;
   audit: AuditDetails;
 }
@@ -73,10 +85,14 @@ export interface CommandModule<A = unknown> {
   /** The permission policy checks; absent for commands everyone may run. */
   action?: Action;
   parse(input: ParsedInput): A;
-  /** Where the request acts, for policy, approval and locking. */
-  scope?(args: A): Scope;
+  /** Where the request acts, for policy, approval and locking. The config names where previews live. */
+  scope?(args: A, config: OpsbotConfig): Scope;
   /** Checks that need the config (bounds, limits), run in the ack path so bad input is never queued. */
   check?(config: OpsbotConfig, args: A): void;
+  /** Permissions needed beyond `action` (a runbook's steps); all are checked before anything is queued. */
+  requires?(config: OpsbotConfig, args: A): { action: Action; environment: string }[];
+  /** A second person must approve even where `action` alone would not need it (a runbook's approval step). */
+  needsApproval?(config: OpsbotConfig, args: A): boolean;
   /** The plan shown to an approver; mutating commands in protected environments need it. */
   preview?(ctx: RunContext, args: A): Promise<Preview>;
   /** Answered inside the ack, with no cluster or GitHub call. */

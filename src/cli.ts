@@ -3,6 +3,8 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from './config/load.js';
 import { isOpsError } from './core/errors.js';
 import { type Mode, type RunningBot, startBot } from './main.js';
+import { loadTemplateDirSync, templatePath } from './preview/template-files.js';
+import { loadRunbooks, runbooksDir } from './runbooks/load.js';
 
 const USAGE = `Usage: opsbot [start | worker | validate [opsbot.yml]] [--as <slack user id>]
   start      receive Slack commands and run workers (default); without SLACK_BOT_TOKEN,
@@ -12,8 +14,17 @@ const USAGE = `Usage: opsbot [start | worker | validate [opsbot.yml]] [--as <sla
   --as U123  local shell: act as this Slack user id (or set OPSBOT_USER)`;
 
 function validate(file: string): number {
-  loadConfig(file);
+  const config = loadConfig(file);
   console.log(`${file}: OK`);
+  // Runbooks are checked against the config they will run under.
+  const dir = runbooksDir(config, file);
+  const runbooks = loadRunbooks(dir, config);
+  console.log(`${dir}: ${runbooks.length} runbook${runbooks.length === 1 ? '' : 's'} OK`);
+  if (config.preview) {
+    const manifests = loadTemplateDirSync(config.preview.template, file);
+    const where = templatePath(config.preview.template, file);
+    console.log(`${where}: preview template, ${manifests.length} objects OK`);
+  }
   return 0;
 }
 

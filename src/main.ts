@@ -6,18 +6,23 @@ import { WebClient } from '@slack/web-api';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
-import { commands } from '../commands/index.js';
+import { withRunbooks } from '../commands/index.js';
+import { incidentButton, incidentCommands, noteIncidentAction } from './alerts/feature.js';
 import { type Env, readEnv } from './config/env.js';
 import { loadConfig } from './config/load.js';
 import type { OpsbotConfig } from './config/schema.js';
+import { ExternalServiceError } from './core/errors.js';
 import { acceptCommand } from './engine/accept-command.js';
 import { auditForgedClick, decideApproval, expireApproval } from './engine/decide-approval.js';
+import { extendFromClick } from './engine/preview-click.js';
 import { runCommand } from './engine/run-command.js';
 import { features } from './features.js';
 import { GitHubAuditLog } from './github/audit-log.js';
 import { createOctokit } from './github/client.js';
+import { GitHubPullRequests } from './github/pull-requests.js';
 import { createHttpServer, type ReadinessCheck } from './http/server.js';
 import { KubeCluster } from './kubernetes/cluster.js';
+import { KubeWorkspaces } from './kubernetes/workspaces.js';
 import { LocalGitAuditLog } from './local/git-audit-log.js';
 import { localConfig } from './local/local-config.js';
 import { hasKubeContext, startSandbox } from './local/sandbox.js';
@@ -25,6 +30,7 @@ import { runShell, ShellChat } from './local/shell.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import type { Approvals, AuditLog, Chat, Clock, Directory, Jobs, Locks } from './ports.js';
+import { loadTemplateDir } from './preview/template-files.js';
 import { newApprovalId, RedisApprovals } from './queue/approvals.js';
 import type { QueueBackend } from './queue/backend.js';
 import { BullBackend } from './queue/bull-backend.js';
@@ -33,6 +39,7 @@ import { RedisLocks } from './queue/locks.js';
 import { MemoryBackend } from './queue/memory-backend.js';
 import { MemoryApprovals, MemoryLocks } from './queue/memory-state.js';
 import { createJobs } from './queue/queues.js';
+import { loadRunbooks, runbooksDir } from './runbooks/load.js';
 import type { FeatureHandle, Runtime } from './runtime.js';
 import { createSlackApp } from './slack/app.js';
 import { boltLogger } from './slack/bolt-logger.js';
@@ -123,6 +130,17 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
   const user = { id: options.as ?? source.OPSBOT_USER ?? 'ULOCAL', name: source.OPSBOT_USER_NAME ?? 'you' };
   const useBuiltInConfig = shell && !source.OPSBOT_CONFIG && !existsSync(env.OPSBOT_CONFIG);
   const config: OpsbotConfig = useBuiltInConfig ? localConfig(user.id) : loadConfig(env.OPSBOT_CONFIG);
+  // Checked with the config: a bad runbook stops the bot here, with the message `opsbot validate` prints.
+  const runbooks = loadRunbooks(
+    runbooksDir(config, useBuiltInConfig ? undefined : env.OPSBOT_CONFIG),
+    config,
+  );
+  const commands = withRunbooks(runbooks);
+  // The effective settings help an operator; every credential in them is redacted by the logger.
+  log.info(
+    { env, environments: Object.keys(config.environments), roles: Object.keys(config.roles), shell },
+    'configuration loaded',
+  );
   const metrics = createMetrics();
   const notes: string[] = [];
   const closers: (() => Promise<void>)[] = [];
@@ -195,6 +213,18 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
     commands,
     log,
     newApprovalId,
+    observe: (command: string, outcome: string, seconds: number) =>
+      metrics.actionDuration.observe({ command, outcome }, seconds),
+    incidents: config.incidents ? incidentCommands : undefined,
+    previews: config.preview
+      ? {
+          workspaces: new KubeWorkspaces(cluster.kubeconfig),
+          pullRequests: octokit ? new GitHubPullRequests(octokit) : undefined,
+          directory: chat,
+          loadTemplate: (dir: string) =>
+            loadTemplateDir(dir, useBuiltInConfig ? undefined : env.OPSBOT_CONFIG),
+        }
+      : undefined,
   };
   const approvalDeps = { config, approvals, jobs, chat, directory: chat, clock: systemClock };
   lazyJobs.current = createJobs(backend, {
@@ -202,8 +232,17 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
     auditLog,
     runCommand: (attempt) => runCommand(runDeps, attempt),
     expireApproval: (id) => expireApproval(approvalDeps, id),
+    onAuditWritten: (record) => noteIncidentAction(record),
   });
-  backend.onFailed((queue) => metrics.queueFailures.inc({ queue }));
+  backend.onFailed((queue, error) => {
+    metrics.queueFailures.inc({ queue });
+    const external = externalCause(error);
+    if (external)
+      metrics.externalErrors.inc({
+        system: external.system,
+        status: String(external.status ?? 'unreachable'),
+      });
+  });
 
   const runtime: Runtime = {
     env,
@@ -222,6 +261,7 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
     slackClient,
     octokit,
     kubeconfig: cluster.kubeconfig,
+    runbooks,
     local: { shell, sandbox, localAudit: !octokit, memoryQueue: backend.kind === 'memory' },
   };
   const handles: FeatureHandle[] = [];
@@ -250,6 +290,8 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
           onRejected,
           accept,
           decide,
+          extendPreview: (click) => extendFromClick(accept, click),
+          incidentButton,
         })
       : undefined;
   if (slack) void slackChat?.refreshGroups();
@@ -327,4 +369,12 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
       log.flush?.();
     },
   };
+}
+
+/** The Slack, GitHub, Kubernetes or Redis failure behind an error, if there is one. */
+function externalCause(error: unknown): ExternalServiceError | undefined {
+  for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof ExternalServiceError) return e;
+  }
+  return undefined;
 }

@@ -152,3 +152,57 @@ export interface IncidentDirectory {
   /** The incident a channel belongs to, or undefined for an ordinary channel. */
   lookup(channelId: string): Promise<IncidentContext | undefined>;
 }
+
+/** What the incident commands need: open one by hand, resolve the one a channel belongs to. */
+export interface IncidentCommands {
+  /** Idempotent by `key`; answers once the channel exists, or without it after a short wait. */
+  declare(input: {
+    title: string;
+    severity: string;
+    environment: string;
+    by: string;
+    key: string;
+  }): Promise<{ id: string; channelId?: string | undefined; channelName?: string | undefined }>;
+  /** Throws StateError not_found outside an incident channel. */
+  resolve(
+    channelId: string,
+    by: string,
+    note: string | undefined,
+  ): Promise<{ id: string; alreadyResolved: boolean }>;
+}
+
+/** A namespace as previews see it: its name, labels, annotations, and whether it is being deleted. */
+export interface NamespaceView {
+  name: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  terminating: boolean;
+}
+
+/** Namespaces and the generic objects applied into them, for preview environments. */
+export interface Workspaces {
+  listNamespaces(context: string | undefined, labelSelector: string): Promise<NamespaceView[]>;
+  getNamespace(context: string | undefined, name: string): Promise<NamespaceView | undefined>;
+  /** Creates the namespace, or merges these labels and annotations into the one there. */
+  upsertNamespace(
+    context: string | undefined,
+    name: string,
+    meta: { labels: Record<string, string>; annotations: Record<string, string> },
+  ): Promise<{ created: boolean }>;
+  /** Merges labels and annotations; a null value removes the key. */
+  patchNamespace(
+    context: string | undefined,
+    name: string,
+    meta: { labels?: Record<string, string | null>; annotations?: Record<string, string | null> },
+  ): Promise<void>;
+  /** Answers false when there was nothing to delete. */
+  deleteNamespace(context: string | undefined, name: string): Promise<boolean>;
+  /** Server-side apply of each object, as field manager "opsbot". */
+  apply(context: string | undefined, objects: readonly Record<string, unknown>[]): Promise<void>;
+}
+
+/** The pull requests a preview can be opened from. */
+export interface PullRequests {
+  head(repo: string, number: number): Promise<{ sha: string; ref: string; state: string }>;
+  comment(repo: string, number: number, body: string): Promise<void>;
+}

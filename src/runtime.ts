@@ -5,6 +5,7 @@ import type { WebClient } from '@slack/web-api';
 import type { Logger } from 'pino';
 import type { Env } from './config/env.js';
 import type { OpsbotConfig } from './config/schema.js';
+import type { Runbook } from './core/runbook.js';
 import type { ReadinessCheck } from './http/server.js';
 import type { Metrics } from './metrics.js';
 import type {
@@ -42,6 +43,8 @@ export interface Runtime {
   kubeconfig: KubeConfig;
   /** Set by the incidents feature: lets commands in incident channels default from the alert. */
   incidents?: IncidentDirectory | undefined;
+  /** The runbooks loaded and checked at start-up; the incidents feature offers the matching ones. */
+  runbooks?: readonly Runbook[] | undefined;
   /** Which stand-ins local mode is using, so replies and logs can say so. */
   local: { shell: boolean; sandbox: boolean; localAudit: boolean; memoryQueue: boolean };
 }

@@ -29,6 +29,8 @@ export const Env = z
       .regex(/^[A-Za-z0-9:_-]+$/)
       .default('opsbot'),
     OPSBOT_WEBHOOK_TOKEN: optionalText,
+    /** PagerDuty v3 webhook signing secret(s), comma-separated; when set, /webhooks/pagerduty needs a valid signature. */
+    PAGERDUTY_WEBHOOK_SECRET: optionalText,
     /** auto: Redis if REDIS_URL is set or the default answers, else in-process (local mode). */
     OPSBOT_QUEUE: z.enum(['auto', 'redis', 'memory']).default('auto'),
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),

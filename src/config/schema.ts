@@ -55,6 +55,26 @@ export const Incidents = z.strictObject({
     .regex(/^[a-z0-9][a-z0-9-]*$/)
     .default('inc'),
   routes: z.array(IncidentRoute).default([]),
+  /** A re-fire within this long after resolution reopens the incident (a flap) instead of opening a new one. */
+  reopenWindow: Duration.default(3_600_000),
+  /** A resolved incident's channel is archived after this long. */
+  archiveAfter: Duration.default(86_400_000),
+  /** Channel name template: {{prefix}}, {{date}} (YYYYMMDD), {{title}}, {{severity}} and any alert label. */
+  channelName: z.string().min(1).default('{{prefix}}-{{date}}-{{title}}'),
+  /** Slack allows about 20 conversations.create per minute; shared by every replica. */
+  channelCreateLimit: z
+    .strictObject({ count: z.int().positive(), per: Duration })
+    .default({ count: 20, per: 60_000 }),
+  severityLabel: z.string().min(1).default('severity'),
+  /** Labels commands in an incident channel take their --env and <deployment> defaults from. */
+  envLabel: z.string().min(1).default('env'),
+  deploymentLabel: z.string().min(1).default('deployment'),
+  namespaceLabel: z.string().min(1).default('namespace'),
+  clusterLabel: z.string().min(1).default('cluster'),
+  /** Alert label values (of envLabel) that name an opsbot environment differently, e.g. production: prod. */
+  environmentMap: z.record(z.string(), z.string()).default({}),
+  /** The environment of incidents whose labels name none (manual ones included), for defaults and policy. */
+  environment: z.string().min(1).optional(),
 });
 
 export const Preview = z.strictObject({
@@ -64,6 +84,24 @@ export const Preview = z.strictObject({
   maxTtl: Duration.default(72 * 3_600_000),
   maxPerUser: z.int().positive().default(3),
   maxTotal: z.int().positive().default(50),
+  /** The opsbot environment whose kube context and permissions govern previews, e.g. staging. */
+  environment: z.string().min(1),
+  /** The owner is warned this long before expiry, with an Extend button. */
+  warnBefore: Duration.default(30 * 60_000),
+  /** The repository `--pr <number>` refers to; the environment's URL is commented on the PR there. */
+  repo: RepoSlug.optional(),
+  /** The image repository; {{image}} renders as `<image>:<tag>`. */
+  image: z
+    .string()
+    .regex(/^[a-z0-9]+([._/:-][a-z0-9]+)*$/, 'must be an image repository such as ghcr.io/acme/web')
+    .optional(),
+  /** The tag used when neither --pr nor --ref is given. */
+  defaultTag: z
+    .string()
+    .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/)
+    .default('latest'),
+  /** How often the reaper looks for expired environments. */
+  reapEvery: Duration.default(60_000),
 });
 
 export const Approvals = z.strictObject({
@@ -88,6 +126,8 @@ export const OpsbotConfig = z
     preview: Preview.optional(),
     approvals: Approvals.default({ ttl: 15 * 60_000 }),
     rollout: Rollout.default({ timeout: 5 * 60_000, pollInterval: 1_000 }),
+    /** Where the runbooks are, relative to this file's folder. */
+    runbooks: z.strictObject({ dir: z.string().min(1).default('runbooks') }).default({ dir: 'runbooks' }),
   })
   .superRefine((config, ctx) => {
     const known = new Set(Object.keys(config.environments));
@@ -113,5 +153,7 @@ export const OpsbotConfig = z
         checkEnv(env, ['roles', roleName, 'emergency', j]);
       });
     }
+    if (config.preview) checkEnv(config.preview.environment, ['preview', 'environment']);
+    if (config.incidents?.environment) checkEnv(config.incidents.environment, ['incidents', 'environment']);
   });
 export type OpsbotConfig = z.infer<typeof OpsbotConfig>;

@@ -9,6 +9,8 @@ export const ACTIONS = [
   'env.close',
   'env.extend',
   'env.list',
+  /** Close or extend a preview environment someone else opened. */
+  'env.close-any',
   'incident.declare',
   'incident.resolve',
   'run',

@@ -66,7 +66,7 @@ export async function acceptCommand(deps: AcceptDeps, request: CommandRequest): 
     const args = command.parse(rest);
     if (command.reply) return { kind: 'reply', message: command.reply(inline, args) };
 
-    const scope = command.scope?.(args);
+    const scope = command.scope?.(args, deps.config);
     if (!command.action || !scope) throw new Error(`command ${command.name} has neither reply nor scope`);
     const environment = deps.config.environments[scope.environment];
     if (!environment) {
@@ -77,7 +77,13 @@ export async function acceptCommand(deps: AcceptDeps, request: CommandRequest): 
     }
 
     command.check?.(deps.config, args);
-    const decision = authorize(deps.config, principal, command.action, scope.environment);
+    // Every permission the request needs (a runbook: each step's) is checked now, so a run is never half-allowed.
+    const needs = [
+      { action: command.action, environment: scope.environment },
+      ...(command.requires?.(deps.config, args) ?? []),
+    ];
+    const decisions = needs.map((n) => authorize(deps.config, principal, n.action, n.environment));
+    const decision = decisions.find((d) => !d.allowed) ?? decisions[0]!;
     if (!decision.allowed) {
       const jobId = idempotencyKey('deny', request.deliveryId);
       await deps.jobs.enqueueAudit(
@@ -94,7 +100,9 @@ export async function acceptCommand(deps: AcceptDeps, request: CommandRequest): 
         }),
       };
     }
-    const guarded = environment.protected && MUTATING_ACTIONS.has(command.action);
+    const guarded =
+      (environment.protected && MUTATING_ACTIONS.has(command.action)) ||
+      command.needsApproval?.(deps.config, args) === true;
     if (guarded && !scope.reason) {
       throw new UserInputError(`${scope.environment} is protected: say why with --reason "<text>".`);
     }

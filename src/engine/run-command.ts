@@ -6,7 +6,17 @@ import type { AuditRecord } from '../core/audit.js';
 import { formatDuration } from '../core/duration.js';
 import { ConfigError, OpsError, StateError, userMessageOf } from '../core/errors.js';
 import { type Message, message, withContext } from '../core/message.js';
-import type { Approvals, Chat, Clock, Cluster, ClusterTarget, Jobs, Locks } from '../ports.js';
+import type {
+  Approvals,
+  Chat,
+  Clock,
+  Cluster,
+  ClusterTarget,
+  IncidentCommands,
+  Jobs,
+  Locks,
+} from '../ports.js';
+import type { PreviewServices } from '../preview/services.js';
 import { jobRecord, mention } from './audit-records.js';
 import { type Checkpoints, CommandJob } from './command-job.js';
 
@@ -21,6 +31,12 @@ export interface RunDeps {
   commands: readonly CommandModule[];
   log: Logger;
   newApprovalId(): string;
+  /** Told how long each run took and how it ended, for metrics. */
+  observe?(command: string, outcome: string, seconds: number): void;
+  /** For the env commands: namespaces, templates, pull requests. */
+  previews?: PreviewServices | undefined;
+  /** For /ops incident declare|resolve. */
+  incidents?: IncidentCommands | undefined;
 }
 
 /** The queue-independent view of one attempt of a job. */
@@ -84,7 +100,7 @@ export async function runCommand(deps: RunDeps, attempt: JobAttempt): Promise<Jo
   let scope: Scope | undefined;
   try {
     args = command.parse(job.input);
-    scope = command.scope?.(args);
+    scope = command.scope?.(args, deps.config);
   } catch (err) {
     throw new FinalFailure(err);
   }
@@ -94,6 +110,8 @@ export async function runCommand(deps: RunDeps, attempt: JobAttempt): Promise<Jo
     config: deps.config,
     cluster: deps.cluster,
     clock: deps.clock,
+    ...(deps.previews ? { previews: deps.previews } : {}),
+    ...(deps.incidents ? { incidents: deps.incidents } : {}),
     target: (environment) => resolveTarget(deps.config, environment),
     progress,
     checkpoint,
@@ -103,6 +121,12 @@ export async function runCommand(deps: RunDeps, attempt: JobAttempt): Promise<Jo
       throw new StateError(
         'conflict',
         `${scope?.target ?? 'The target'} changed after the plan was approved (resourceVersion ${job.expectedResourceVersion} → ${resourceVersion}). Nothing was done; request it again.`,
+      );
+    },
+    lock: (key, description) => deps.locks.acquire(key, job.id, description),
+    audit: async (record) => {
+      await deps.jobs.enqueueAudit(
+        jobRecord(job, { ...(deps.cluster.sandbox ? { sandbox: true } : {}), ...record }, deps.clock.now()),
       );
     },
   };
@@ -147,10 +171,12 @@ export async function runCommand(deps: RunDeps, attempt: JobAttempt): Promise<Jo
       { target: scope?.target, environment: scope?.environment, attempt: attempt.attempt },
       'command started',
     );
+    const started = deps.clock.now();
     try {
       const outcome = await command.run(ctx, args);
       await progress(outcome.message);
       await audit(outcome.outcome, outcome.message.text, outcome.audit);
+      deps.observe?.(command.name, outcome.outcome, (deps.clock.now() - started) / 1000);
       log.info({ outcome: outcome.outcome }, 'command finished');
       return outcome;
     } finally {
@@ -178,6 +204,7 @@ export async function runCommand(deps: RunDeps, attempt: JobAttempt): Promise<Jo
       (e: unknown) => log.warn({ err: e }, 'could not report failure to chat'),
     );
     await audit('failed', text);
+    deps.observe?.(command.name, 'failed', 0);
     throw new FinalFailure(err);
   }
 }

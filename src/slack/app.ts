@@ -6,6 +6,7 @@ import type { Message } from '../core/message.js';
 import { message } from '../core/message.js';
 import type { Ack, CommandRequest } from '../engine/accept-command.js';
 import type { ApprovalClick } from '../engine/decide-approval.js';
+import type { PreviewExtendClick } from '../engine/preview-click.js';
 import { boltLogger } from './bolt-logger.js';
 import { slackEventsGate } from './events-gate.js';
 import { toBlocks } from './render.js';
@@ -17,6 +18,10 @@ export interface SlackAppOptions {
   log: Logger;
   accept(request: CommandRequest): Promise<Ack>;
   decide(click: ApprovalClick): Promise<Message>;
+  /** The Extend button on a preview's expiry warning. */
+  extendPreview?(click: PreviewExtendClick): Promise<Message>;
+  /** The command text and channel behind an incident summary's action button (an opaque id). */
+  incidentButton?(id: string): Promise<{ text: string; channel: string } | undefined>;
   /** A request refused for its signature, e.g. to audit a forged approval click. */
   onRejected?(rawBody: Buffer): void;
 }
@@ -96,7 +101,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     } catch (err) {
       log.error({ err, user: command.user_id }, 'could not accept command');
       reply = message(
-        'opsbot could not accept this request right now (its queue is unavailable). Nothing was run; try again shortly.',
+        'opsbot could not confirm this request in time (its queue is slow or unavailable). If it was accepted, its outcome will appear here; check before you try again.',
       );
     }
     await ack({ response_type: 'ephemeral', text: reply.text, blocks: toBlocks(reply) });
@@ -125,6 +130,61 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       }
     } catch (err) {
       log.error({ err, approvalId: click.approvalId }, 'could not handle an approval click');
+    }
+  });
+
+  // Incident action buttons run as if the clicker typed the command: same permissions and approvals.
+  app.action('incident.action', async ({ ack, body, action, client }) => {
+    await ack();
+    if (body.type !== 'block_actions' || action.type !== 'button' || !('action_id' in action)) return;
+    const channelId = body.channel?.id ?? body.container?.channel_id ?? '';
+    try {
+      const button = await options.incidentButton?.(action.value ?? '');
+      const reply = button
+        ? (
+            await options.accept({
+              text: button.text,
+              requester: { id: body.user.id, ...(body.user.username ? { name: body.user.username } : {}) },
+              channel: { id: button.channel, ...(body.channel?.name ? { name: body.channel.name } : {}) },
+              deliveryId: `${body.trigger_id}/${action.action_ts}`,
+            })
+          ).message
+        : message('This button is no longer valid; type the command instead.');
+      if (channelId) {
+        await client.chat.postEphemeral({
+          channel: channelId,
+          user: body.user.id,
+          text: reply.text,
+          blocks: toBlocks(reply),
+        });
+      }
+    } catch (err) {
+      log.error({ err, user: body.user.id }, 'could not handle an incident action click');
+    }
+  });
+
+  app.action('preview.extend', async ({ ack, body, action, client }) => {
+    await ack();
+    if (body.type !== 'block_actions' || action.type !== 'button' || !('action_id' in action)) return;
+    if (!options.extendPreview) return;
+    const channelId = body.channel?.id ?? body.container?.channel_id ?? '';
+    try {
+      const reply = await options.extendPreview({
+        name: action.value ?? '',
+        user: { id: body.user.id, ...(body.user.username ? { name: body.user.username } : {}) },
+        channelId,
+        deliveryId: `${body.trigger_id}/${action.action_ts}`,
+      });
+      if (channelId) {
+        await client.chat.postEphemeral({
+          channel: channelId,
+          user: body.user.id,
+          text: reply.text,
+          blocks: toBlocks(reply),
+        });
+      }
+    } catch (err) {
+      log.error({ err, user: body.user.id }, 'could not handle a preview extend click');
     }
   });
 

@@ -146,7 +146,7 @@ export interface ClickOptions {
   user?: { id: string; name: string };
   channel?: string;
   value: string;
-  actionId: 'approval.approve' | 'approval.deny';
+  actionId: 'approval.approve' | 'approval.deny' | 'preview.extend';
   secret?: string;
   triggerId?: string;
 }

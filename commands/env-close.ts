@@ -1,0 +1,61 @@
+import { defineArgs } from '../src/core/grammar.js';
+import { message } from '../src/core/message.js';
+import { PreviewName, previewNamespace } from '../src/core/preview.js';
+import { defineCommand, type Outcome } from './command.js';
+import {
+  assertMayManage,
+  findPreview,
+  isoTime,
+  livePreviews,
+  previewConfig,
+  previewScope,
+  previewTarget,
+  servicesOf,
+} from './env-shared.js';
+
+const parse = defineArgs({ positionals: { name: PreviewName }, flags: {} });
+
+export const envClose = defineCommand({
+  name: 'env close',
+  summary: 'Close a preview environment: its namespace and everything in it are deleted',
+  usage: '/ops env close <name>',
+  action: 'env.close',
+  parse,
+  scope: previewScope,
+  check: (config) => void previewConfig(config),
+
+  async run(ctx, args): Promise<Outcome> {
+    const { cfg, target } = previewTarget(ctx);
+    const namespace = previewNamespace(args.name);
+    const audit = { target: args.name, namespace, environment: cfg.environment };
+    const env = await findPreview(ctx, args.name);
+    if (!env || env.terminating) {
+      const open = (await livePreviews(ctx)).filter((e) => !e.terminating).map((e) => e.name);
+      const text = env
+        ? `Preview ${args.name} is already being deleted; nothing to do.`
+        : `There is no preview environment "${args.name}"; nothing was closed.`;
+      return {
+        outcome: 'noop',
+        message: message(text, {
+          lines: [
+            `:grey_question: ${text}`,
+            open.length ? `Open previews: ${open.join(', ')}.` : 'No previews are open.',
+          ],
+        }),
+        audit,
+      };
+    }
+    await assertMayManage(ctx, env, 'close');
+    await servicesOf(ctx).workspaces.deleteNamespace(target.context, namespace);
+    const text = `Closed preview ${args.name}: namespace ${namespace} deleted.`;
+    return {
+      outcome: 'executed',
+      message: message(text, {
+        lines: [
+          `:wastebasket: Closed preview *${args.name}*: namespace \`${namespace}\` and everything in it deleted.`,
+        ],
+      }),
+      audit: { ...audit, args: { owner: env.owner, expiresAt: isoTime(env.expiresAt) } },
+    };
+  },
+});

@@ -1,0 +1,56 @@
+import { z } from 'zod';
+import type { OpsbotConfig } from '../src/config/schema.js';
+import { StateError } from '../src/core/errors.js';
+import { defineArgs } from '../src/core/grammar.js';
+import { message } from '../src/core/message.js';
+import { mention } from '../src/engine/audit-records.js';
+import { defineCommand } from './command.js';
+
+const parse = defineArgs({
+  positionals: { title: z.string().trim().min(3, 'must be at least 3 characters').max(150) },
+  flags: {
+    severity: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]{0,20}$/, 'must be a word such as sev1, sev2 or critical')
+      .default('sev2'),
+    env: z.string().min(1).optional(),
+  },
+});
+
+/** The environment an incident is declared for: --env, else incidents.environment, else the first one. */
+export function incidentEnvironment(config: OpsbotConfig, env: string | undefined): string {
+  return env ?? config.incidents?.environment ?? Object.keys(config.environments)[0] ?? '';
+}
+
+export const incidentDeclare = defineCommand({
+  name: 'incident declare',
+  summary: 'Open an incident by hand: a channel, the responders and a GitHub issue',
+  usage: '/ops incident declare "<title>" [--severity sev1|sev2|…] [--env <env>]',
+  action: 'incident.declare',
+  parse,
+  scope: (args, config) => ({ environment: incidentEnvironment(config, args.env) }),
+
+  async run(ctx, args) {
+    if (!ctx.incidents)
+      throw new StateError(
+        'not_found',
+        'Incidents are not configured (opsbot.yml has no incidents: section).',
+      );
+    const environment = incidentEnvironment(ctx.config, args.env);
+    const opened = await ctx.incidents.declare({
+      title: args.title,
+      severity: args.severity,
+      environment,
+      by: mention(ctx.job.requester),
+      key: ctx.job.id,
+    });
+    const where = opened.channelId ? `<#${opened.channelId}>` : 'a new channel (being created)';
+    return {
+      outcome: 'executed',
+      message: message(`Declared incident "${args.title}" (${args.severity}).`, {
+        lines: [`:rotating_light: Declared *${args.title}* (${args.severity}) in ${environment}: ${where}.`],
+      }),
+      audit: { environment, args: { title: args.title, severity: args.severity, incident: opened.id } },
+    };
+  },
+});

@@ -1,0 +1,53 @@
+import { z } from 'zod';
+import type { AlertGroup } from '../core/alert.js';
+
+const Labels = z.record(z.string(), z.string());
+
+/** Alertmanager's webhook payload, version 4 (https://prometheus.io/docs/alerting/latest/configuration/#webhook_config). */
+export const AlertmanagerWebhook = z.object({
+  version: z.literal('4'),
+  groupKey: z.string().min(1),
+  truncatedAlerts: z.int().min(0).default(0),
+  status: z.enum(['firing', 'resolved']),
+  receiver: z.string(),
+  groupLabels: Labels.default({}),
+  commonLabels: Labels.default({}),
+  commonAnnotations: Labels.default({}),
+  externalURL: z.string().default(''),
+  alerts: z
+    .array(
+      z.object({
+        status: z.enum(['firing', 'resolved']),
+        labels: Labels,
+        annotations: Labels.default({}),
+        startsAt: z.string(),
+        endsAt: z.string().default(''),
+        generatorURL: z.string().default(''),
+        fingerprint: z.string().min(1),
+      }),
+    )
+    .min(1),
+});
+export type AlertmanagerWebhook = z.infer<typeof AlertmanagerWebhook>;
+
+export function fromAlertmanager(body: AlertmanagerWebhook, receivedAt: number): AlertGroup {
+  return {
+    source: 'alertmanager',
+    groupKey: body.groupKey,
+    status: body.status,
+    commonLabels: body.commonLabels,
+    commonAnnotations: body.commonAnnotations,
+    ...(body.externalURL ? { externalURL: body.externalURL } : {}),
+    truncatedAlerts: body.truncatedAlerts,
+    receivedAt,
+    alerts: body.alerts.map((a) => ({
+      fingerprint: a.fingerprint,
+      status: a.status,
+      labels: a.labels,
+      annotations: a.annotations,
+      startsAt: a.startsAt,
+      ...(a.endsAt ? { endsAt: a.endsAt } : {}),
+      ...(a.generatorURL ? { generatorURL: a.generatorURL } : {}),
+    })),
+  };
+}

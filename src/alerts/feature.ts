@@ -1,0 +1,160 @@
+import { AlertGroup } from '../core/alert.js';
+import type { AuditRecord } from '../core/audit.js';
+import { StateError } from '../core/errors.js';
+import type { IncidentCommands } from '../ports.js';
+import { type TaskQueue, Unrecoverable } from '../queue/backend.js';
+import { createRedis } from '../queue/connection.js';
+import type { Feature, FeatureHandle, Runtime } from '../runtime.js';
+import { IncidentService } from './incident-service.js';
+import { createReceiver } from './receivers.js';
+import type { IncidentButton } from './store.js';
+import { type IncidentStore, MemoryIncidentStore, RedisIncidentStore } from './store.js';
+
+export const INCIDENT_QUEUES = {
+  alerts: 'incident-alerts',
+  sync: 'incident-sync',
+  archive: 'incident-archive',
+} as const;
+
+/** The running incidents feature, for commands and the button handler. */
+export interface IncidentsHandle {
+  service: IncidentService;
+  store: IncidentStore;
+}
+
+let active: IncidentsHandle | undefined;
+
+/** The incident service of this process, once the feature started (undefined without incidents config). */
+export function activeIncidents(): IncidentsHandle | undefined {
+  return active;
+}
+
+function requireActive(): IncidentsHandle {
+  if (!active)
+    throw new StateError('not_found', 'Incidents are not configured (opsbot.yml has no incidents: section).');
+  return active;
+}
+
+/** The commands' view of the feature, resolved when called (features start after the workers are wired). */
+export const incidentCommands: IncidentCommands = {
+  async declare(input) {
+    const { service, store } = requireActive();
+    const incident = await service.declare(input);
+    // The channel is made by the sync task; wait briefly so the reply can link it.
+    for (let i = 0; i < 50; i++) {
+      const now = await store.get(incident.id);
+      if (now?.channelId) return { id: now.id, channelId: now.channelId, channelName: now.channelName };
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return { id: incident.id };
+  },
+  async resolve(channelId, by, note) {
+    const before = await requireActive().service.lookup(channelId);
+    const incident = await requireActive().service.resolve(channelId, by, note);
+    return { id: incident.id, alreadyResolved: before?.incident.status === 'resolved' };
+  },
+};
+
+/** The command behind a runbook-action button of an incident summary. */
+export async function incidentButton(id: string): Promise<IncidentButton | undefined> {
+  return /^[0-9a-f]{32}$/.test(id) ? active?.store.button(id) : undefined;
+}
+
+/** Every audit record made in an incident channel joins the incident's list of actions. */
+export function noteIncidentAction(record: AuditRecord): void {
+  if (!record.incident || !active) return;
+  void active.service.noteAction(record).catch(() => undefined);
+}
+
+/**
+ * Incidents from alerts: the three webhook receivers, the queues behind them, and the incident
+ * directory that gives commands in incident channels their defaults.
+ */
+export const incidentsFeature: Feature = {
+  name: 'incidents',
+  async start(runtime: Runtime): Promise<FeatureHandle> {
+    if (!runtime.config.incidents) return {};
+    const log = runtime.log.child({ component: 'incidents' });
+    const redis =
+      runtime.backend.kind === 'redis' ? createRedis(runtime.env.REDIS_URL, 'queue', log) : undefined;
+    const store: IncidentStore = redis
+      ? new RedisIncidentStore(redis, runtime.env.OPSBOT_QUEUE_PREFIX)
+      : new MemoryIncidentStore();
+    if (!runtime.slackClient)
+      log.info('no Slack client (local mode): incidents are recorded, no channels are made');
+
+    // The service and its queues refer to each other; the queues are defined right below.
+    const queues: {
+      sync?: TaskQueue<{ id: string }>;
+      archive?: TaskQueue<{ id: string; resolvedAt: number }>;
+    } = {};
+    const service = new IncidentService({
+      config: runtime.config,
+      store,
+      locks: runtime.locks,
+      clock: runtime.clock,
+      log,
+      slack: runtime.slackClient,
+      octokit: runtime.octokit,
+      runbooks: runtime.runbooks ?? [],
+      syncQueue: () => queues.sync!,
+      archiveQueue: () => queues.archive!,
+    });
+    const alerts = runtime.backend.define<{ group: unknown }>(
+      INCIDENT_QUEUES.alerts,
+      async (task) => {
+        const group = AlertGroup.safeParse(task.data.group);
+        if (!group.success) throw new Unrecoverable(`invalid alert task ${task.id}`);
+        await service.handleGroup(group.data, task.id);
+      },
+      { concurrency: 8, attempts: 20 },
+    );
+    queues.sync = runtime.backend.define<{ id: string }>(
+      INCIDENT_QUEUES.sync,
+      async (task) => {
+        await service.sync(String(task.data.id), task.id, task.attempt >= task.maxAttempts);
+      },
+      { concurrency: 8, attempts: 30 },
+    );
+    queues.archive = runtime.backend.define<{ id: string; resolvedAt: number }>(
+      INCIDENT_QUEUES.archive,
+      async (task) => {
+        await service.archive(String(task.data.id), Number(task.data.resolvedAt), task.id);
+      },
+      { concurrency: 2, attempts: 20 },
+    );
+
+    runtime.incidents = {
+      lookup: async (channelId) => {
+        const found = await service.lookup(channelId);
+        if (!found) return undefined;
+        const { incident: _incident, ...context } = found;
+        return context;
+      },
+    };
+    active = { service, store };
+
+    const deps = {
+      log,
+      metrics: runtime.metrics,
+      now: () => runtime.clock.now(),
+      webhookToken: runtime.env.OPSBOT_WEBHOOK_TOKEN,
+      pagerDutySecrets: (runtime.env.PAGERDUTY_WEBHOOK_SECRET ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+      queue: alerts,
+    };
+    return {
+      routes: {
+        'POST /webhooks/alertmanager': createReceiver('alertmanager', deps),
+        'POST /webhooks/grafana': createReceiver('grafana', deps),
+        'POST /webhooks/pagerduty': createReceiver('pagerduty', deps),
+      },
+      async close() {
+        active = undefined;
+        await redis?.quit();
+      },
+    };
+  },
+};

@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import type { AlertGroup } from '../core/alert.js';
+
+const Labels = z.record(z.string(), z.string());
+
+/** Grafana unified alerting's webhook contact point (Alertmanager's shape plus title, state and URLs). */
+export const GrafanaWebhook = z.object({
+  receiver: z.string().default(''),
+  status: z.enum(['firing', 'resolved']),
+  orgId: z.number().optional(),
+  groupKey: z.string().min(1),
+  groupLabels: Labels.default({}),
+  commonLabels: Labels.default({}),
+  commonAnnotations: Labels.default({}),
+  externalURL: z.string().default(''),
+  version: z.string().default('1'),
+  truncatedAlerts: z.int().min(0).default(0),
+  title: z.string().optional(),
+  state: z.string().optional(),
+  message: z.string().optional(),
+  alerts: z
+    .array(
+      z.object({
+        status: z.enum(['firing', 'resolved']),
+        labels: Labels,
+        annotations: Labels.default({}),
+        startsAt: z.string(),
+        endsAt: z.string().default(''),
+        generatorURL: z.string().default(''),
+        fingerprint: z.string().min(1),
+        silenceURL: z.string().default(''),
+        dashboardURL: z.string().default(''),
+        panelURL: z.string().default(''),
+        valueString: z.string().default(''),
+      }),
+    )
+    .min(1),
+});
+export type GrafanaWebhook = z.infer<typeof GrafanaWebhook>;
+
+export function fromGrafana(body: GrafanaWebhook, receivedAt: number): AlertGroup {
+  return {
+    source: 'grafana',
+    groupKey: body.groupKey,
+    status: body.status,
+    ...(body.commonLabels.alertname ? {} : body.title ? { title: body.title } : {}),
+    commonLabels: body.commonLabels,
+    commonAnnotations: body.commonAnnotations,
+    ...(body.externalURL ? { externalURL: body.externalURL } : {}),
+    truncatedAlerts: body.truncatedAlerts,
+    receivedAt,
+    alerts: body.alerts.map((a) => ({
+      fingerprint: a.fingerprint,
+      status: a.status,
+      labels: a.labels,
+      annotations: a.annotations,
+      startsAt: a.startsAt,
+      ...(a.endsAt ? { endsAt: a.endsAt } : {}),
+      ...(a.generatorURL ? { generatorURL: a.generatorURL } : {}),
+      ...(a.silenceURL ? { silenceURL: a.silenceURL } : {}),
+      ...(a.dashboardURL ? { dashboardURL: a.dashboardURL } : {}),
+    })),
+  };
+}

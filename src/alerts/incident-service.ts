@@ -1,0 +1,598 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Octokit } from '@octokit/rest';
+import type { WebClient } from '@slack/web-api';
+import type { Logger } from 'pino';
+import type { OpsbotConfig } from '../config/schema.js';
+import type { AlertGroup } from '../core/alert.js';
+import type { AuditRecord } from '../core/audit.js';
+import { StateError } from '../core/errors.js';
+import {
+  channelName,
+  commonLabels,
+  dateStamp,
+  decideGroup,
+  firingCount,
+  type Incident,
+  incidentTitle,
+  issueBody,
+  matchRoutes,
+  mergeAlerts,
+  resolutionLines,
+  summaryMessage,
+} from '../core/incident.js';
+import type { Button } from '../core/message.js';
+import { matchRunbooks, type Runbook } from '../core/runbook.js';
+import type { Clock, IncidentContext, Locks } from '../ports.js';
+import { RetryLater, type TaskQueue } from '../queue/backend.js';
+import { toBlocks } from '../slack/render.js';
+import type { IncidentStore } from './store.js';
+
+type IncidentsConfig = NonNullable<OpsbotConfig['incidents']>;
+
+/** At most one chat.postMessage/chat.update per channel per this many ms. */
+export const CHANNEL_MESSAGE_GAP_MS = 1_100;
+const LOCK_RETRY_MS = 100;
+
+export interface IncidentServiceDeps {
+  config: OpsbotConfig;
+  store: IncidentStore;
+  locks: Locks;
+  clock: Clock;
+  log: Logger;
+  slack: WebClient | undefined;
+  octokit: Octokit | undefined;
+  runbooks: readonly Runbook[];
+  syncQueue(): TaskQueue<{ id: string }>;
+  archiveQueue(): TaskQueue<{ id: string; resolvedAt: number }>;
+}
+
+export function hashOf(text: string, length = 16): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, length);
+}
+
+/**
+ * Incidents from alert groups: state in the store, every Slack and GitHub effect in a per-incident
+ * sync task. Each step records its result before the next, so a retried task never repeats one.
+ */
+export class IncidentService {
+  private readonly settings: IncidentsConfig;
+
+  constructor(private readonly deps: IncidentServiceDeps) {
+    if (!deps.config.incidents) throw new Error('incidents are not configured');
+    this.settings = deps.config.incidents;
+  }
+
+  private async withLock<T>(key: string, holder: string, work: () => Promise<T>): Promise<T> {
+    const lock = await this.deps.locks.acquire(`incident:${key}`, holder, `incident ${key}`);
+    if (!lock.acquired) throw new RetryLater(LOCK_RETRY_MS + Math.floor(Math.random() * 100), 'group busy');
+    try {
+      return await work();
+    } finally {
+      await lock.release().catch(() => undefined);
+    }
+  }
+
+  /** One notification of an alert group: open, update, reopen or resolve its incident. */
+  async handleGroup(group: AlertGroup, holder: string): Promise<void> {
+    const key = `${group.source}:${group.groupKey}`;
+    await this.withLock(key, holder, async () => {
+      const now = this.deps.clock.now();
+      const currentId = await this.deps.store.current(key);
+      let incident = currentId ? await this.deps.store.get(currentId) : undefined;
+      const decision = decideGroup(incident, group, now, this.settings.reopenWindow);
+      if (decision === 'ignore' && !incident) return;
+      if (decision === 'open' || decision === 'open-linked') {
+        const previous = incident;
+        incident = this.newIncident(key, group, now);
+        if (previous) {
+          incident.previous = {
+            id: previous.id,
+            ...(previous.issue ? { issue: previous.issue } : {}),
+            ...(previous.channelId ? { channelId: previous.channelId } : {}),
+          };
+        }
+        await this.deps.store.setCurrent(key, incident.id);
+        this.deps.log.info(
+          { incidentId: incident.id, key, linkedTo: incident.previous?.id },
+          'incident opened',
+        );
+      }
+      if (!incident) return;
+      if (decision === 'reopen') {
+        incident.status = 'open';
+        incident.flaps++;
+        this.deps.log.info({ incidentId: incident.id, flaps: incident.flaps }, 'incident reopened');
+        delete incident.resolvedAt;
+        delete incident.resolvedBy;
+        incident.outbox.push(
+          `:repeat: Fired again within ${this.settings.reopenWindow / 60_000}m of resolution: reopened (flap ${incident.flaps}).`,
+        );
+        incident.issueDirty = true;
+      }
+      const changes = mergeAlerts(incident.alerts, group.alerts);
+      incident.notifications++;
+      incident.truncatedAlerts = Math.max(incident.truncatedAlerts, group.truncatedAlerts);
+      if (incident.status === 'open' && incident.channelId) {
+        if (changes.newlyFiring.length && decision === 'update')
+          incident.outbox.push(`:fire: ${changes.newlyFiring.length} more alert(s) firing.`);
+        if (changes.newlyResolved.length && firingCount(incident) > 0)
+          incident.outbox.push(
+            `:large_green_circle: ${changes.newlyResolved.length} alert(s) resolved; ${firingCount(incident)} still firing.`,
+          );
+      }
+      if (changes.newlyFiring.length || changes.newlyResolved.length) {
+        incident.summaryDirty = true;
+        incident.issueDirty = true;
+      }
+      const allResolved = firingCount(incident) === 0 && group.alerts.every((a) => a.status === 'resolved');
+      if (incident.status === 'open' && allResolved && incident.source !== 'manual') {
+        this.markResolved(incident, now, 'the alerts');
+      }
+      await this.save(incident);
+    });
+  }
+
+  private newIncident(key: string, group: AlertGroup, now: number): Incident {
+    const labels = { ...commonLabels(group.alerts), ...group.commonLabels };
+    const severity = labels[this.settings.severityLabel] ?? 'unknown';
+    const target = this.targetOf(labels);
+    return {
+      id: `${hashOf(key, 10)}-${now.toString(36)}`,
+      key,
+      source: group.source,
+      title: incidentTitle(group),
+      severity,
+      status: 'open',
+      openedAt: now,
+      flaps: 0,
+      labels,
+      annotations: group.commonAnnotations,
+      ...(group.externalURL ? { externalURL: group.externalURL } : {}),
+      ...target,
+      alerts: {},
+      truncatedAlerts: 0,
+      notifications: 0,
+      invited: false,
+      archived: false,
+      nameSuffix: 0,
+      issueAttempted: false,
+      actions: [],
+      outbox: [],
+      summaryDirty: false,
+      issueDirty: false,
+      resolutionDone: true,
+      lastSentAt: 0,
+      syncPending: false,
+      syncSeq: 0,
+      buttons: [],
+    };
+  }
+
+  /** The opsbot environment and deployment an alert's labels point at, when the config can tell. */
+  targetOf(labels: Record<string, string>): { environment?: string; deployment?: string } {
+    const s = this.settings;
+    const envs = this.deps.config.environments;
+    let environment: string | undefined;
+    const named = labels[s.envLabel];
+    if (named) environment = s.environmentMap[named] ?? (named in envs ? named : undefined);
+    const namespace = labels[s.namespaceLabel];
+    if (!environment && namespace) {
+      const cluster = labels[s.clusterLabel];
+      const matches = Object.entries(envs).filter(
+        ([, e]) => e.namespace === namespace && (cluster === undefined || e.context === cluster),
+      );
+      if (matches.length === 1) environment = matches[0]?.[0];
+    }
+    environment ??= s.environment;
+    const deployment = labels[s.deploymentLabel];
+    return {
+      ...(environment ? { environment } : {}),
+      ...(deployment && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(deployment) ? { deployment } : {}),
+    };
+  }
+
+  private markResolved(incident: Incident, now: number, by: string, note?: string): void {
+    this.deps.log.info({ incidentId: incident.id, by }, 'incident resolved');
+    incident.status = 'resolved';
+    incident.resolvedAt = now;
+    incident.resolvedBy = by;
+    if (note) incident.note = note;
+    incident.resolutionDone = false;
+    incident.summaryDirty = true;
+    incident.issueDirty = true;
+  }
+
+  /** Saves, and makes sure one sync task is pending if anything is left to do. */
+  private async save(incident: Incident): Promise<void> {
+    if (!incident.syncPending && this.hasWork(incident)) {
+      incident.syncPending = true;
+      incident.syncSeq++;
+      const wait = Math.max(0, incident.lastSentAt + CHANNEL_MESSAGE_GAP_MS - this.deps.clock.now());
+      await this.deps.syncQueue().add(
+        `sync-${incident.id}-${incident.syncSeq}`,
+        { id: incident.id },
+        {
+          delayMs: incident.channelId ? wait : 0,
+        },
+      );
+    }
+    await this.deps.store.put(incident);
+  }
+
+  private hasWork(i: Incident): boolean {
+    if (!this.deps.slack) return false;
+    return (
+      !i.channelId ||
+      !i.invited ||
+      !i.summaryTs ||
+      i.summaryDirty ||
+      i.outbox.length > 0 ||
+      (Boolean(this.deps.octokit) && (!i.issue || i.issueDirty || !i.resolutionDone))
+    );
+  }
+
+  /** The sync task: bring the channel, the summary and the issue up to date, one message at a time. */
+  async sync(id: string, holder: string, lastAttempt = false): Promise<void> {
+    const first = await this.deps.store.get(id);
+    if (!first) return;
+    await this.withLock(first.key, holder, async () => {
+      const incident = await this.deps.store.get(id);
+      if (!incident) return;
+      incident.syncPending = false;
+      try {
+        await this.syncSteps(incident);
+      } catch (err) {
+        // This task is retried by the queue: no second one is scheduled meanwhile, unless none is left.
+        if (!lastAttempt || err instanceof RetryLater) incident.syncPending = true;
+        throw err;
+      } finally {
+        await this.save(incident);
+      }
+    });
+  }
+
+  private async syncSteps(incident: Incident): Promise<void> {
+    const slack = this.deps.slack;
+    if (!slack) return;
+    const now = () => this.deps.clock.now();
+    while (!incident.channelId) {
+      // Every conversations.create call, a retry on name_taken included, takes a slot.
+      const token = `${incident.id}-${incident.nameSuffix}`;
+      const limit = this.settings.channelCreateLimit;
+      const wait = await this.deps.store.takeCreateSlot(now(), limit.count, limit.per, token);
+      if (wait > 0) {
+        // Keep the pending flag: this task is the one that will create the channel.
+        incident.syncPending = true;
+        await this.deps.store.put(incident);
+        throw new RetryLater(wait, 'channel creation rate');
+      }
+      try {
+        await this.createChannel(slack, incident);
+      } finally {
+        // The slot counts from when Slack had surely seen the call, so windows never overlap there.
+        await this.deps.store.touchCreateSlot(now(), token);
+      }
+      await this.deps.store.put(incident);
+    }
+    const channel = incident.channelId as string;
+    if (!incident.invited) {
+      await this.setTopicAndInvite(slack, incident, channel);
+      incident.invited = true;
+      await this.deps.store.put(incident);
+    }
+    if (incident.status === 'open' && incident.archived) {
+      await slack.conversations.unarchive({ channel }).catch((err: unknown) => {
+        if (slackError(err) !== 'not_archived') throw err;
+      });
+      incident.archived = false;
+      await this.deps.store.put(incident);
+    }
+    // One message per pass keeps the channel within about one message per second.
+    const gapOk = now() - incident.lastSentAt >= CHANNEL_MESSAGE_GAP_MS;
+    if (!incident.summaryTs) {
+      const msg = summaryMessage(incident, await this.buttons(incident));
+      const posted = await slack.chat.postMessage({
+        channel,
+        text: msg.text,
+        blocks: toBlocks(msg) as never,
+      });
+      incident.summaryTs = posted.ts as string;
+      incident.summaryDirty = false;
+      incident.lastSentAt = now();
+      await this.deps.store.put(incident);
+    } else if (gapOk && incident.outbox.length > 0) {
+      const lines = incident.outbox.splice(0, incident.outbox.length);
+      await slack.chat.postMessage({ channel, text: lines.join('\n') });
+      incident.lastSentAt = now();
+    } else if (gapOk && incident.summaryDirty) {
+      const msg = summaryMessage(incident, await this.buttons(incident));
+      await slack.chat.update({
+        channel,
+        ts: incident.summaryTs,
+        text: msg.text,
+        blocks: toBlocks(msg) as never,
+      });
+      incident.summaryDirty = false;
+      incident.lastSentAt = now();
+    }
+    if (this.deps.octokit) await this.syncIssue(this.deps.octokit, incident);
+    if (incident.status === 'resolved' && !incident.resolutionDone) {
+      incident.outbox.push(...resolutionLines(incident));
+      incident.resolutionDone = true;
+      const resolvedAt = incident.resolvedAt ?? now();
+      await this.deps.archiveQueue().add(
+        `archive-${incident.id}-${resolvedAt}`,
+        { id: incident.id, resolvedAt },
+        {
+          delayMs: this.settings.archiveAfter,
+        },
+      );
+    }
+  }
+
+  private async createChannel(slack: WebClient, incident: Incident): Promise<void> {
+    const vars = {
+      ...incident.labels,
+      prefix: this.settings.channelPrefix,
+      date: dateStamp(incident.openedAt),
+      title: incident.title,
+      severity: incident.severity,
+    };
+    if (incident.nameSuffix >= 50)
+      throw new StateError('conflict', `no free channel name for incident ${incident.id}`);
+    const name = channelName(this.settings.channelName, vars, incident.nameSuffix);
+    try {
+      const created = await slack.conversations.create({ name });
+      incident.channelId = created.channel?.id as string;
+      incident.channelName = name;
+    } catch (err) {
+      if (slackError(err) !== 'name_taken') throw err;
+      incident.nameSuffix++;
+    }
+  }
+
+  private async setTopicAndInvite(slack: WebClient, incident: Incident, channel: string): Promise<void> {
+    const topic = `${incident.severity.toUpperCase()} ${incident.title} — opened ${new Date(incident.openedAt).toISOString().slice(0, 16)}Z`;
+    await slack.conversations.setTopic({ channel, topic: topic.slice(0, 250) });
+    const members = matchRoutes(this.settings.routes, incident.labels);
+    const users = new Set(members.filter((m) => !m.startsWith('@')));
+    const handles = members.filter((m) => m.startsWith('@')).map((m) => m.slice(1));
+    if (handles.length) {
+      const groups = await slack.usergroups.list({ include_users: true });
+      for (const g of groups.usergroups ?? []) {
+        if (g.handle && handles.includes(g.handle)) for (const u of g.users ?? []) users.add(u);
+      }
+    }
+    if (users.size === 0) return;
+    await slack.conversations.invite({ channel, users: [...users].join(',') }).catch((err: unknown) => {
+      if (slackError(err) !== 'already_in_channel') throw err;
+    });
+  }
+
+  private async syncIssue(octokit: Octokit, incident: Incident): Promise<void> {
+    const [owner = '', repo = ''] = this.settings.repo.split('/');
+    const labels = [`severity:${incident.severity}`, `status:${incident.status}`, 'incident'];
+    const link = incident.channelId ? `<#${incident.channelId}> (#${incident.channelName ?? ''})` : undefined;
+    if (!incident.issue) {
+      const title = `[${incident.severity}] ${incident.title}`;
+      const marker = `<!-- opsbot:incident:${incident.id} -->`;
+      // A retry after an issue was created but not recorded finds it by its marker.
+      const existing = incident.issueAttempted
+        ? (
+            await octokit.paginate(octokit.issues.listForRepo, {
+              owner,
+              repo,
+              labels: 'incident',
+              state: 'all',
+              per_page: 100,
+            })
+          ).find((i) => i.body?.includes(marker))
+        : undefined;
+      if (!incident.issueAttempted) {
+        incident.issueAttempted = true;
+        await this.deps.store.put(incident);
+      }
+      const created =
+        existing ??
+        (await octokit.issues.create({ owner, repo, title, labels, body: issueBody(incident, link) })).data;
+      incident.issue = created.number;
+      incident.issueDirty = incident.status !== 'open';
+      incident.summaryDirty = true;
+      await this.deps.store.put(incident);
+      if (incident.previous?.issue) {
+        await octokit.issues.createComment({
+          owner,
+          repo,
+          issue_number: created.number,
+          body: `Follows #${incident.previous.issue}: the same alert group fired again after that incident was resolved.`,
+        });
+      }
+    }
+    // The timeline goes on before the issue is closed, so a closed issue always has it.
+    if (incident.status === 'resolved' && !incident.resolutionDone) {
+      const marker = `<!-- opsbot:resolution:${incident.id}:${incident.resolvedAt} -->`;
+      const comments = await octokit.paginate(octokit.issues.listComments, {
+        owner,
+        repo,
+        issue_number: incident.issue as number,
+        per_page: 100,
+      });
+      if (!comments.some((c) => c.body?.includes(marker))) {
+        await octokit.issues.createComment({
+          owner,
+          repo,
+          issue_number: incident.issue as number,
+          body: [marker, '### Timeline', ...timeline(incident), '', ...resolutionLines(incident)].join('\n'),
+        });
+      }
+    }
+    if (incident.issueDirty) {
+      await octokit.issues.update({
+        owner,
+        repo,
+        issue_number: incident.issue as number,
+        body: issueBody(incident, link),
+        labels,
+        state: incident.status === 'resolved' ? 'closed' : 'open',
+      });
+      incident.issueDirty = false;
+    }
+  }
+
+  /** Rollback/Restart/Status buttons when the alert names a deployment in a known environment. */
+  private async buttons(incident: Incident): Promise<Button[]> {
+    if (incident.status !== 'open' || !incident.environment || !incident.channelId) return [];
+    if (incident.buttons.length === 0) {
+      const d = incident.deployment;
+      const env = incident.environment;
+      const reason = `--reason "incident ${incident.channelName ?? incident.id}"`;
+      const specs = [
+        ...(d
+          ? [
+              { label: `Rollback ${d}`, text: `rollback ${d} --env ${env} ${reason}` },
+              { label: `Restart ${d}`, text: `restart ${d} --env ${env} ${reason}` },
+              { label: `Status ${d}`, text: `status ${d} --env ${env}` },
+            ]
+          : []),
+        ...matchRunbooks(this.deps.runbooks, incident.labels)
+          .slice(0, 5)
+          .map((r) => ({ label: `Run ${r.name}`, text: `run ${r.name} --env ${env} ${reason}` })),
+      ];
+      for (const spec of specs) {
+        const id = randomBytes(16).toString('hex');
+        await this.deps.store.putButton(id, { text: spec.text, channel: incident.channelId });
+        incident.buttons.push({ id, ...spec });
+      }
+    }
+    return incident.buttons.map((b) => ({ action: 'incident.action', label: b.label, value: b.id }));
+  }
+
+  async archive(id: string, resolvedAt: number, holder: string): Promise<void> {
+    const first = await this.deps.store.get(id);
+    if (!first || !this.deps.slack) return;
+    await this.withLock(first.key, holder, async () => {
+      const incident = await this.deps.store.get(id);
+      // Reopened (or resolved again later) since this was scheduled: not this task's business.
+      if (!incident?.channelId || incident.status !== 'resolved' || incident.resolvedAt !== resolvedAt)
+        return;
+      if (incident.archived) return;
+      await this.deps.slack?.conversations.archive({ channel: incident.channelId }).catch((err: unknown) => {
+        if (slackError(err) !== 'already_archived') throw err;
+      });
+      incident.archived = true;
+      await this.deps.store.put(incident);
+    });
+  }
+
+  /** Opens an incident by hand (/ops incident declare). */
+  async declare(input: {
+    title: string;
+    severity: string;
+    environment: string;
+    by: string;
+    key: string;
+  }): Promise<Incident> {
+    const key = `manual:${input.key}`;
+    return this.withLock(key, input.key, async () => {
+      const existingId = await this.deps.store.current(key);
+      const existing = existingId ? await this.deps.store.get(existingId) : undefined;
+      if (existing) return existing;
+      const now = this.deps.clock.now();
+      const incident = this.newIncident(
+        key,
+        {
+          source: 'alertmanager',
+          groupKey: input.key,
+          status: 'firing',
+          title: input.title,
+          commonLabels: { [this.settings.severityLabel]: input.severity },
+          commonAnnotations: { summary: `Declared by ${input.by}` },
+          alerts: [],
+          truncatedAlerts: 0,
+          receivedAt: now,
+        },
+        now,
+      );
+      incident.source = 'manual';
+      incident.environment = input.environment;
+      await this.deps.store.setCurrent(key, incident.id);
+      await this.save(incident);
+      return incident;
+    });
+  }
+
+  /** Resolves the incident of a channel by hand (/ops incident resolve). */
+  async resolve(channelId: string, by: string, note: string | undefined): Promise<Incident> {
+    const id = await this.deps.store.byChannel(channelId);
+    const first = id ? await this.deps.store.get(id) : undefined;
+    if (!first) throw new StateError('not_found', 'This is not an incident channel.');
+    return this.withLock(first.key, `resolve-${channelId}`, async () => {
+      const incident = (await this.deps.store.get(first.id)) as Incident;
+      if (incident.status === 'resolved') return incident;
+      this.markResolved(incident, this.deps.clock.now(), by, note);
+      await this.save(incident);
+      return incident;
+    });
+  }
+
+  async lookup(channelId: string): Promise<(IncidentContext & { incident: Incident }) | undefined> {
+    const id = await this.deps.store.byChannel(channelId);
+    const incident = id ? await this.deps.store.get(id) : undefined;
+    if (!incident?.issue) return undefined;
+    return {
+      repo: this.settings.repo,
+      issue: incident.issue,
+      labels: incident.labels,
+      environment: incident.environment,
+      deployment: incident.deployment,
+      incident,
+    };
+  }
+
+  /** An action taken in the channel, for the resolution summary. Idempotent by record id. */
+  async noteAction(record: AuditRecord): Promise<void> {
+    if (!record.channel || !record.incident) return;
+    const id = await this.deps.store.byChannel(record.channel.id);
+    const first = id ? await this.deps.store.get(id) : undefined;
+    if (!first) return;
+    const holder = `note-${record.id}`;
+    for (let i = 0; i < 50; i++) {
+      try {
+        await this.withLock(first.key, holder, async () => {
+          const incident = (await this.deps.store.get(first.id)) as Incident;
+          if (incident.actions.some((a) => a.recordId === record.id)) return;
+          incident.actions.push({
+            time: Date.parse(record.time),
+            who: record.requester.name ? `@${record.requester.name}` : record.requester.id,
+            what: [record.action, record.target, record.environment ? `in ${record.environment}` : '']
+              .filter(Boolean)
+              .join(' '),
+            outcome: record.outcome,
+            recordId: record.id,
+          });
+          await this.deps.store.put(incident);
+        });
+        return;
+      } catch (err) {
+        if (!(err instanceof RetryLater)) throw err;
+        await new Promise((r) => setTimeout(r, err.delayMs));
+      }
+    }
+  }
+}
+
+function timeline(incident: Incident): string[] {
+  const at = (ms: number) => new Date(ms).toISOString().replace('.000', '');
+  return [
+    `- ${at(incident.openedAt)} opened (${incident.source})`,
+    `- ${incident.notifications} notification(s) received, ${Object.keys(incident.alerts).length} alert(s) tracked${incident.truncatedAlerts ? `, ${incident.truncatedAlerts} left out by the source` : ''}`,
+    ...(incident.flaps ? [`- reopened ${incident.flaps} time(s) within the reopen window`] : []),
+    ...incident.actions.map((a) => `- ${at(a.time)} ${a.what} by ${a.who}: ${a.outcome}`),
+    `- ${at(incident.resolvedAt ?? incident.openedAt)} resolved by ${incident.resolvedBy ?? '?'}`,
+  ];
+}
+
+function slackError(err: unknown): string | undefined {
+  const data = (err as { data?: { error?: unknown } }).data;
+  return typeof data?.error === 'string' ? data.error : undefined;
+}

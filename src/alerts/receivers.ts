@@ -1,0 +1,147 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { AlertGroup } from '../core/alert.js';
+import type { Metrics } from '../metrics.js';
+import type { TaskQueue } from '../queue/backend.js';
+import { AlertmanagerWebhook, fromAlertmanager } from './alertmanager.js';
+import { fromGrafana, GrafanaWebhook } from './grafana.js';
+import { hashOf } from './incident-service.js';
+import { fromPagerDuty, PagerDutyWebhook, verifyPagerDutySignature } from './pagerduty.js';
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+export type AlertSource = AlertGroup['source'];
+
+export interface ReceiverDeps {
+  log: Logger;
+  metrics: Metrics;
+  now(): number;
+  webhookToken: string | undefined;
+  pagerDutySecrets: string[];
+  /** Job data is re-validated by the worker, so the queue holds it as unknown. */
+  queue: TaskQueue<{ group: unknown }>;
+}
+
+class BodyTooLarge extends Error {}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > limit) {
+      reject(new BodyTooLarge());
+      req.resume();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new BodyTooLarge());
+        req.resume();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) return;
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
+}
+
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const given = /^Bearer\s+(\S+)$/i.exec(header ?? '')?.[1];
+  if (!given) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * One listener per source: size limit (413), credentials (401), schema (400), then a queued job
+ * and 202. Nothing here calls Slack or GitHub. Job ids make redeliveries add nothing.
+ */
+export function createReceiver(source: AlertSource, deps: ReceiverDeps): RequestListener {
+  const count = (outcome: string) => deps.metrics.webhooks.inc({ source, outcome });
+  return (req, res) => {
+    void (async () => {
+      let raw: Buffer;
+      try {
+        raw = await readBody(req, MAX_BODY_BYTES);
+      } catch (err) {
+        count(err instanceof BodyTooLarge ? 'too_large' : 'error');
+        return send(res, err instanceof BodyTooLarge ? 413 : 400, { error: 'body_too_large' });
+      }
+      const signed = source === 'pagerduty' && deps.pagerDutySecrets.length > 0;
+      const authorized = signed
+        ? verifyPagerDutySignature(raw, header(req, 'x-pagerduty-signature'), deps.pagerDutySecrets)
+        : deps.webhookToken === undefined || bearerMatches(req.headers.authorization, deps.webhookToken);
+      if (!authorized) {
+        count('unauthorized');
+        return send(res, 401, { error: 'unauthorized' });
+      }
+      let json: unknown;
+      try {
+        json = JSON.parse(raw.toString('utf8'));
+      } catch {
+        count('invalid');
+        return send(res, 400, { error: 'invalid_json', reason: 'the body is not JSON' });
+      }
+      const parsed = parse(source, json, deps.now());
+      if (!parsed.ok) {
+        count('invalid');
+        return send(res, 400, { error: 'invalid_payload', reason: parsed.reason });
+      }
+      if (!parsed.group) {
+        count('ignored');
+        return send(res, 202, { status: 'ignored' });
+      }
+      const webhookId = header(req, 'x-webhook-id');
+      const id =
+        source === 'pagerduty'
+          ? `pagerduty-${hashOf(webhookId ?? parsed.eventId ?? raw.toString('utf8'), 24)}`
+          : `${source}-${hashOf(parsed.group.groupKey)}-${hashOf(raw.toString('utf8'), 24)}`;
+      try {
+        const { duplicate } = await deps.queue.add(id, { group: parsed.group });
+        count(duplicate ? 'duplicate' : 'accepted');
+        send(res, 202, { status: duplicate ? 'duplicate' : 'accepted', id });
+      } catch (err) {
+        deps.log.error({ err, source }, 'could not queue an alert notification');
+        count('error');
+        send(res, 503, { error: 'queue_unavailable' });
+      }
+    })().catch((err: unknown) => {
+      deps.log.error({ err, source }, 'alert webhook failed');
+      send(res, 500, { error: 'internal' });
+    });
+  };
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value.join(',') : value;
+}
+
+type Parsed = { ok: true; group: AlertGroup | undefined; eventId?: string } | { ok: false; reason: string };
+
+function parse(source: AlertSource, json: unknown, now: number): Parsed {
+  const fail = (error: z.ZodError): Parsed => ({ ok: false, reason: z.prettifyError(error) });
+  if (source === 'alertmanager') {
+    const r = AlertmanagerWebhook.safeParse(json);
+    return r.success ? { ok: true, group: fromAlertmanager(r.data, now) } : fail(r.error);
+  }
+  if (source === 'grafana') {
+    const r = GrafanaWebhook.safeParse(json);
+    return r.success ? { ok: true, group: fromGrafana(r.data, now) } : fail(r.error);
+  }
+  const r = PagerDutyWebhook.safeParse(json);
+  return r.success
+    ? { ok: true, group: fromPagerDuty(r.data, now), eventId: r.data.event.id }
+    : fail(r.error);
+}

@@ -1,0 +1,143 @@
+import type { Redis } from 'ioredis';
+import { Incident } from '../core/incident.js';
+
+export interface IncidentButton {
+  text: string;
+  channel: string;
+}
+
+/** Where incidents live between jobs: Redis in production, a Map in local mode. */
+export interface IncidentStore {
+  /** The id of the group's latest incident. */
+  current(key: string): Promise<string | undefined>;
+  setCurrent(key: string, id: string): Promise<void>;
+  get(id: string): Promise<Incident | undefined>;
+  /** Saves the incident and indexes its channel. */
+  put(incident: Incident): Promise<void>;
+  byChannel(channelId: string): Promise<string | undefined>;
+  putButton(id: string, button: IncidentButton): Promise<void>;
+  button(id: string): Promise<IncidentButton | undefined>;
+  /**
+   * Takes one channel-creation slot of a sliding window shared by every replica: answers 0 when
+   * taken, or how many ms to wait for the next free one.
+   */
+  takeCreateSlot(now: number, limit: number, windowMs: number, token: string): Promise<number>;
+  /** Moves a taken slot's time to `now`, once the call it was taken for has finished. */
+  touchCreateSlot(now: number, token: string): Promise<void>;
+}
+
+const TAKE_SLOT = `
+redis.call('zremrangebyscore', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[3]))
+if redis.call('zscore', KEYS[1], ARGV[4]) then return 0 end
+if redis.call('zcard', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('zadd', KEYS[1], ARGV[1], ARGV[4])
+  redis.call('pexpire', KEYS[1], ARGV[3])
+  return 0
+end
+local oldest = redis.call('zrange', KEYS[1], 0, 0, 'WITHSCORES')
+return tonumber(oldest[2]) + tonumber(ARGV[3]) - tonumber(ARGV[1]) + 1`;
+
+const TTL_S = 30 * 86_400;
+
+export class RedisIncidentStore implements IncidentStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  private k(...parts: string[]): string {
+    return [this.prefix, 'incidents', ...parts].join(':');
+  }
+
+  async current(key: string): Promise<string | undefined> {
+    return (await this.redis.get(this.k('group', key))) ?? undefined;
+  }
+
+  async setCurrent(key: string, id: string): Promise<void> {
+    await this.redis.set(this.k('group', key), id, 'EX', TTL_S);
+  }
+
+  async get(id: string): Promise<Incident | undefined> {
+    const raw = await this.redis.get(this.k('incident', id));
+    return raw ? Incident.parse(JSON.parse(raw)) : undefined;
+  }
+
+  async put(incident: Incident): Promise<void> {
+    const multi = this.redis
+      .multi()
+      .set(this.k('incident', incident.id), JSON.stringify(incident), 'EX', TTL_S);
+    if (incident.channelId) multi.set(this.k('channel', incident.channelId), incident.id, 'EX', TTL_S);
+    await multi.exec();
+  }
+
+  async byChannel(channelId: string): Promise<string | undefined> {
+    return (await this.redis.get(this.k('channel', channelId))) ?? undefined;
+  }
+
+  async putButton(id: string, button: IncidentButton): Promise<void> {
+    await this.redis.set(this.k('button', id), JSON.stringify(button), 'EX', TTL_S);
+  }
+
+  async button(id: string): Promise<IncidentButton | undefined> {
+    const raw = await this.redis.get(this.k('button', id));
+    if (!raw) return undefined;
+    const parsed = JSON.parse(raw) as Partial<IncidentButton>;
+    return typeof parsed.text === 'string' && typeof parsed.channel === 'string'
+      ? { text: parsed.text, channel: parsed.channel }
+      : undefined;
+  }
+
+  async takeCreateSlot(now: number, limit: number, windowMs: number, token: string): Promise<number> {
+    const wait = await this.redis.eval(TAKE_SLOT, 1, this.k('create-slots'), now, limit, windowMs, token);
+    return Number(wait);
+  }
+
+  async touchCreateSlot(now: number, token: string): Promise<void> {
+    await this.redis.zadd(this.k('create-slots'), 'XX', now, token);
+  }
+}
+
+export class MemoryIncidentStore implements IncidentStore {
+  private readonly groups = new Map<string, string>();
+  private readonly incidents = new Map<string, string>();
+  private readonly channels = new Map<string, string>();
+  private readonly buttons = new Map<string, IncidentButton>();
+  private slots: { at: number; token: string }[] = [];
+
+  async current(key: string) {
+    return this.groups.get(key);
+  }
+  async setCurrent(key: string, id: string) {
+    this.groups.set(key, id);
+  }
+  async get(id: string) {
+    const raw = this.incidents.get(id);
+    return raw ? Incident.parse(JSON.parse(raw)) : undefined;
+  }
+  async put(incident: Incident) {
+    this.incidents.set(incident.id, JSON.stringify(incident));
+    if (incident.channelId) this.channels.set(incident.channelId, incident.id);
+  }
+  async byChannel(channelId: string) {
+    return this.channels.get(channelId);
+  }
+  async putButton(id: string, button: IncidentButton) {
+    this.buttons.set(id, button);
+  }
+  async button(id: string) {
+    return this.buttons.get(id);
+  }
+  async takeCreateSlot(now: number, limit: number, windowMs: number, token: string) {
+    this.slots = this.slots.filter((s) => s.at > now - windowMs);
+    if (this.slots.some((s) => s.token === token)) return 0;
+    if (this.slots.length < limit) {
+      this.slots.push({ at: now, token });
+      return 0;
+    }
+    return (this.slots[0]?.at ?? now) + windowMs - now + 1;
+  }
+  async touchCreateSlot(now: number, token: string) {
+    for (const slot of this.slots) if (slot.token === token) slot.at = now;
+    this.slots.sort((a, b) => a.at - b.at);
+  }
+}

@@ -1,0 +1,292 @@
+import { z } from 'zod';
+import { type Alert, type AlertGroup, alertTime } from './alert.js';
+import { formatDuration } from './duration.js';
+import { type Button, type Message, message } from './message.js';
+
+export const StoredAlert = z.object({
+  status: z.enum(['firing', 'resolved']),
+  labels: z.record(z.string(), z.string()),
+  annotations: z.record(z.string(), z.string()).default({}),
+  at: z.number(),
+  startsAt: z.string().optional(),
+  generatorURL: z.string().optional(),
+  silenceURL: z.string().optional(),
+  dashboardURL: z.string().optional(),
+});
+export type StoredAlert = z.infer<typeof StoredAlert>;
+
+export const IncidentAction = z.object({
+  time: z.number(),
+  who: z.string(),
+  what: z.string(),
+  outcome: z.string(),
+  recordId: z.string(),
+});
+export type IncidentAction = z.infer<typeof IncidentAction>;
+
+/** One incident as kept in Redis: what the channel, the issue and the summary are built from. */
+export const Incident = z.object({
+  id: z.string(),
+  key: z.string(),
+  source: z.enum(['alertmanager', 'grafana', 'pagerduty', 'manual']),
+  title: z.string(),
+  severity: z.string(),
+  status: z.enum(['open', 'resolved']),
+  openedAt: z.number(),
+  resolvedAt: z.number().optional(),
+  resolvedBy: z.string().optional(),
+  note: z.string().optional(),
+  flaps: z.int().default(0),
+  labels: z.record(z.string(), z.string()).default({}),
+  annotations: z.record(z.string(), z.string()).default({}),
+  externalURL: z.string().optional(),
+  environment: z.string().optional(),
+  deployment: z.string().optional(),
+  alerts: z.record(z.string(), StoredAlert).default({}),
+  /** The most alerts a source said it left out of one notification. */
+  truncatedAlerts: z.int().default(0),
+  notifications: z.int().default(0),
+  channelId: z.string().optional(),
+  channelName: z.string().optional(),
+  summaryTs: z.string().optional(),
+  issue: z.int().optional(),
+  invited: z.boolean().default(false),
+  archived: z.boolean().default(false),
+  /** The next channel-name suffix to try: names found taken are not tried again. */
+  nameSuffix: z.int().default(0),
+  /** An issues.create was sent; a retry looks for it before sending another. */
+  issueAttempted: z.boolean().default(false),
+  previous: z
+    .object({ id: z.string(), issue: z.int().optional(), channelId: z.string().optional() })
+    .optional(),
+  actions: z.array(IncidentAction).default([]),
+  /** The per-channel outbox: lines waiting for the next coalesced post. */
+  outbox: z.array(z.string()).default([]),
+  summaryDirty: z.boolean().default(false),
+  issueDirty: z.boolean().default(false),
+  /** The issue and the channel have been told about the latest resolution. */
+  resolutionDone: z.boolean().default(true),
+  lastSentAt: z.number().default(0),
+  syncPending: z.boolean().default(false),
+  syncSeq: z.int().default(0),
+  /** Runbook-action buttons offered in the summary, by opaque id. */
+  buttons: z.array(z.object({ id: z.string(), label: z.string(), text: z.string() })).default([]),
+});
+export type Incident = z.infer<typeof Incident>;
+
+export interface AlertChanges {
+  newlyFiring: string[];
+  newlyResolved: string[];
+  /** Entries older than what is already known (out-of-order redelivery), left out. */
+  stale: number;
+}
+
+/** Merges a notification's alerts into the incident's, by fingerprint; newer entries win. */
+export function mergeAlerts(known: Record<string, StoredAlert>, alerts: readonly Alert[]): AlertChanges {
+  const changes: AlertChanges = { newlyFiring: [], newlyResolved: [], stale: 0 };
+  for (const alert of alerts) {
+    const at = alertTime(alert);
+    const before = known[alert.fingerprint];
+    if (before && at < before.at) {
+      changes.stale++;
+      continue;
+    }
+    if (before && at === before.at && before.status === 'resolved' && alert.status === 'firing') {
+      changes.stale++;
+      continue;
+    }
+    known[alert.fingerprint] = {
+      status: alert.status,
+      labels: alert.labels,
+      annotations: alert.annotations,
+      at,
+      ...(alert.startsAt ? { startsAt: alert.startsAt } : {}),
+      ...(alert.generatorURL ? { generatorURL: alert.generatorURL } : {}),
+      ...(alert.silenceURL ? { silenceURL: alert.silenceURL } : {}),
+      ...(alert.dashboardURL ? { dashboardURL: alert.dashboardURL } : {}),
+    };
+    if (alert.status === 'firing' && before?.status !== 'firing') changes.newlyFiring.push(alert.fingerprint);
+    if (alert.status === 'resolved' && before?.status === 'firing')
+      changes.newlyResolved.push(alert.fingerprint);
+  }
+  return changes;
+}
+
+export function firingCount(incident: Pick<Incident, 'alerts'>): number {
+  return Object.values(incident.alerts).filter((a) => a.status === 'firing').length;
+}
+
+export type GroupDecision = 'open' | 'update' | 'reopen' | 'open-linked' | 'ignore';
+
+/**
+ * What a notification does to the group's current incident: a first firing opens one; a re-fire
+ * within `reopenWindowMs` of resolution reopens it (a flap); a later one opens a new, linked one.
+ */
+export function decideGroup(
+  current: Pick<Incident, 'status' | 'resolvedAt' | 'alerts' | 'source'> | undefined,
+  group: Pick<AlertGroup, 'alerts'>,
+  now: number,
+  reopenWindowMs: number,
+): GroupDecision {
+  const firing = group.alerts.filter((a) => a.status === 'firing');
+  if (!current) return firing.length > 0 ? 'open' : 'ignore';
+  if (current.status === 'open') return 'update';
+  // A resolved incident only wakes up for an alert that fired after what it already knows.
+  const fresh = firing.filter((a) => {
+    const known = current.alerts[a.fingerprint];
+    return (
+      !known || alertTime(a) > known.at || (current.source === 'pagerduty' && known.status === 'resolved')
+    );
+  });
+  if (fresh.length === 0) return 'ignore';
+  return now - (current.resolvedAt ?? 0) <= reopenWindowMs ? 'reopen' : 'open-linked';
+}
+
+/** Slack channel names: lowercase letters, digits, "-" and "_", at most 80 characters. */
+export function channelName(template: string, vars: Record<string, string>, suffix = 0): string {
+  const filled = template.replace(/\{\{\s*(\w+)\s*\}\}/g, (_, key: string) => vars[key] ?? '');
+  let name = filled
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]+/g, '-')
+    .replace(/-{2,}/g, '-')
+    .replace(/^[-_]+|[-_]+$/g, '');
+  if (!name) name = 'incident';
+  const tail = suffix > 0 ? `-${suffix + 1}` : '';
+  return `${name.slice(0, 80 - tail.length).replace(/[-_]+$/, '')}${tail}`;
+}
+
+export function dateStamp(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10).replace(/-/g, '');
+}
+
+export interface Route {
+  match: Record<string, string>;
+  invite: string[];
+}
+
+/** Everyone to invite: the union of every route whose labels all match. */
+export function matchRoutes(routes: readonly Route[], labels: Record<string, string>): string[] {
+  const out = new Set<string>();
+  for (const route of routes) {
+    if (Object.entries(route.match).every(([k, v]) => labels[k] === v)) {
+      for (const member of route.invite) out.add(member);
+    }
+  }
+  return [...out];
+}
+
+/** Labels every known alert shares: what the incident is about. */
+export function commonLabels(alerts: readonly Pick<StoredAlert, 'labels'>[]): Record<string, string> {
+  const [first, ...rest] = alerts;
+  if (!first) return {};
+  return Object.fromEntries(
+    Object.entries(first.labels).filter(([k, v]) => rest.every((a) => a.labels[k] === v)),
+  );
+}
+
+export function incidentTitle(group: AlertGroup): string {
+  const labels = { ...group.alerts[0]?.labels, ...group.commonLabels };
+  const summary = group.commonAnnotations.summary ?? group.alerts[0]?.annotations.summary;
+  return group.title ?? labels.alertname ?? summary ?? 'Alert';
+}
+
+const LINK_KEYS = ['runbook_url', 'dashboard_url', 'runbook', 'dashboard'] as const;
+
+/** The pinned summary: severity, what fired, labels, annotations, links, and action buttons. */
+export function summaryMessage(incident: Incident, buttons: Button[] = []): Message {
+  const alerts = Object.values(incident.alerts);
+  const firing = alerts.filter((a) => a.status === 'firing');
+  const icon = incident.status === 'resolved' ? ':white_check_mark:' : ':rotating_light:';
+  const head = `${incident.status === 'resolved' ? 'Resolved' : 'Incident'}: ${incident.title} (${incident.severity})`;
+  const links: string[] = [];
+  const first = alerts[0];
+  if (first?.generatorURL) links.push(`<${first.generatorURL}|generator>`);
+  for (const key of LINK_KEYS) {
+    const url = incident.annotations[key] ?? first?.annotations[key];
+    if (url) links.push(`<${url}|${key.replace('_url', '')}>`);
+  }
+  if (first?.dashboardURL) links.push(`<${first.dashboardURL}|dashboard>`);
+  if (first?.silenceURL) links.push(`<${first.silenceURL}|silence>`);
+  else if (incident.externalURL && incident.source === 'alertmanager') {
+    const filter = Object.entries(incident.labels)
+      .map(([k, v]) => `${k}="${v}"`)
+      .join(',');
+    links.push(
+      `<${incident.externalURL}/#/silences/new?filter=${encodeURIComponent(`{${filter}}`)}|silence>`,
+    );
+  }
+  const listed = firing
+    .slice(0, 10)
+    .map((a) => `• ${a.labels.alertname ?? 'alert'} ${describeLabels(a.labels, incident.labels)}`.trimEnd());
+  const more = firing.length > 10 ? [`…and ${firing.length - 10} more firing`] : [];
+  return message(head, {
+    lines: [
+      `${icon} *${head}*`,
+      ...(incident.annotations.summary ? [incident.annotations.summary] : []),
+      ...(incident.annotations.description ? [incident.annotations.description] : []),
+      ...listed,
+      ...more,
+    ],
+    fields: [
+      ['Severity', incident.severity],
+      [
+        'Alerts',
+        `${firing.length} firing · ${alerts.length - firing.length} resolved${incident.truncatedAlerts ? ` · ${incident.truncatedAlerts} not listed by the source` : ''}`,
+      ],
+      ['Labels', describeLabels(incident.labels) || 'none'],
+      ...(links.length ? ([['Links', links.join(' · ')]] as [string, string][]) : []),
+      ...(incident.flaps ? ([['Flaps', String(incident.flaps)]] as [string, string][]) : []),
+    ],
+    buttons,
+    context: [`source ${incident.source}`, `incident ${incident.id}`],
+  });
+}
+
+function describeLabels(labels: Record<string, string>, omit: Record<string, string> = {}): string {
+  return Object.entries(labels)
+    .filter(([k]) => !(k in omit))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(', ');
+}
+
+/** Posted when an incident resolves: how long, which alerts, and what was done by whom. */
+export function resolutionLines(incident: Incident): string[] {
+  const duration = formatDuration((incident.resolvedAt ?? incident.openedAt) - incident.openedAt);
+  const alerts = Object.values(incident.alerts);
+  const names = [...new Set(alerts.map((a) => a.labels.alertname ?? 'alert'))];
+  const actions = incident.actions.map(
+    (a) => `• ${new Date(a.time).toISOString().slice(11, 19)}Z ${a.what} by ${a.who}: ${a.outcome}`,
+  );
+  return [
+    `:white_check_mark: *Resolved* after ${duration}${incident.resolvedBy ? ` by ${incident.resolvedBy}` : ''}.`,
+    `Alerts: ${alerts.length + incident.truncatedAlerts} (${names.slice(0, 5).join(', ') || 'none'})${incident.flaps ? `, ${incident.flaps} flaps` : ''}.`,
+    ...(incident.note ? [`Note: ${incident.note}`] : []),
+    actions.length ? '*Actions taken:*' : 'No actions were taken through opsbot.',
+    ...actions,
+  ];
+}
+
+/** The issue body: the incident record on GitHub. */
+export function issueBody(incident: Incident, channelLink: string | undefined): string {
+  const alerts = Object.entries(incident.alerts).slice(0, 50);
+  return [
+    `**Severity:** ${incident.severity}  `,
+    `**Source:** ${incident.source}  `,
+    `**Opened:** ${new Date(incident.openedAt).toISOString()}  `,
+    ...(channelLink ? [`**Channel:** ${channelLink}  `] : []),
+    ...(incident.previous?.issue ? [`**Follows:** #${incident.previous.issue}  `] : []),
+    '',
+    ...(incident.annotations.summary ? [incident.annotations.summary, ''] : []),
+    '| alert | status | labels |',
+    '| --- | --- | --- |',
+    ...alerts.map(
+      ([, a]) =>
+        `| ${a.labels.alertname ?? 'alert'} | ${a.status} | ${describeLabels(a.labels).replace(/\|/g, '\\|')} |`,
+    ),
+    ...(Object.keys(incident.alerts).length > 50
+      ? [`…and ${Object.keys(incident.alerts).length - 50} more`]
+      : []),
+    '',
+    `<!-- opsbot:incident:${incident.id} -->`,
+  ].join('\n');
+}

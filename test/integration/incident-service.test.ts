@@ -1,0 +1,146 @@
+import { Octokit } from '@octokit/rest';
+import { WebClient } from '@slack/web-api';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AlertmanagerWebhook, fromAlertmanager } from '../../src/alerts/alertmanager.js';
+import { IncidentService } from '../../src/alerts/incident-service.js';
+import { MemoryIncidentStore } from '../../src/alerts/store.js';
+import { OpsbotConfig } from '../../src/config/schema.js';
+import type { AlertGroup } from '../../src/core/alert.js';
+import { createLogger } from '../../src/logger.js';
+import { RetryLater } from '../../src/queue/backend.js';
+import { MemoryLocks } from '../../src/queue/memory-state.js';
+import { type GitHubFake, startGitHubFake } from '../fakes/github.js';
+import { type SlackFake, startSlackFake } from '../fakes/slack.js';
+import { alertFixture, INCIDENT_REPO } from '../helpers/alerts.js';
+
+const HOUR = 3_600_000;
+
+/** The service with its queues replaced by lists the test drains, and a clock the test moves. */
+function setup(slackFake: SlackFake, github: GitHubFake) {
+  const config = OpsbotConfig.parse({
+    environments: { prod: { context: 'prod', namespace: 'apps' } },
+    audit: { repo: 'acme/ops-audit' },
+    incidents: { repo: INCIDENT_REPO, reopenWindow: '1h', archiveAfter: '1h' },
+  });
+  let now = Date.parse('2026-11-23T10:00:00Z');
+  const syncs: string[] = [];
+  const archives: { id: string; resolvedAt: number }[] = [];
+  const store = new MemoryIncidentStore();
+  const service = new IncidentService({
+    config,
+    store,
+    locks: new MemoryLocks(),
+    clock: { now: () => now },
+    log: createLogger('silent'),
+    slack: new WebClient('xoxb-svc', { slackApiUrl: slackFake.url, retryConfig: { retries: 0 } }),
+    octokit: new Octokit({ auth: 'ghp_svc', baseUrl: github.url }),
+    runbooks: [],
+    syncQueue: () => ({
+      add: async (_id, data) => {
+        syncs.push(data.id);
+        return { duplicate: false };
+      },
+    }),
+    archiveQueue: () => ({
+      add: async (_id, data) => {
+        archives.push(data);
+        return { duplicate: false };
+      },
+    }),
+  });
+  const drain = async () => {
+    for (let i = 0; syncs.length > 0 && i < 100; i++) {
+      now += 1_200;
+      try {
+        await service.sync(syncs.shift()!, `t${i}`);
+      } catch (err) {
+        if (!(err instanceof RetryLater)) throw err;
+      }
+    }
+  };
+  return {
+    service,
+    store,
+    drain,
+    archives,
+    advance: (ms: number) => {
+      now += ms;
+    },
+    at: () => now,
+  };
+}
+
+function notification(status: 'firing' | 'resolved', startsAt: string, endsAt?: string): AlertGroup {
+  const payload = alertFixture<{ status: string; alerts: Record<string, unknown>[] }>(
+    'alertmanager-firing.json',
+  );
+  payload.status = status;
+  for (const a of payload.alerts) {
+    a.status = status;
+    a.startsAt = startsAt;
+    if (endsAt) a.endsAt = endsAt;
+  }
+  return fromAlertmanager(AlertmanagerWebhook.parse(payload), 0);
+}
+
+describe('incident service', () => {
+  let slack: SlackFake;
+  let github: GitHubFake;
+
+  beforeAll(async () => {
+    slack = await startSlackFake({ botToken: 'xoxb-svc' });
+    github = await startGitHubFake({ token: 'ghp_svc' });
+    github.createRepo(INCIDENT_REPO, { files: { 'README.md': '# incidents\n' } });
+  });
+
+  afterAll(async () => {
+    await Promise.all([slack.close(), github.close()]);
+  });
+
+  it('reopens within the window, opens a linked incident after it, and ignores late redeliveries', async () => {
+    const t = setup(slack, github);
+    await t.service.handleGroup(notification('firing', '2026-11-23T10:00:00Z'), 'n1');
+    await t.drain();
+    expect(github.issues(INCIDENT_REPO)).toHaveLength(1);
+    const firstChannel = slack.channels().find((c) => c.name.endsWith('-higherrorrate'))!;
+
+    // Resolved, then the old firing notification arrives late: it must not reopen anything.
+    await t.service.handleGroup(
+      notification('resolved', '2026-11-23T10:00:00Z', '2026-11-23T10:20:00Z'),
+      'n2',
+    );
+    await t.drain();
+    await t.service.handleGroup(notification('firing', '2026-11-23T10:00:00Z'), 'n3');
+    await t.drain();
+    expect(github.issues(INCIDENT_REPO)[0]?.state).toBe('closed');
+    expect(t.archives).toHaveLength(1);
+
+    // A re-fire 10 minutes later: the same incident, a flap.
+    t.advance(10 * 60_000);
+    await t.service.handleGroup(notification('firing', '2026-11-23T10:35:00Z'), 'n4');
+    await t.drain();
+    const reopened = await t.service.lookup(firstChannel.id);
+    expect(reopened?.incident).toMatchObject({ status: 'open', flaps: 1 });
+    expect(github.issues(INCIDENT_REPO)[0]?.state).toBe('open');
+
+    // The archive scheduled for the first resolution does nothing to the reopened channel.
+    const [archive] = t.archives;
+    await t.service.archive(archive!.id, archive!.resolvedAt, 'a1');
+    expect(slack.channels().find((c) => c.id === firstChannel.id)?.is_archived).toBe(false);
+
+    // Resolved again, and a re-fire two hours later: a new incident, linked to the old one.
+    await t.service.handleGroup(
+      notification('resolved', '2026-11-23T10:35:00Z', '2026-11-23T10:50:00Z'),
+      'n5',
+    );
+    await t.drain();
+    t.advance(2 * HOUR);
+    await t.service.handleGroup(notification('firing', '2026-11-23T13:00:00Z'), 'n6');
+    await t.drain();
+    const issues = github.issues(INCIDENT_REPO);
+    expect(issues).toHaveLength(2);
+    expect(issues[1]?.comments.some((c) => c.body.includes(`Follows #${issues[0]?.number}`))).toBe(true);
+    const channels = slack.channels().filter((c) => c.name.includes('higherrorrate'));
+    expect(channels.map((c) => c.name).sort()).toEqual([firstChannel.name, `${firstChannel.name}-2`]);
+  });
+});
