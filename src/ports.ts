@@ -117,7 +117,10 @@ export interface ApprovalRequest {
 }
 
 export interface Approvals {
+  /** Stores a new request; does nothing if one with this id exists (a retried job). */
   create(request: ApprovalRequest): Promise<void>;
+  /** Records the message that shows the request; the approved action continues in it. */
+  attachMessage(id: string, messageTs: string): Promise<void>;
   get(id: string): Promise<ApprovalRequest | undefined>;
   /**
    * Atomically moves a pending request to `status`. Answers the request as it was before, or

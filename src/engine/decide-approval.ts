@@ -72,17 +72,19 @@ export async function decideApproval(deps: ApprovalDeps, click: ApprovalClick): 
     });
   }
   const verb = status === 'approved' ? 'Approved' : 'Denied';
-  await deps.chat.update(
-    request.channel,
-    request.messageTs,
-    message(`${verb}: ${what(request)}`, {
-      lines: [
-        `${status === 'approved' ? ':white_check_mark:' : ':no_entry_sign:'} *${verb}* by ${mention(click.user)}: ${what(request)} requested by ${mention(job.requester)}.`,
-        ...request.plan.map((l) => `• ${l}`),
-        ...(status === 'approved' ? [':hourglass: Running…'] : []),
-      ],
-    }),
-  );
+  // A click in the instant before the message was attached has no message to update yet.
+  if (request.messageTs)
+    await deps.chat.update(
+      request.channel,
+      request.messageTs,
+      message(`${verb}: ${what(request)}`, {
+        lines: [
+          `${status === 'approved' ? ':white_check_mark:' : ':no_entry_sign:'} *${verb}* by ${mention(click.user)}: ${what(request)} requested by ${mention(job.requester)}.`,
+          ...request.plan.map((l) => `• ${l}`),
+          ...(status === 'approved' ? [':hourglass: Running…'] : []),
+        ],
+      }),
+    );
   await deps.jobs.enqueueAudit(
     jobRecord(
       { ...job, approver: click.user },
@@ -109,15 +111,16 @@ export async function expireApproval(
   const result = await deps.approvals.decide(approvalId, 'expired');
   if (!result?.won) return;
   const request = result.previous;
-  await deps.chat.update(
-    request.channel,
-    request.messageTs,
-    message(`Expired: ${what(request)}`, {
-      lines: [
-        `:hourglass: *Expired* without a decision: ${what(request)} requested by ${mention(request.job.requester)}. Request it again if it is still needed.`,
-      ],
-    }),
-  );
+  if (request.messageTs)
+    await deps.chat.update(
+      request.channel,
+      request.messageTs,
+      message(`Expired: ${what(request)}`, {
+        lines: [
+          `:hourglass: *Expired* without a decision: ${what(request)} requested by ${mention(request.job.requester)}. Request it again if it is still needed.`,
+        ],
+      }),
+    );
   await deps.jobs.enqueueAudit(
     jobRecord(
       request.job,

@@ -219,12 +219,13 @@ async function requestApproval(
 ): Promise<JobResult> {
   if (!command.preview || !scope) throw new FinalFailure(new Error(`${command.name} cannot be approved`));
   const { job } = ctx;
-  // A retry after the request went out must not post a second one.
-  const existing = ctx.checkpoint.get<string>('approvalId');
-  if (existing) return { outcome: 'requested', approvalId: existing };
-
   const preview = await command.preview(ctx, args);
-  const id = deps.newApprovalId();
+  // The id is fixed before anything is posted, so a retried job finishes the same request.
+  let id = ctx.checkpoint.get<string>('approvalId');
+  if (!id) {
+    id = deps.newApprovalId();
+    await ctx.checkpoint.set('approvalId', id);
+  }
   const ttl = deps.config.approvals.ttl;
   const expiresAt = deps.clock.now() + ttl;
   const what = `${command.name} ${scope.target ?? ''} in ${scope.environment}`.replace(/\s+/g, ' ');
@@ -235,6 +236,20 @@ async function requestApproval(
     ...preview.lines.map((l) => `• ${l}`),
     `Expires in ${formatDuration(ttl)} unless someone with approve rights for ${scope.environment} decides.`,
   ];
+  // The request exists before its buttons do, so even an instant click finds it.
+  await deps.approvals.create({
+    id,
+    status: 'pending',
+    job: { ...job, stage: 'run', id: `${job.id}-run` },
+    plan: preview.lines,
+    resourceVersion: preview.resourceVersion,
+    environment: scope.environment,
+    target: scope.target,
+    channel: job.channel.id,
+    messageTs: '',
+    expiresAt,
+  });
+  if ((await deps.approvals.get(id))?.status !== 'pending') return { outcome: 'requested', approvalId: id };
   await ctx.progress(
     message(`Approval needed: ${what}`, {
       lines,
@@ -246,19 +261,7 @@ async function requestApproval(
   );
   const messageTs = ctx.checkpoint.get<string>('progressTs');
   if (!messageTs) throw new Error('approval message was not posted');
-  await deps.approvals.create({
-    id,
-    status: 'pending',
-    job: { ...job, stage: 'run', id: `${job.id}-run`, progressTs: messageTs },
-    plan: preview.lines,
-    resourceVersion: preview.resourceVersion,
-    environment: scope.environment,
-    target: scope.target,
-    channel: job.channel.id,
-    messageTs,
-    expiresAt,
-  });
-  await ctx.checkpoint.set('approvalId', id);
+  await deps.approvals.attachMessage(id, messageTs);
   await deps.jobs.scheduleApprovalExpiry(id, expiresAt);
   await audit('requested', `Approval requested: ${what}`, { plan: preview.lines });
   return { outcome: 'requested', approvalId: id };

@@ -4,30 +4,39 @@ import { z } from 'zod';
 import { CommandJob, Person } from '../engine/command-job.js';
 import type { ApprovalRequest, ApprovalStatus, Approvals } from '../ports.js';
 
-const StoredApproval = z.object({
+/** The immutable part of a request, stored once as JSON; status and message live in their own fields. */
+const StoredRequest = z.object({
   id: z.string(),
-  status: z.enum(['pending', 'approved', 'denied', 'expired']),
   job: CommandJob,
   plan: z.array(z.string()),
   resourceVersion: z.string().optional(),
   environment: z.string(),
   target: z.string().optional(),
   channel: z.string(),
-  messageTs: z.string(),
   expiresAt: z.number(),
-  decidedBy: Person.optional(),
 });
+const Status = z.enum(['pending', 'approved', 'denied', 'expired']);
+
+/** Create-if-absent, so a retried job never resets a request someone already decided. */
+const CREATE = `
+if redis.call('exists', KEYS[1]) == 1 then return 0 end
+redis.call('hset', KEYS[1], 'doc', ARGV[1], 'status', ARGV[2], 'messageTs', ARGV[3])
+redis.call('pexpire', KEYS[1], ARGV[4])
+return 1`;
 
 /** Compare-and-set in one step, so two simultaneous clicks cannot both win. */
 const DECIDE = `
-local raw = redis.call('get', KEYS[1])
-if not raw then return nil end
-local doc = cjson.decode(raw)
-if doc.status ~= 'pending' then return {raw, 0} end
-doc.status = ARGV[1]
-if ARGV[2] ~= '' then doc.decidedBy = cjson.decode(ARGV[2]) end
-redis.call('set', KEYS[1], cjson.encode(doc), 'KEEPTTL')
-return {raw, 1}`;
+if redis.call('exists', KEYS[1]) == 0 then return nil end
+local status = redis.call('hget', KEYS[1], 'status')
+if status ~= 'pending' then return 0 end
+redis.call('hset', KEYS[1], 'status', ARGV[1], 'decidedBy', ARGV[2])
+return 1`;
+
+/** Only an existing request gets its message attached; a late call never resurrects one. */
+const ATTACH = `
+if redis.call('exists', KEYS[1]) == 0 then return 0 end
+redis.call('hset', KEYS[1], 'messageTs', ARGV[1])
+return 1`;
 
 /** Decided requests are kept a week so late or replayed clicks get a precise answer. */
 const KEEP_AFTER_EXPIRY_MS = 7 * 24 * 3600_000;
@@ -35,6 +44,8 @@ const KEEP_AFTER_EXPIRY_MS = 7 * 24 * 3600_000;
 export function newApprovalId(): string {
   return randomBytes(16).toString('hex');
 }
+
+const ID = /^[0-9a-f]{32}$/;
 
 export class RedisApprovals implements Approvals {
   constructor(
@@ -47,14 +58,31 @@ export class RedisApprovals implements Approvals {
   }
 
   async create(request: ApprovalRequest): Promise<void> {
+    const key = this.key(request.id);
+    const { status, messageTs, decidedBy: _decidedBy, ...fixed } = request;
     const ttl = Math.max(1, request.expiresAt - Date.now()) + KEEP_AFTER_EXPIRY_MS;
-    await this.redis.set(this.key(request.id), JSON.stringify(request), 'PX', ttl);
+    await this.redis.eval(CREATE, 1, key, JSON.stringify(fixed), status, messageTs, String(ttl));
+  }
+
+  async attachMessage(id: string, messageTs: string): Promise<void> {
+    if (ID.test(id)) await this.redis.eval(ATTACH, 1, this.key(id), messageTs);
   }
 
   async get(id: string): Promise<ApprovalRequest | undefined> {
-    if (!/^[0-9a-f]{32}$/.test(id)) return undefined;
-    const raw = await this.redis.get(this.key(id));
-    return raw ? parse(raw) : undefined;
+    if (!ID.test(id)) return undefined;
+    const fields = await this.redis.hgetall(this.key(id));
+    if (!fields.doc) return undefined;
+    const fixed = StoredRequest.parse(JSON.parse(fields.doc));
+    const messageTs = fields.messageTs ?? '';
+    return {
+      ...fixed,
+      resourceVersion: fixed.resourceVersion,
+      target: fixed.target,
+      job: messageTs ? { ...fixed.job, progressTs: messageTs } : fixed.job,
+      status: Status.parse(fields.status ?? 'pending'),
+      messageTs,
+      decidedBy: fields.decidedBy ? Person.parse(JSON.parse(fields.decidedBy)) : undefined,
+    };
   }
 
   async decide(
@@ -62,16 +90,11 @@ export class RedisApprovals implements Approvals {
     status: Exclude<ApprovalStatus, 'pending'>,
     by?: { id: string; name?: string | undefined },
   ) {
-    if (!/^[0-9a-f]{32}$/.test(id)) return undefined;
-    const result = (await this.redis.eval(DECIDE, 1, this.key(id), status, by ? JSON.stringify(by) : '')) as
-      | [string, number]
-      | null;
-    if (!result) return undefined;
-    return { previous: parse(result[0]), won: result[1] === 1 };
+    const previous = await this.get(id);
+    if (!previous) return undefined;
+    const won = await this.redis.eval(DECIDE, 1, this.key(id), status, by ? JSON.stringify(by) : '');
+    if (won === 1) return { previous, won: true };
+    // Lost the race: answer with the state as it is now, so the message names who decided.
+    return { previous: (await this.get(id)) ?? previous, won: false };
   }
-}
-
-function parse(raw: string): ApprovalRequest {
-  const data = StoredApproval.parse(JSON.parse(raw));
-  return { ...data, resourceVersion: data.resourceVersion, target: data.target, decidedBy: data.decidedBy };
 }

@@ -22,7 +22,14 @@ export class MemoryApprovals implements Approvals {
   private readonly requests = new Map<string, ApprovalRequest>();
 
   async create(request: ApprovalRequest): Promise<void> {
-    this.requests.set(request.id, structuredClone(request));
+    if (!this.requests.has(request.id)) this.requests.set(request.id, structuredClone(request));
+  }
+
+  async attachMessage(id: string, messageTs: string): Promise<void> {
+    const request = this.requests.get(id);
+    if (!request) return;
+    request.messageTs = messageTs;
+    request.job.progressTs = messageTs;
   }
 
   async get(id: string): Promise<ApprovalRequest | undefined> {
