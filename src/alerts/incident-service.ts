@@ -455,8 +455,13 @@ export class IncidentService {
             ]
           : []),
         ...matchRunbooks(this.deps.runbooks, incident.labels)
+          .map((r) => ({ runbook: r, args: runbookArgs(r, incident.labels, d) }))
+          .filter((r): r is { runbook: Runbook; args: string[] } => r.args !== undefined)
           .slice(0, 5)
-          .map((r) => ({ label: `Run ${r.name}`, text: `run ${r.name} --env ${env} ${reason}` })),
+          .map(({ runbook, args }) => ({
+            label: `Run ${runbook.name}`,
+            text: [`run ${runbook.name}`, ...args, `--env ${env}`, reason].join(' '),
+          })),
       ];
       for (const spec of specs) {
         const id = randomBytes(16).toString('hex');
@@ -595,4 +600,24 @@ function timeline(incident: Incident): string[] {
 function slackError(err: unknown): string | undefined {
   const data = (err as { data?: { error?: unknown } }).data;
   return typeof data?.error === 'string' ? data.error : undefined;
+}
+
+const SAFE_VALUE = /^[A-Za-z0-9._:/@-]{1,200}$/;
+
+/**
+ * key=value arguments for a runbook button, from the alert: its deployment and any label named
+ * like a parameter. Undefined when a required parameter has no value, so no button would fail.
+ */
+export function runbookArgs(
+  runbook: Runbook,
+  labels: Record<string, string>,
+  deployment: string | undefined,
+): string[] | undefined {
+  const args: string[] = [];
+  for (const [name, param] of Object.entries(runbook.params)) {
+    const value = name === 'deployment' && deployment ? deployment : labels[name];
+    if (value !== undefined && SAFE_VALUE.test(value)) args.push(`${name}=${value}`);
+    else if (param.default === undefined) return undefined;
+  }
+  return args;
 }

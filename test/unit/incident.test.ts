@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { AlertmanagerWebhook, fromAlertmanager } from '../../src/alerts/alertmanager.js';
 import { fromGrafana, GrafanaWebhook } from '../../src/alerts/grafana.js';
+import { runbookArgs } from '../../src/alerts/incident-service.js';
 import { fromPagerDuty, PagerDutyWebhook, verifyPagerDutySignature } from '../../src/alerts/pagerduty.js';
+import { loadConfig } from '../../src/config/load.js';
 import type { Alert } from '../../src/core/alert.js';
 import {
   channelName,
@@ -13,6 +15,7 @@ import {
   mergeAlerts,
   type StoredAlert,
 } from '../../src/core/incident.js';
+import { loadRunbooks } from '../../src/runbooks/load.js';
 
 const fixture = (name: string): unknown =>
   JSON.parse(readFileSync(new URL(`../fixtures/alerts/${name}`, import.meta.url), 'utf8'));
@@ -135,5 +138,26 @@ describe('channel names and routes', () => {
     ];
     expect(matchRoutes(routes, { severity: 'critical', team: 'api' })).toEqual(['@sre-oncall', 'U0API']);
     expect(matchRoutes(routes, { severity: 'warning' })).toEqual([]);
+  });
+});
+
+describe('runbook buttons on an incident', () => {
+  const runbooks = loadRunbooks('runbooks', loadConfig('test/fixtures/opsbot.yml'));
+  const byName = (name: string) => runbooks.find((r) => r.name === name)!;
+
+  it('fills parameters from the alert and skips runbooks it cannot fill', () => {
+    const labels = { alertname: 'HighErrorRate', health_url: 'https://api.example.com/healthz' };
+    expect(runbookArgs(byName('rollback-on-error-rate'), labels, 'api')).toEqual([
+      'deployment=api',
+      'health_url=https://api.example.com/healthz',
+    ]);
+    // Without a health URL on the alert the required parameter cannot be filled: no button.
+    expect(
+      runbookArgs(byName('rollback-on-error-rate'), { alertname: 'HighErrorRate' }, 'api'),
+    ).toBeUndefined();
+    // A label value that could smuggle flags or quotes is never copied into a command.
+    expect(
+      runbookArgs(byName('rollback-on-error-rate'), { health_url: 'x --emergency' }, 'api'),
+    ).toBeUndefined();
   });
 });
