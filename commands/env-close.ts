@@ -1,7 +1,7 @@
 import { defineArgs } from '../src/core/grammar.js';
 import { message } from '../src/core/message.js';
 import { PreviewName, previewNamespace } from '../src/core/preview.js';
-import { defineCommand, type Outcome } from './command.js';
+import { defineCommand, type Outcome } from '../src/engine/command-module.js';
 import {
   assertMayManage,
   findPreview,

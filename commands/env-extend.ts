@@ -9,7 +9,7 @@ import {
   PreviewName,
   previewNamespace,
 } from '../src/core/preview.js';
-import { defineCommand, type Outcome } from './command.js';
+import { defineCommand, type Outcome } from '../src/engine/command-module.js';
 import {
   assertMayManage,
   findPreview,

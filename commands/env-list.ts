@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineArgs } from '../src/core/grammar.js';
 import { message } from '../src/core/message.js';
-import { defineCommand, type Outcome } from './command.js';
+import { defineCommand, type Outcome } from '../src/engine/command-module.js';
 import { isoTime, livePreviews, previewConfig, previewScope, previewTarget, timeLeft } from './env-shared.js';
 
 const parse = defineArgs({ positionals: {}, flags: { mine: z.literal(true).optional() } });

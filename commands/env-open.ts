@@ -17,8 +17,8 @@ import {
 } from '../src/core/preview.js';
 import { type Manifest, renderHost, renderTemplate } from '../src/core/preview-template.js';
 import { mention } from '../src/engine/audit-records.js';
+import { defineCommand, type Outcome } from '../src/engine/command-module.js';
 import { type RolloutResult, rolloutLine, watchRollout } from '../src/engine/watch-rollout.js';
-import { defineCommand, type Outcome } from './command.js';
 import {
   assertMayManage,
   findPreview,

@@ -10,9 +10,9 @@ import {
   previewNamespace,
 } from '../src/core/preview.js';
 import { mention } from '../src/engine/audit-records.js';
+import type { RunContext, Scope } from '../src/engine/command-module.js';
 import type { ClusterTarget } from '../src/ports.js';
 import type { PreviewServices } from '../src/preview/services.js';
-import type { RunContext, Scope } from './command.js';
 
 export type PreviewConfig = NonNullable<OpsbotConfig['preview']>;
 

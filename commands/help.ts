@@ -1,15 +1,6 @@
 import { defineArgs } from '../src/core/grammar.js';
 import { message } from '../src/core/message.js';
-import { grantsOf } from '../src/core/policy.js';
-import { type CommandModule, defineCommand, type InlineContext } from './command.js';
-
-/** The usage lines of the commands this user may run; everything when `all` is set. */
-export function usageLines(ctx: InlineContext, all = false): string[] {
-  const grants = grantsOf(ctx.config, ctx.principal);
-  return ctx.commands
-    .filter((c: CommandModule) => all || c.action === undefined || grants.has(c.action))
-    .map((c) => `\`${c.usage}\` — ${c.summary}`);
-}
+import { defineCommand, usageLines } from '../src/engine/command-module.js';
 
 export const help = defineCommand({
   name: 'help',

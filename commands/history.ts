@@ -7,7 +7,7 @@ import {
 } from '../src/core/deployment.js';
 import { defineArgs } from '../src/core/grammar.js';
 import { message } from '../src/core/message.js';
-import { defineCommand } from './command.js';
+import { defineCommand } from '../src/engine/command-module.js';
 import { age, deploymentArg, readFlags } from './shared.js';
 
 const parse = defineArgs({ positionals: deploymentArg, flags: readFlags });

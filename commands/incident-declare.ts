@@ -4,7 +4,7 @@ import { StateError } from '../src/core/errors.js';
 import { defineArgs } from '../src/core/grammar.js';
 import { message } from '../src/core/message.js';
 import { mention } from '../src/engine/audit-records.js';
-import { defineCommand } from './command.js';
+import { defineCommand } from '../src/engine/command-module.js';
 
 const parse = defineArgs({
   positionals: { title: z.string().trim().min(3, 'must be at least 3 characters').max(150) },

@@ -3,7 +3,7 @@ import { StateError } from '../src/core/errors.js';
 import { defineArgs } from '../src/core/grammar.js';
 import { message } from '../src/core/message.js';
 import { mention } from '../src/engine/audit-records.js';
-import { defineCommand } from './command.js';
+import { defineCommand } from '../src/engine/command-module.js';
 import { incidentEnvironment } from './incident-declare.js';
 
 const parse = defineArgs({

@@ -1,5 +1,5 @@
 import type { Runbook } from '../src/core/runbook.js';
-import type { CommandModule } from './command.js';
+import type { CommandModule } from '../src/engine/command-module.js';
 import { envClose } from './env-close.js';
 import { envExtend } from './env-extend.js';
 import { envList } from './env-list.js';
@@ -35,19 +35,4 @@ export const commands: readonly CommandModule[] = [
 /** The registry plus `/ops run`, which needs the runbooks loaded at start-up. */
 export function withRunbooks(runbooks: readonly Runbook[]): readonly CommandModule[] {
   return [...commands, createRunCommand(runbooks) as CommandModule];
-}
-
-/** The command whose name matches the leading words; the longest name wins ("env open" over "env"). */
-export function findCommand(
-  words: readonly string[],
-  registry: readonly CommandModule[] = commands,
-): { command: CommandModule; rest: string[] } | undefined {
-  const sorted = [...registry].sort((a, b) => b.name.split(' ').length - a.name.split(' ').length);
-  for (const command of sorted) {
-    const parts = command.name.split(' ');
-    if (parts.every((p, i) => words[i]?.toLowerCase() === p)) {
-      return { command, rest: words.slice(parts.length) };
-    }
-  }
-  return undefined;
 }

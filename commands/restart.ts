@@ -2,8 +2,8 @@ import { imagesOf } from '../src/core/deployment.js';
 import { StateError } from '../src/core/errors.js';
 import { defineArgs } from '../src/core/grammar.js';
 import { message } from '../src/core/message.js';
+import { defineCommand, type Outcome } from '../src/engine/command-module.js';
 import { rolloutLine, watchRollout } from '../src/engine/watch-rollout.js';
-import { defineCommand, type Outcome } from './command.js';
 import { deploymentArg, mutatingFlags, mutatingScope } from './shared.js';
 
 export const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';

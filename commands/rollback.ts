@@ -2,8 +2,8 @@ import { imagesOf } from '../src/core/deployment.js';
 import { defineArgs, PositiveIntText } from '../src/core/grammar.js';
 import { message } from '../src/core/message.js';
 import { planRollback, type RevisionSide, rollbackPatch } from '../src/core/rollback.js';
+import { defineCommand, type Outcome, type RunContext } from '../src/engine/command-module.js';
 import { rolloutLine, watchRollout } from '../src/engine/watch-rollout.js';
-import { defineCommand, type Outcome, type RunContext } from './command.js';
 import { deploymentArg, mutatingFlags, mutatingScope } from './shared.js';
 
 const parse = defineArgs({

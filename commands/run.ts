@@ -14,8 +14,14 @@ import {
   resolveParams,
 } from '../src/core/runbook.js';
 import { coalesce } from '../src/engine/coalesce.js';
+import type {
+  AuditDetails,
+  Checkpoint,
+  CommandModule,
+  Outcome,
+  RunContext,
+} from '../src/engine/command-module.js';
 import { rolloutLine, watchRollout } from '../src/engine/watch-rollout.js';
-import type { AuditDetails, Checkpoint, CommandModule, Outcome, RunContext } from './command.js';
 import { restart } from './restart.js';
 import { rollback } from './rollback.js';
 import { scale } from './scale.js';

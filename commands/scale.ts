@@ -3,9 +3,9 @@ import { imagesOf } from '../src/core/deployment.js';
 import { StateError, UserInputError } from '../src/core/errors.js';
 import { defineArgs, NonNegativeIntText } from '../src/core/grammar.js';
 import { message } from '../src/core/message.js';
+import { defineCommand, type Outcome } from '../src/engine/command-module.js';
 import { rolloutLine, watchRollout } from '../src/engine/watch-rollout.js';
 import type { ScaleView } from '../src/ports.js';
-import { defineCommand, type Outcome } from './command.js';
 import { deploymentArg, mutatingFlags, mutatingScope } from './shared.js';
 
 const CONFLICT_RETRIES = 5;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { Reason } from '../src/core/grammar.js';
 import { Dns1123Label } from '../src/core/names.js';
-import type { Scope } from './command.js';
+import type { Scope } from '../src/engine/command-module.js';
 
 /** The deployment every cluster command acts on. */
 export const deploymentArg = { deployment: Dns1123Label };

@@ -2,7 +2,7 @@ import { currentRevision, imagesOf } from '../src/core/deployment.js';
 import { defineArgs } from '../src/core/grammar.js';
 import { message } from '../src/core/message.js';
 import { rolloutStatus } from '../src/core/rollout-status.js';
-import { defineCommand } from './command.js';
+import { defineCommand } from '../src/engine/command-module.js';
 import { deploymentArg, readFlags } from './shared.js';
 
 const parse = defineArgs({ positionals: deploymentArg, flags: readFlags });

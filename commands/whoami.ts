@@ -1,7 +1,7 @@
 import { defineArgs } from '../src/core/grammar.js';
 import { message } from '../src/core/message.js';
 import { grantsOf, mayUseEmergency, rolesOf } from '../src/core/policy.js';
-import { defineCommand } from './command.js';
+import { defineCommand } from '../src/engine/command-module.js';
 
 export const whoami = defineCommand({
   name: 'whoami',

@@ -1,6 +1,3 @@
-import type { CommandModule, InlineContext, Scope } from '../../commands/command.js';
-import { usageLines } from '../../commands/help.js';
-import { findCommand } from '../../commands/index.js';
 import type { OpsbotConfig } from '../config/schema.js';
 import { MUTATING_ACTIONS } from '../core/actions.js';
 import type { AuditRecord } from '../core/audit.js';
@@ -10,6 +7,13 @@ import { type Message, message } from '../core/message.js';
 import { authorize, mayUseEmergency, type Principal } from '../core/policy.js';
 import type { Clock, Directory, IncidentDirectory, Jobs } from '../ports.js';
 import type { ChannelRef, Person } from './command-job.js';
+import {
+  type CommandModule,
+  findCommand,
+  type InlineContext,
+  type Scope,
+  usageLines,
+} from './command-module.js';
 import { idempotencyKey } from './keys.js';
 
 export interface AcceptDeps {

@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import type { Checkpoint, CommandModule, Outcome, RunContext, Scope } from '../../commands/command.js';
 import type { OpsbotConfig } from '../config/schema.js';
 import { MUTATING_ACTIONS } from '../core/actions.js';
 import type { AuditRecord } from '../core/audit.js';
@@ -19,6 +18,7 @@ import type {
 import type { PreviewServices } from '../preview/services.js';
 import { jobRecord, mention } from './audit-records.js';
 import { type Checkpoints, CommandJob } from './command-job.js';
+import type { Checkpoint, CommandModule, Outcome, RunContext, Scope } from './command-module.js';
 
 export interface RunDeps {
   config: OpsbotConfig;

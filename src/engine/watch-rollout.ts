@@ -1,9 +1,9 @@
-import type { RunContext } from '../../commands/command.js';
 import { formatDuration } from '../core/duration.js';
 import { type Message, message } from '../core/message.js';
 import { rolloutStatus } from '../core/rollout-status.js';
 import type { ClusterTarget } from '../ports.js';
 import { coalesce } from './coalesce.js';
+import type { RunContext } from './command-module.js';
 
 export interface RolloutResult {
   state: 'complete' | 'failed' | 'timed out';

@@ -1,12 +1,12 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Checkpoint, RunContext } from '../../commands/command.js';
 import { createRunCommand } from '../../commands/run.js';
 import { OpsbotConfig } from '../../src/config/schema.js';
 import { parseYamlText } from '../../src/config/yaml-file.js';
 import type { AuditRecord } from '../../src/core/audit.js';
 import type { Message } from '../../src/core/message.js';
 import { Runbook } from '../../src/core/runbook.js';
+import type { Checkpoint, RunContext } from '../../src/engine/command-module.js';
 import { resolveTarget } from '../../src/engine/run-command.js';
 import { KubeCluster } from '../../src/kubernetes/cluster.js';
 import { type KubeApi, seedSampleApp, startKubeFake } from '../fakes/kubernetes.js';

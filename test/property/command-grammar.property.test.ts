@@ -1,8 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import type { CommandModule } from '../../commands/command.js';
-import { commands, findCommand } from '../../commands/index.js';
+import { commands } from '../../commands/index.js';
 import { OpsbotConfig } from '../../src/config/schema.js';
 import type { AuditRecord } from '../../src/core/audit.js';
 import { OpsError } from '../../src/core/errors.js';
@@ -10,6 +9,8 @@ import { parseInput } from '../../src/core/grammar.js';
 import { authorize } from '../../src/core/policy.js';
 import { type Ack, acceptCommand } from '../../src/engine/accept-command.js';
 import type { CommandJobInput } from '../../src/engine/command-job.js';
+import type { CommandModule } from '../../src/engine/command-module.js';
+import { findCommand } from '../../src/engine/command-module.js';
 import type { Directory, Jobs } from '../../src/ports.js';
 import { DEFAULT_CONFIG, USERS } from '../helpers/world.js';
 

@@ -1,12 +1,12 @@
-import type { OpsbotConfig } from '../src/config/schema.js';
-import type { Action } from '../src/core/actions.js';
-import type { AuditRecord } from '../src/core/audit.js';
-import type { ParsedInput } from '../src/core/grammar.js';
-import type { Message } from '../src/core/message.js';
-import type { Principal } from '../src/core/policy.js';
-import type { CommandJob } from '../src/engine/command-job.js';
-import type { Clock, Cluster, ClusterTarget, IncidentCommands, LockResult } from '../src/ports.js';
-import type { PreviewServices } from '../src/preview/services.js';
+import type { OpsbotConfig } from '../config/schema.js';
+import type { Action } from '../core/actions.js';
+import type { AuditRecord } from '../core/audit.js';
+import type { ParsedInput } from '../core/grammar.js';
+import type { Message } from '../core/message.js';
+import { grantsOf, type Principal } from '../core/policy.js';
+import type { Clock, Cluster, ClusterTarget, IncidentCommands, LockResult } from '../ports.js';
+import type { PreviewServices } from '../preview/services.js';
+import type { CommandJob } from './command-job.js';
 
 /** Answers that need nothing but config and the asker: help, whoami. They run inside the ack. */
 export interface InlineContext {
@@ -106,4 +106,27 @@ export function defineCommand<A>(
   module: { parse(input: ParsedInput): A } & CommandModule<NoInfer<A>>,
 ): CommandModule<A> {
   return module;
+}
+
+/** The command whose name matches the leading words; the longest name wins ("env open" over "env"). */
+export function findCommand(
+  words: readonly string[],
+  registry: readonly CommandModule[],
+): { command: CommandModule; rest: string[] } | undefined {
+  const sorted = [...registry].sort((a, b) => b.name.split(' ').length - a.name.split(' ').length);
+  for (const command of sorted) {
+    const parts = command.name.split(' ');
+    if (parts.every((p, i) => words[i]?.toLowerCase() === p)) {
+      return { command, rest: words.slice(parts.length) };
+    }
+  }
+  return undefined;
+}
+
+/** The usage lines of the commands this user may run; everything when `all` is set. */
+export function usageLines(ctx: InlineContext, all = false): string[] {
+  const grants = grantsOf(ctx.config, ctx.principal);
+  return ctx.commands
+    .filter((c) => all || c.action === undefined || grants.has(c.action))
+    .map((c) => `\`${c.usage}\` — ${c.summary}`);
 }
