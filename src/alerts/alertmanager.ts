@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { AlertGroup } from '../core/alert.js';
+import type { Alert, AlertGroup } from '../core/alert.js';
 
 const Labels = z.record(z.string(), z.string());
 
@@ -40,14 +40,31 @@ export function fromAlertmanager(body: AlertmanagerWebhook, receivedAt: number):
     ...(body.externalURL ? { externalURL: body.externalURL } : {}),
     truncatedAlerts: body.truncatedAlerts,
     receivedAt,
-    alerts: body.alerts.map((a) => ({
-      fingerprint: a.fingerprint,
-      status: a.status,
-      labels: a.labels,
-      annotations: a.annotations,
-      startsAt: a.startsAt,
-      ...(a.endsAt ? { endsAt: a.endsAt } : {}),
-      ...(a.generatorURL ? { generatorURL: a.generatorURL } : {}),
-    })),
+    alerts: body.alerts.map(toAlert),
+  };
+}
+
+/** One alert of an Alertmanager-shaped payload (Grafana's too), leaving out empty links. */
+export function toAlert(a: {
+  fingerprint: string;
+  status: 'firing' | 'resolved';
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  startsAt: string;
+  endsAt?: string | undefined;
+  generatorURL?: string | undefined;
+  silenceURL?: string | undefined;
+  dashboardURL?: string | undefined;
+}): Alert {
+  return {
+    fingerprint: a.fingerprint,
+    status: a.status,
+    labels: a.labels,
+    annotations: a.annotations,
+    startsAt: a.startsAt,
+    ...(a.endsAt ? { endsAt: a.endsAt } : {}),
+    ...(a.generatorURL ? { generatorURL: a.generatorURL } : {}),
+    ...(a.silenceURL ? { silenceURL: a.silenceURL } : {}),
+    ...(a.dashboardURL ? { dashboardURL: a.dashboardURL } : {}),
   };
 }

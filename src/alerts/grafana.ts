@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { AlertGroup } from '../core/alert.js';
+import { toAlert } from './alertmanager.js';
 
 const Labels = z.record(z.string(), z.string());
 
@@ -49,16 +50,6 @@ export function fromGrafana(body: GrafanaWebhook, receivedAt: number): AlertGrou
     ...(body.externalURL ? { externalURL: body.externalURL } : {}),
     truncatedAlerts: body.truncatedAlerts,
     receivedAt,
-    alerts: body.alerts.map((a) => ({
-      fingerprint: a.fingerprint,
-      status: a.status,
-      labels: a.labels,
-      annotations: a.annotations,
-      startsAt: a.startsAt,
-      ...(a.endsAt ? { endsAt: a.endsAt } : {}),
-      ...(a.generatorURL ? { generatorURL: a.generatorURL } : {}),
-      ...(a.silenceURL ? { silenceURL: a.silenceURL } : {}),
-      ...(a.dashboardURL ? { dashboardURL: a.dashboardURL } : {}),
-    })),
+    alerts: body.alerts.map(toAlert),
   };
 }

@@ -17,6 +17,7 @@ import {
   ReplicaSetView,
 } from '../core/deployment.js';
 import type { Cluster, ClusterTarget, PatchType, PodView, ScaleView, WriteOptions } from '../ports.js';
+import { clientsPerContext } from './contexts.js';
 import { kubeError } from './errors.js';
 
 const PATCH_CONTENT_TYPE: Record<PatchType, string> = {
@@ -96,34 +97,27 @@ function selectorOf(deployment: DeploymentView): string {
 
 /** Kubernetes through @kubernetes/client-node: KUBECONFIG, the default kubeconfig, or in-cluster credentials. */
 export class KubeCluster implements Cluster {
-  private readonly clients = new Map<string, { apps: AppsV1Api; core: CoreV1Api; version: VersionApi }>();
+  private readonly client: (context: string | undefined) => {
+    apps: AppsV1Api;
+    core: CoreV1Api;
+    version: VersionApi;
+  };
 
   constructor(
     readonly kubeconfig: KubeConfig,
     readonly sandbox = false,
-  ) {}
+  ) {
+    this.client = clientsPerContext(kubeconfig, (kc) => ({
+      apps: kc.makeApiClient(AppsV1Api),
+      core: kc.makeApiClient(CoreV1Api),
+      version: kc.makeApiClient(VersionApi),
+    }));
+  }
 
   static fromDefault(sandbox = false): KubeCluster {
     const kc = new KubeConfig();
     kc.loadFromDefault();
     return new KubeCluster(kc, sandbox);
-  }
-
-  private client(context: string | undefined) {
-    const key = context ?? '';
-    let client = this.clients.get(key);
-    if (!client) {
-      const kc = new KubeConfig();
-      kc.loadFromString(this.kubeconfig.exportConfig());
-      if (context) kc.setCurrentContext(context);
-      client = {
-        apps: kc.makeApiClient(AppsV1Api),
-        core: kc.makeApiClient(CoreV1Api),
-        version: kc.makeApiClient(VersionApi),
-      };
-      this.clients.set(key, client);
-    }
-    return client;
   }
 
   private describe(target: ClusterTarget, name: string): string {

@@ -1,7 +1,7 @@
 import {
   ApiException,
   CoreV1Api,
-  KubeConfig,
+  type KubeConfig,
   type KubernetesObject,
   KubernetesObjectApi,
   PatchStrategy,
@@ -9,6 +9,7 @@ import {
   type V1Namespace,
 } from '@kubernetes/client-node';
 import type { NamespaceView, Workspaces } from '../ports.js';
+import { clientsPerContext } from './contexts.js';
 import { kubeError } from './errors.js';
 
 const FIELD_MANAGER = 'opsbot';
@@ -28,21 +29,13 @@ const isConflict = (err: unknown) => err instanceof ApiException && err.code ===
 
 /** Preview namespaces through CoreV1Api, and their objects through server-side apply on the generic object API. */
 export class KubeWorkspaces implements Workspaces {
-  private readonly clients = new Map<string, { core: CoreV1Api; objects: KubernetesObjectApi }>();
+  private readonly client: (context: string | undefined) => { core: CoreV1Api; objects: KubernetesObjectApi };
 
-  constructor(private readonly kubeconfig: KubeConfig) {}
-
-  private client(context: string | undefined) {
-    const key = context ?? '';
-    let client = this.clients.get(key);
-    if (!client) {
-      const kc = new KubeConfig();
-      kc.loadFromString(this.kubeconfig.exportConfig());
-      if (context) kc.setCurrentContext(context);
-      client = { core: kc.makeApiClient(CoreV1Api), objects: KubernetesObjectApi.makeApiClient(kc) };
-      this.clients.set(key, client);
-    }
-    return client;
+  constructor(kubeconfig: KubeConfig) {
+    this.client = clientsPerContext(kubeconfig, (kc) => ({
+      core: kc.makeApiClient(CoreV1Api),
+      objects: KubernetesObjectApi.makeApiClient(kc),
+    }));
   }
 
   async listNamespaces(context: string | undefined, labelSelector: string): Promise<NamespaceView[]> {

@@ -26,6 +26,16 @@ export interface SlackAppOptions {
   onRejected?(rawBody: Buffer): void;
 }
 
+/** What opsbot reads from a signed block_actions payload; nothing else in it is used. */
+interface ButtonClick {
+  actionId: string;
+  value: string;
+  user: { id: string; name?: string };
+  channelId: string;
+  channelName: string | undefined;
+  deliveryId: string;
+}
+
 export interface SlackApp {
   app: App;
   /** Present in HTTP mode: mount it on POST /slack/events. */
@@ -107,86 +117,72 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     await ack({ response_type: 'ephemeral', text: reply.text, blocks: toBlocks(reply) });
   });
 
-  app.action(/^approval\.(approve|deny)$/, async ({ ack, body, action, client }) => {
-    await ack();
-    if (body.type !== 'block_actions' || action.type !== 'button' || !('action_id' in action)) return;
-    const channelId = body.channel?.id ?? body.container?.channel_id ?? '';
-    const click: ApprovalClick = {
-      approvalId: action.value ?? '',
-      decision: action.action_id === 'approval.approve' ? 'approve' : 'deny',
-      user: { id: body.user.id, ...(body.user.username ? { name: body.user.username } : {}) },
-      channelId,
-      deliveryId: `${body.trigger_id}/${action.action_ts}`,
-    };
-    try {
-      const reply = await options.decide(click);
-      if (channelId) {
-        await client.chat.postEphemeral({
-          channel: channelId,
-          user: body.user.id,
-          text: reply.text,
-          blocks: toBlocks(reply),
-        });
+  /**
+   * Every button click: acknowledged at once, then handled with only what Slack signed (who
+   * clicked, where, which action, the opaque value); the answer goes back ephemerally.
+   */
+  const onButton = (
+    actionId: string | RegExp,
+    handle: (click: ButtonClick) => Promise<Message | undefined>,
+  ) => {
+    app.action(actionId, async ({ ack, body, action, client }) => {
+      await ack();
+      if (body.type !== 'block_actions' || action.type !== 'button' || !('action_id' in action)) return;
+      const click: ButtonClick = {
+        actionId: action.action_id,
+        value: action.value ?? '',
+        user: { id: body.user.id, ...(body.user.username ? { name: body.user.username } : {}) },
+        channelId: body.channel?.id ?? body.container?.channel_id ?? '',
+        channelName: body.channel?.name,
+        deliveryId: `${body.trigger_id}/${action.action_ts}`,
+      };
+      try {
+        const reply = await handle(click);
+        if (reply && click.channelId) {
+          await client.chat.postEphemeral({
+            channel: click.channelId,
+            user: click.user.id,
+            text: reply.text,
+            blocks: toBlocks(reply),
+          });
+        }
+      } catch (err) {
+        log.error({ err, action: click.actionId, user: click.user.id }, 'could not handle a button click');
       }
-    } catch (err) {
-      log.error({ err, approvalId: click.approvalId }, 'could not handle an approval click');
-    }
-  });
+    });
+  };
+
+  onButton(/^approval\.(approve|deny)$/, (click) =>
+    options.decide({
+      approvalId: click.value,
+      decision: click.actionId === 'approval.approve' ? 'approve' : 'deny',
+      user: click.user,
+      channelId: click.channelId,
+      deliveryId: click.deliveryId,
+    }),
+  );
 
   // Incident action buttons run as if the clicker typed the command: same permissions and approvals.
-  app.action('incident.action', async ({ ack, body, action, client }) => {
-    await ack();
-    if (body.type !== 'block_actions' || action.type !== 'button' || !('action_id' in action)) return;
-    const channelId = body.channel?.id ?? body.container?.channel_id ?? '';
-    try {
-      const button = await options.incidentButton?.(action.value ?? '');
-      const reply = button
-        ? (
-            await options.accept({
-              text: button.text,
-              requester: { id: body.user.id, ...(body.user.username ? { name: body.user.username } : {}) },
-              channel: { id: button.channel, ...(body.channel?.name ? { name: body.channel.name } : {}) },
-              deliveryId: `${body.trigger_id}/${action.action_ts}`,
-            })
-          ).message
-        : message('This button is no longer valid; type the command instead.');
-      if (channelId) {
-        await client.chat.postEphemeral({
-          channel: channelId,
-          user: body.user.id,
-          text: reply.text,
-          blocks: toBlocks(reply),
-        });
-      }
-    } catch (err) {
-      log.error({ err, user: body.user.id }, 'could not handle an incident action click');
-    }
+  onButton('incident.action', async (click) => {
+    const button = await options.incidentButton?.(click.value);
+    if (!button) return message('This button is no longer valid; type the command instead.');
+    const ack = await options.accept({
+      text: button.text,
+      requester: click.user,
+      channel: { id: button.channel, ...(click.channelName ? { name: click.channelName } : {}) },
+      deliveryId: click.deliveryId,
+    });
+    return ack.message;
   });
 
-  app.action('preview.extend', async ({ ack, body, action, client }) => {
-    await ack();
-    if (body.type !== 'block_actions' || action.type !== 'button' || !('action_id' in action)) return;
-    if (!options.extendPreview) return;
-    const channelId = body.channel?.id ?? body.container?.channel_id ?? '';
-    try {
-      const reply = await options.extendPreview({
-        name: action.value ?? '',
-        user: { id: body.user.id, ...(body.user.username ? { name: body.user.username } : {}) },
-        channelId,
-        deliveryId: `${body.trigger_id}/${action.action_ts}`,
-      });
-      if (channelId) {
-        await client.chat.postEphemeral({
-          channel: channelId,
-          user: body.user.id,
-          text: reply.text,
-          blocks: toBlocks(reply),
-        });
-      }
-    } catch (err) {
-      log.error({ err, user: body.user.id }, 'could not handle a preview extend click');
-    }
-  });
+  onButton('preview.extend', async (click) =>
+    options.extendPreview?.({
+      name: click.value,
+      user: click.user,
+      channelId: click.channelId,
+      deliveryId: click.deliveryId,
+    }),
+  );
 
   app.error(async (err) => {
     log.error({ err }, 'unhandled Slack error');
