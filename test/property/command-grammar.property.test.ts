@@ -87,12 +87,13 @@ const plausible = fc
     fc.constantFrom('rollback', 'restart', 'status', 'history', 'scale', 'whoami', 'help', 'env list'),
     fc.constantFrom('api', 'worker', 'web', 'nope', 'api 3', 'web 0', 'worker 99'),
     fc.constantFrom('--env staging', '--env prod', '--env=staging', '--env qa', ''),
-    fc.constantFrom('', '--reason "x"', '--emergency --reason "y"', '--to 1', '--to zero'),
-    fc.array(token, { maxLength: 2 }),
+    fc.constantFrom('', '--reason "bad deploy"', '--emergency --reason "hotfix now"', '--to 1', '--to zero'),
+    // Half of them well-formed, half with junk appended.
+    fc.oneof(fc.constant([]), fc.array(token, { maxLength: 2 })),
   )
   .map(([verb, target, env, extra, junk]) => [verb, target, env, extra, ...junk].join(' '));
 const text = fc.oneof(
-  plausible,
+  { arbitrary: plausible, weight: 3 },
   fc.array(token, { maxLength: 9 }).map((t) => t.join(' ')),
   fc.string({ unit: 'grapheme', maxLength: 80 }),
   fc.string({ maxLength: 2100 }),
