@@ -61,7 +61,7 @@ const progressing = (d: V1Deployment) => d.status?.conditions?.find((c) => c.typ
 const available = (d: V1Deployment) => d.status?.conditions?.find((c) => c.type === 'Available');
 const isReady = (p: V1Pod) => p.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
 
-async function waitFor<T>(probe: () => Promise<T | undefined | false>, timeoutMs = 3000): Promise<T> {
+async function waitFor<T>(probe: () => Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
