@@ -1,7 +1,18 @@
 import { z } from 'zod';
 import type { Alert, AlertGroup } from '../core/alert.js';
 
-const Labels = z.record(z.string(), z.string());
+export const Labels = z.record(z.string(), z.string());
+
+/** One alert as Alertmanager sends it; Grafana's webhook extends it with a few links. */
+export const AlertmanagerAlert = z.object({
+  status: z.enum(['firing', 'resolved']),
+  labels: Labels,
+  annotations: Labels.default({}),
+  startsAt: z.string(),
+  endsAt: z.string().default(''),
+  generatorURL: z.string().default(''),
+  fingerprint: z.string().min(1),
+});
 
 /** Alertmanager's webhook payload, version 4 (https://prometheus.io/docs/alerting/latest/configuration/#webhook_config). */
 export const AlertmanagerWebhook = z.object({
@@ -14,19 +25,7 @@ export const AlertmanagerWebhook = z.object({
   commonLabels: Labels.default({}),
   commonAnnotations: Labels.default({}),
   externalURL: z.string().default(''),
-  alerts: z
-    .array(
-      z.object({
-        status: z.enum(['firing', 'resolved']),
-        labels: Labels,
-        annotations: Labels.default({}),
-        startsAt: z.string(),
-        endsAt: z.string().default(''),
-        generatorURL: z.string().default(''),
-        fingerprint: z.string().min(1),
-      }),
-    )
-    .min(1),
+  alerts: z.array(AlertmanagerAlert).min(1),
 });
 export type AlertmanagerWebhook = z.infer<typeof AlertmanagerWebhook>;
 

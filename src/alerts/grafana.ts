@@ -1,8 +1,6 @@
 import { z } from 'zod';
 import type { AlertGroup } from '../core/alert.js';
-import { toAlert } from './alertmanager.js';
-
-const Labels = z.record(z.string(), z.string());
+import { AlertmanagerAlert, Labels, toAlert } from './alertmanager.js';
 
 /** Grafana unified alerting's webhook contact point (Alertmanager's shape plus title, state and URLs). */
 export const GrafanaWebhook = z.object({
@@ -21,14 +19,7 @@ export const GrafanaWebhook = z.object({
   message: z.string().optional(),
   alerts: z
     .array(
-      z.object({
-        status: z.enum(['firing', 'resolved']),
-        labels: Labels,
-        annotations: Labels.default({}),
-        startsAt: z.string(),
-        endsAt: z.string().default(''),
-        generatorURL: z.string().default(''),
-        fingerprint: z.string().min(1),
+      AlertmanagerAlert.extend({
         silenceURL: z.string().default(''),
         dashboardURL: z.string().default(''),
         panelURL: z.string().default(''),
