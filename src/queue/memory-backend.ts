@@ -142,7 +142,18 @@ export class MemoryBackend implements QueueBackend {
 
   async ping(): Promise<void> {}
 
+  /** Tasks that are running or due now; delayed ones (approval expiries) cannot outlive the process. */
+  private pendingNow(): number {
+    let n = 0;
+    for (const { entries } of this.queues.values()) {
+      for (const entry of entries.values()) if (entry.state === 'active' || entry.state === 'waiting') n++;
+    }
+    return n;
+  }
+
   async close(force = false): Promise<void> {
+    // Drain first: an audit record queued by the last action must still be written.
+    while (!force && this.pendingNow() > 0) await new Promise((r) => setTimeout(r, 20));
     this.closed = true;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();

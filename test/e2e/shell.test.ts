@@ -44,7 +44,7 @@ async function shellSession(lines: Line[], env: Record<string, string> = {}) {
 }
 
 describe('local shell mode against the sandbox cluster', () => {
-  it('shows status, rolls back with live progress, shows history, and commits the audit locally', async () => {
+  it('shows status, rolls back in one updating message, shows history, and commits the audit locally', async () => {
     const { out, code, cwd } = await shellSession(
       [
         {
@@ -71,8 +71,8 @@ describe('local shell mode against the sandbox cluster', () => {
     expect(out).toMatch(
       /from revision 3 \(api=ghcr\.io\/acme\/api:1\.5\.0\)\nto revision 2 \(api=ghcr\.io\/acme\/api:1\.4\.1\)/,
     );
-    // Progress: the same message [2] was updated while the rollout advanced.
-    expect(out).toMatch(/\[2, updated\][^\n]*\n(?:.*\n){2}⏳/);
+    // One message per action: [2] was updated in place until the rollout completed.
+    expect(out).toMatch(/\[2, updated\] ⏪ Rolled back api in staging/);
     expect(out).toMatch(/4 api=ghcr\.io\/acme\/api:1\.4\.1 · deploy api 1\.4\.1[^\n]*← current/);
     expect(out).toContain('Image: api=ghcr.io/acme/api:1.5.0 → api=ghcr.io/acme/api:1.4.1');
 
