@@ -4,7 +4,7 @@ import { StateError } from '../src/core/errors.js';
 import { defineArgs } from '../src/core/grammar.js';
 import { message } from '../src/core/message.js';
 import { mention } from '../src/engine/audit-records.js';
-import { defineCommand } from '../src/engine/command-module.js';
+import { defineCommand, type RunContext } from '../src/engine/command-module.js';
 
 const parse = defineArgs({
   positionals: { title: z.string().trim().min(3, 'must be at least 3 characters').max(150) },
@@ -22,6 +22,14 @@ export function incidentEnvironment(config: OpsbotConfig, env: string | undefine
   return env ?? config.incidents?.environment ?? Object.keys(config.environments)[0] ?? '';
 }
 
+/** The incident service, or a clear error when opsbot.yml configures no incidents. */
+export function incidentsOf(ctx: RunContext): NonNullable<RunContext['incidents']> {
+  if (!ctx.incidents) {
+    throw new StateError('not_found', 'Incidents are not configured (opsbot.yml has no incidents: section).');
+  }
+  return ctx.incidents;
+}
+
 export const incidentDeclare = defineCommand({
   name: 'incident declare',
   summary: 'Open an incident by hand: a channel, the responders and a GitHub issue',
@@ -31,13 +39,9 @@ export const incidentDeclare = defineCommand({
   scope: (args, config) => ({ environment: incidentEnvironment(config, args.env) }),
 
   async run(ctx, args) {
-    if (!ctx.incidents)
-      throw new StateError(
-        'not_found',
-        'Incidents are not configured (opsbot.yml has no incidents: section).',
-      );
+    const incidents = incidentsOf(ctx);
     const environment = incidentEnvironment(ctx.config, args.env);
-    const opened = await ctx.incidents.declare({
+    const opened = await incidents.declare({
       title: args.title,
       severity: args.severity,
       environment,

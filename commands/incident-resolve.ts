@@ -1,10 +1,9 @@
 import { z } from 'zod';
-import { StateError } from '../src/core/errors.js';
 import { defineArgs } from '../src/core/grammar.js';
 import { message } from '../src/core/message.js';
 import { mention } from '../src/engine/audit-records.js';
 import { defineCommand } from '../src/engine/command-module.js';
-import { incidentEnvironment } from './incident-declare.js';
+import { incidentEnvironment, incidentsOf } from './incident-declare.js';
 
 const parse = defineArgs({
   positionals: {},
@@ -23,12 +22,8 @@ export const incidentResolve = defineCommand({
   scope: (args, config) => ({ environment: incidentEnvironment(config, args.env) }),
 
   async run(ctx, args) {
-    if (!ctx.incidents)
-      throw new StateError(
-        'not_found',
-        'Incidents are not configured (opsbot.yml has no incidents: section).',
-      );
-    const result = await ctx.incidents.resolve(ctx.job.channel.id, mention(ctx.job.requester), args.note);
+    const incidents = incidentsOf(ctx);
+    const result = await incidents.resolve(ctx.job.channel.id, mention(ctx.job.requester), args.note);
     const text = result.alreadyResolved ? 'This incident was already resolved.' : 'Incident resolved.';
     return {
       outcome: result.alreadyResolved ? 'noop' : 'executed',

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BotProcess, startBotProcess } from '../helpers/bot-process.js';
 import { AUDIT_REPO, slash, startWorld, USERS, type World } from '../helpers/world.js';
-import { generationOf, recordsFor, sleep, stopBot, until, writesTo } from './support.js';
+import { generationOf, recordsFor, sleep, until, writesTo } from './support.js';
 
 const WEBHOOK_TOKEN = 'test-webhook-token-77c1';
 const CONFIG = `
@@ -59,7 +59,7 @@ describe('the same delivery twice', () => {
   });
 
   afterAll(async () => {
-    await stopBot(bot);
+    await bot?.stop();
     await world?.close();
   });
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BotProcess, startBotProcess } from '../helpers/bot-process.js';
 import { AUDIT_REPO, auditRecords, slash, startWorld, USERS, type World } from '../helpers/world.js';
-import { recordsFor, sleep, stopBot, until, writesTo } from './support.js';
+import { recordsFor, sleep, until, writesTo } from './support.js';
 
 /** This is the suite's one full minute: 30 s of 502s, then 30 s of 429s with Retry-After. */
 const OUTAGE_MS = 60_000;
@@ -16,7 +16,7 @@ describe('GitHub answering 502, then 429 with Retry-After, for a minute', () => 
   });
 
   afterAll(async () => {
-    await stopBot(bot);
+    await bot?.stop();
     await world?.close();
   });
 

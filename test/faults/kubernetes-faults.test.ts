@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { type BotProcess, startBotProcess } from '../helpers/bot-process.js';
 import { AUDIT_REPO, slash, startWorld, USERS, type World } from '../helpers/world.js';
-import { freePort, generationOf, recordsFor, sleep, stopBot, until, writesTo } from './support.js';
+import { freePort, generationOf, recordsFor, sleep, until, writesTo } from './support.js';
 
 const CONFIG = `
 environments:
@@ -46,7 +46,7 @@ describe('Kubernetes faults', () => {
   });
 
   afterAll(async () => {
-    await stopBot(bot);
+    await bot?.stop();
     await world?.close();
   });
 

@@ -7,7 +7,6 @@ import {
   recordsFor,
   sleep,
   startRedisServer,
-  stopBot,
   until,
   writesTo,
 } from './support.js';
@@ -30,7 +29,7 @@ describe('Redis restarted in the middle of a run (AOF on)', () => {
   });
 
   afterAll(async () => {
-    await stopBot(bot);
+    await bot?.stop();
     await world?.close();
     await redis?.stop();
   });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BotProcess, startBotProcess } from '../helpers/bot-process.js';
 import { slash, startWorld, type World } from '../helpers/world.js';
-import { recordsFor, sleep, stopBot, until, writesTo } from './support.js';
+import { recordsFor, sleep, until, writesTo } from './support.js';
 
 describe('Slack answering 429 with Retry-After', () => {
   let world: World;
@@ -13,7 +13,7 @@ describe('Slack answering 429 with Retry-After', () => {
   });
 
   afterAll(async () => {
-    await stopBot(bot);
+    await bot?.stop();
     await world?.close();
   });
 

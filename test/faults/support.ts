@@ -126,9 +126,3 @@ export async function startRedisServer(): Promise<RedisServer> {
   await server.start();
   return server;
 }
-
-/** Stops a bot process unless it is already gone (a SIGKILLed child has no exit code, only a signal code). */
-export async function stopBot(bot: BotProcess | undefined): Promise<void> {
-  if (!bot || bot.child.exitCode !== null || bot.child.signalCode !== null) return;
-  await bot.stop('SIGTERM');
-}

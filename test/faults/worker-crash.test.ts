@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BotProcess, startBotProcess } from '../helpers/bot-process.js';
 import { slash, startWorld, type World } from '../helpers/world.js';
-import { generationOf, recordsFor, sleep, stopBot, until, writesTo } from './support.js';
+import { generationOf, recordsFor, sleep, until, writesTo } from './support.js';
 
 describe('a worker killed with SIGKILL in the middle of an action', () => {
   let world: World;
@@ -13,7 +13,7 @@ describe('a worker killed with SIGKILL in the middle of an action', () => {
   });
 
   afterAll(async () => {
-    for (const bot of bots) await stopBot(bot);
+    for (const bot of bots) await bot?.stop();
     await world?.close();
   });
 

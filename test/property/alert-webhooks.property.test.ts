@@ -1,6 +1,5 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stopBot } from '../faults/support.js';
 import { type BotProcess, startBotProcess } from '../helpers/bot-process.js';
 import { AUDIT_REPO, startWorld, USERS, type World } from '../helpers/world.js';
 
@@ -71,7 +70,7 @@ describe('alert webhook validators under random JSON', () => {
   });
 
   afterAll(async () => {
-    await stopBot(bot);
+    await bot?.stop();
     await world?.close();
   });
 

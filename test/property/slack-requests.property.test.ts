@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signSlackRequest, slashCommandBody } from '../fakes/slack-signing.js';
-import { sleep, stopBot, until, writesTo } from '../faults/support.js';
+import { sleep, until, writesTo } from '../faults/support.js';
 import { type BotProcess, startBotProcess } from '../helpers/bot-process.js';
 import {
   approvalIdIn,
@@ -78,7 +78,7 @@ describe('Slack requests that are not what they claim', () => {
   });
 
   afterAll(async () => {
-    await stopBot(bot);
+    await bot?.stop();
     await world?.close();
   });
 
