@@ -13,8 +13,12 @@ export interface GateOptions {
   bodyLimit?: number;
 }
 
-function refuse(res: ServerResponse, status: number, error: string): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', connection: 'close' });
+function refuse(res: ServerResponse, status: number, error: string, close = true): void {
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    // A refused oversized body is still being drained; closing now would cut the client off mid-send.
+    ...(close ? { connection: 'close' } : {}),
+  });
   res.end(JSON.stringify({ error }));
 }
 
@@ -50,7 +54,7 @@ export function slackEventsGate(options: GateOptions): RequestListener {
         options.next(req, res);
       },
       (err: unknown) => {
-        if (err instanceof BodyTooLarge) return refuse(res, 413, 'payload_too_large');
+        if (err instanceof BodyTooLarge) return refuse(res, 413, 'payload_too_large', false);
         options.log.warn({ err }, 'could not read a Slack request');
         refuse(res, 400, 'bad_request');
       },
