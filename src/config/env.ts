@@ -33,6 +33,10 @@ export const Env = z
     PAGERDUTY_WEBHOOK_SECRET: optionalText,
     /** auto: Redis if REDIS_URL is set or the default answers, else in-process (local mode). */
     OPSBOT_QUEUE: z.enum(['auto', 'redis', 'memory']).default('auto'),
+    /** Crash points for the crash-safety tests, e.g. `rollback.after-patch=exit`; never set in production. */
+    OPSBOT_FAILPOINTS: optionalText,
+    /** How long a worker's hold on a job lasts without renewal: a crashed worker's job is retried after about this long. */
+    OPSBOT_JOB_LOCK_MS: z.coerce.number().int().min(1_000).max(300_000).default(10_000),
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
     HOST: z.string().default('0.0.0.0'),
     LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
