@@ -125,15 +125,29 @@ export interface Approvals {
   /**
    * Atomically moves a pending request to `status`. Answers the request as it was before, or
    * undefined when it is unknown; a request that was not pending is returned unchanged.
+   * `then`, given with an approval, is the job to run: it is kept in an outbox in the same atomic
+   * step, so that a decision and the job it starts are never separated by a crash.
    */
   decide(
     id: string,
     status: Exclude<ApprovalStatus, 'pending'>,
     by?: { id: string; name?: string | undefined },
+    then?: CommandJobInput,
   ): Promise<{ previous: ApprovalRequest; won: boolean } | undefined>;
+  /** Approved jobs not yet confirmed as queued: the outbox, drained after every decision and on a timer. */
+  outbox(): Promise<{ approvalId: string; job: CommandJobInput }[]>;
+  /** The approved job is queued; it leaves the outbox. */
+  settle(approvalId: string): Promise<void>;
 }
 
-export type LockResult = { acquired: true; release(): Promise<void> } | { acquired: false; heldBy: string };
+export type LockResult =
+  | {
+      acquired: true;
+      release(): Promise<void>;
+      /** True once renewal found the lock taken by another holder (it had expired): mutual exclusion was lost. */
+      lost(): boolean;
+    }
+  | { acquired: false; heldBy: string };
 
 /** Mutual exclusion across every process sharing Redis: one action per target at a time. */
 export interface Locks {

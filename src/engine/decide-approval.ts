@@ -1,10 +1,12 @@
+import type { Logger } from 'pino';
 import type { OpsbotConfig } from '../config/schema.js';
 import type { AuditRecord } from '../core/audit.js';
 import { type Message, message } from '../core/message.js';
 import { authorizeApproval } from '../core/policy.js';
+import { failpoint } from '../failpoints.js';
 import type { ApprovalRequest, Approvals, Chat, Clock, Directory, Jobs } from '../ports.js';
 import { jobRecord, mention } from './audit-records.js';
-import type { Person } from './command-job.js';
+import type { CommandJobInput, Person } from './command-job.js';
 import { idempotencyKey } from './keys.js';
 
 export interface ApprovalDeps {
@@ -14,6 +16,7 @@ export interface ApprovalDeps {
   chat: Chat;
   directory: Directory;
   clock: Clock;
+  log?: Pick<Logger, 'warn'>;
 }
 
 export interface ApprovalClick {
@@ -59,17 +62,28 @@ export async function decideApproval(deps: ApprovalDeps, click: ApprovalClick): 
   if (!decision.allowed) return refuse(decision.reason, request);
 
   const status = click.decision === 'approve' ? 'approved' : 'denied';
-  const result = await deps.approvals.decide(request.id, status, click.user);
+  const job = request.job;
+  const approvedJob = {
+    ...job,
+    approver: click.user,
+    ...(request.resourceVersion ? { expectedResourceVersion: request.resourceVersion } : {}),
+  };
+  // The decision and the job it starts are one atomic write (the job waits in the approvals outbox),
+  // so a crash or a queue failure between them can neither lose the approval nor run a denied job.
+  const result = await deps.approvals.decide(
+    request.id,
+    status,
+    click.user,
+    status === 'approved' ? approvedJob : undefined,
+  );
   if (!result?.won)
     return refuse(`this request is ${result ? statusText(result.previous) : 'unknown'}`, request);
 
-  const job = request.job;
   if (status === 'approved') {
-    await deps.jobs.enqueueCommand({
-      ...job,
-      approver: click.user,
-      ...(request.resourceVersion ? { expectedResourceVersion: request.resourceVersion } : {}),
-    });
+    failpoint('approval.before-enqueue');
+    await enqueueApproved(deps, request.id, approvedJob).catch((err: unknown) =>
+      deps.log?.warn({ err, approvalId: request.id }, 'approved job not queued yet; the outbox will retry'),
+    );
   }
   const verb = status === 'approved' ? 'Approved' : 'Denied';
   // A click in the instant before the message was attached has no message to update yet.
@@ -101,6 +115,27 @@ export async function decideApproval(deps: ApprovalDeps, click: ApprovalClick): 
     ),
   );
   return message(`${verb}: ${what(request)}.`);
+}
+
+/** Queues an approved job (idempotent by job id), then takes it out of the outbox. */
+async function enqueueApproved(
+  deps: Pick<ApprovalDeps, 'jobs' | 'approvals'>,
+  approvalId: string,
+  job: CommandJobInput,
+): Promise<void> {
+  await deps.jobs.enqueueCommand(job);
+  await deps.approvals.settle(approvalId);
+}
+
+/**
+ * Queues every approved job still in the outbox: after a crash between an approval and its
+ * enqueue, or a queue that refused the add. Run at start-up and on a timer; job ids make a
+ * second enqueue of the same job a no-op.
+ */
+export async function drainApprovalOutbox(deps: Pick<ApprovalDeps, 'jobs' | 'approvals'>): Promise<number> {
+  const pending = await deps.approvals.outbox();
+  for (const { approvalId, job } of pending) await enqueueApproved(deps, approvalId, job);
+  return pending.length;
 }
 
 /** Called by the delayed expiry job; does nothing if the request was decided in time. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { CommandJob, Person } from '../engine/command-job.js';
+import { CommandJob, type CommandJobInput, Person } from '../engine/command-job.js';
 import type { ApprovalRequest, ApprovalStatus, Approvals } from '../ports.js';
 
 /** The immutable part of a request, stored once as JSON; status and message live in their own fields. */
@@ -24,12 +24,16 @@ redis.call('hset', KEYS[1], 'doc', ARGV[1], 'status', ARGV[2], 'messageTs', ARGV
 redis.call('pexpire', KEYS[1], ARGV[4])
 return 1`;
 
-/** Compare-and-set in one step, so two simultaneous clicks cannot both win. */
+/**
+ * Compare-and-set in one step, so two simultaneous clicks cannot both win. An approval puts the job
+ * it starts into the outbox (KEYS[2]) in the same step: the decision and its job are one write.
+ */
 const DECIDE = `
 if redis.call('exists', KEYS[1]) == 0 then return nil end
 local status = redis.call('hget', KEYS[1], 'status')
 if status ~= 'pending' then return 0 end
 redis.call('hset', KEYS[1], 'status', ARGV[1], 'decidedBy', ARGV[2])
+if ARGV[3] ~= '' then redis.call('hset', KEYS[2], ARGV[4], ARGV[3]) end
 return 1`;
 
 /** Only an existing request gets its message attached; a late call never resurrects one. */
@@ -85,16 +89,42 @@ export class RedisApprovals implements Approvals {
     };
   }
 
+  private outboxKey(): string {
+    return `${this.prefix}:approval-outbox`;
+  }
+
   async decide(
     id: string,
     status: Exclude<ApprovalStatus, 'pending'>,
     by?: { id: string; name?: string | undefined },
+    then?: CommandJobInput,
   ) {
     const previous = await this.get(id);
     if (!previous) return undefined;
-    const won = await this.redis.eval(DECIDE, 1, this.key(id), status, by ? JSON.stringify(by) : '');
+    const won = await this.redis.eval(
+      DECIDE,
+      2,
+      this.key(id),
+      this.outboxKey(),
+      status,
+      by ? JSON.stringify(by) : '',
+      then ? JSON.stringify(then) : '',
+      id,
+    );
     if (won === 1) return { previous, won: true };
     // Lost the race: answer with the state as it is now, so the message names who decided.
     return { previous: (await this.get(id)) ?? previous, won: false };
+  }
+
+  async outbox(): Promise<{ approvalId: string; job: CommandJobInput }[]> {
+    const entries = await this.redis.hgetall(this.outboxKey());
+    return Object.entries(entries).flatMap(([approvalId, raw]) => {
+      const job = CommandJob.safeParse(JSON.parse(raw));
+      return job.success ? [{ approvalId, job: job.data }] : [];
+    });
+  }
+
+  async settle(approvalId: string): Promise<void> {
+    await this.redis.hdel(this.outboxKey(), approvalId);
   }
 }

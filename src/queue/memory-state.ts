@@ -1,3 +1,4 @@
+import type { CommandJobInput } from '../engine/command-job.js';
 import type { ApprovalRequest, ApprovalStatus, Approvals, LockResult, Locks } from '../ports.js';
 
 /** Target locks for a single process (local mode). */
@@ -10,6 +11,7 @@ export class MemoryLocks implements Locks {
     this.held.set(key, { id: holderId, description });
     return {
       acquired: true,
+      lost: () => false,
       release: async () => {
         if (this.held.get(key)?.id === holderId) this.held.delete(key);
       },
@@ -20,6 +22,7 @@ export class MemoryLocks implements Locks {
 /** Approval requests for a single process (local mode). */
 export class MemoryApprovals implements Approvals {
   private readonly requests = new Map<string, ApprovalRequest>();
+  private readonly pending = new Map<string, CommandJobInput>();
 
   async create(request: ApprovalRequest): Promise<void> {
     if (!this.requests.has(request.id)) this.requests.set(request.id, structuredClone(request));
@@ -41,6 +44,7 @@ export class MemoryApprovals implements Approvals {
     id: string,
     status: Exclude<ApprovalStatus, 'pending'>,
     by?: { id: string; name?: string | undefined },
+    then?: CommandJobInput,
   ) {
     const request = this.requests.get(id);
     if (!request) return undefined;
@@ -48,6 +52,15 @@ export class MemoryApprovals implements Approvals {
     if (request.status !== 'pending') return { previous, won: false };
     request.status = status;
     if (by) request.decidedBy = by;
+    if (then) this.pending.set(id, structuredClone(then));
     return { previous, won: true };
+  }
+
+  async outbox(): Promise<{ approvalId: string; job: CommandJobInput }[]> {
+    return [...this.pending].map(([approvalId, job]) => ({ approvalId, job: structuredClone(job) }));
+  }
+
+  async settle(approvalId: string): Promise<void> {
+    this.pending.delete(approvalId);
   }
 }
