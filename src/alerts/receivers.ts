@@ -3,6 +3,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { AlertGroup } from '../core/alert.js';
+import { BodyTooLarge, readBody } from '../http/body.js';
 import type { Metrics } from '../metrics.js';
 import type { TaskQueue } from '../queue/backend.js';
 import { AlertmanagerWebhook, fromAlertmanager } from './alertmanager.js';
@@ -22,32 +23,6 @@ export interface ReceiverDeps {
   pagerDutySecrets: string[];
   /** Job data is re-validated by the worker, so the queue holds it as unknown. */
   queue: TaskQueue<{ group: unknown }>;
-}
-
-class BodyTooLarge extends Error {}
-
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > limit) {
-      reject(new BodyTooLarge());
-      req.resume();
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        reject(new BodyTooLarge());
-        req.resume();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
@@ -75,8 +50,17 @@ export function createReceiver(source: AlertSource, deps: ReceiverDeps): Request
       try {
         raw = await readBody(req, MAX_BODY_BYTES);
       } catch (err) {
-        count(err instanceof BodyTooLarge ? 'too_large' : 'error');
-        return send(res, err instanceof BodyTooLarge ? 413 : 400, { error: 'body_too_large' });
+        if (err instanceof BodyTooLarge) {
+          count('too_large');
+          return send(res, 413, {
+            error: 'body_too_large',
+            reason: `the body is over ${MAX_BODY_BYTES} bytes`,
+          });
+        }
+        // The connection broke or the body could not be decoded: say so, it was not too large.
+        deps.log.warn({ err, source }, 'could not read an alert webhook body');
+        count('unreadable');
+        return send(res, 400, { error: 'body_unreadable', reason: 'the request body could not be read' });
       }
       const signed = source === 'pagerduty' && deps.pagerDutySecrets.length > 0;
       const authorized = signed
