@@ -1,8 +1,8 @@
 import { AlertGroup } from '../core/alert.js';
-import type { AuditRecord } from '../core/audit.js';
+import { AuditRecord } from '../core/audit.js';
 import { StateError } from '../core/errors.js';
 import type { IncidentCommands } from '../ports.js';
-import { type TaskQueue, Unrecoverable } from '../queue/backend.js';
+import { type QueueBackend, type TaskQueue, Unrecoverable } from '../queue/backend.js';
 import { createRedis } from '../queue/connection.js';
 import type { Feature, FeatureHandle, Runtime } from '../runtime.js';
 import { IncidentService } from './incident-service.js';
@@ -14,12 +14,14 @@ export const INCIDENT_QUEUES = {
   alerts: 'incident-alerts',
   sync: 'incident-sync',
   archive: 'incident-archive',
+  notes: 'incident-notes',
 } as const;
 
 /** The running incidents feature, for commands and the button handler. */
 export interface IncidentsHandle {
   service: IncidentService;
   store: IncidentStore;
+  notes: TaskQueue<unknown>;
 }
 
 let active: IncidentsHandle | undefined;
@@ -60,10 +62,30 @@ export async function incidentButton(id: string): Promise<IncidentButton | undef
   return /^[0-9a-f]{32}$/.test(id) ? active?.store.button(id) : undefined;
 }
 
-/** Every audit record made in an incident channel joins the incident's list of actions. */
-export function noteIncidentAction(record: AuditRecord): void {
+/**
+ * Every audit record made in an incident channel joins the incident's list of actions. It is
+ * queued (once per record, retried like the record itself), so a busy or failing store delays
+ * the note and never loses it.
+ */
+export async function noteIncidentAction(record: AuditRecord): Promise<void> {
   if (!record.incident || !active) return;
-  void active.service.noteAction(record).catch(() => undefined);
+  await active.notes.add(`note-${record.id}`, record);
+}
+
+/** The queue that adds each action to its incident: retried with backoff, like an audit record. */
+export function defineIncidentNotes(
+  backend: QueueBackend,
+  service: Pick<IncidentService, 'noteAction'>,
+): TaskQueue<unknown> {
+  return backend.define<unknown>(
+    INCIDENT_QUEUES.notes,
+    async (task) => {
+      const record = AuditRecord.safeParse(task.data);
+      if (!record.success) throw new Unrecoverable(`invalid incident note ${task.id}`);
+      await service.noteAction(record.data);
+    },
+    { concurrency: 4, attempts: 50 },
+  );
 }
 
 /**
@@ -124,6 +146,8 @@ export const incidentsFeature: Feature = {
       { concurrency: 2, attempts: 20 },
     );
 
+    const notes = defineIncidentNotes(runtime.backend, service);
+
     runtime.incidents = {
       lookup: async (channelId) => {
         const found = await service.lookup(channelId);
@@ -132,7 +156,7 @@ export const incidentsFeature: Feature = {
         return context;
       },
     };
-    active = { service, store };
+    active = { service, store, notes };
 
     const deps = {
       log,

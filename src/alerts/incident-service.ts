@@ -22,6 +22,7 @@ import {
 } from '../core/incident.js';
 import type { Button } from '../core/message.js';
 import { matchRunbooks, type Runbook } from '../core/runbook.js';
+import { failpoint } from '../failpoints.js';
 import type { Clock, IncidentContext, Locks } from '../ports.js';
 import { RetryLater, type TaskQueue } from '../queue/backend.js';
 import { toBlocks } from '../slack/render.js';
@@ -56,6 +57,7 @@ export function hashOf(text: string, length = 16): string {
  */
 export class IncidentService {
   private readonly settings: IncidentsConfig;
+  private botUserId: string | undefined;
 
   constructor(private readonly deps: IncidentServiceDeps) {
     if (!deps.config.incidents) throw new Error('incidents are not configured');
@@ -341,14 +343,44 @@ export class IncidentService {
     if (incident.nameSuffix >= 50)
       throw new StateError('conflict', `no free channel name for incident ${incident.id}`);
     const name = channelName(this.settings.channelName, vars, incident.nameSuffix);
+    // The name is claimed for this incident before Slack is asked, so that after a crash between
+    // conversations.create and saving its answer, the channel found under that name is known to be ours.
+    if (!(await this.deps.store.claimChannelName(name, incident.id))) {
+      incident.nameSuffix++;
+      return;
+    }
     try {
       const created = await slack.conversations.create({ name });
       incident.channelId = created.channel?.id as string;
       incident.channelName = name;
+      failpoint('incident.after-channel-create');
     } catch (err) {
       if (slackError(err) !== 'name_taken') throw err;
-      incident.nameSuffix++;
+      const ours = await this.findOwnChannel(slack, name);
+      if (ours) {
+        this.deps.log.info(
+          { incidentId: incident.id, channel: name },
+          'found the channel an earlier attempt made',
+        );
+        incident.channelId = ours;
+        incident.channelName = name;
+      } else incident.nameSuffix++;
     }
+  }
+
+  /** The id of the channel called `name` if this bot created it (archived ones included). */
+  private async findOwnChannel(slack: WebClient, name: string): Promise<string | undefined> {
+    this.botUserId ??= (await slack.auth.test()).user_id;
+    for await (const page of slack.paginate('conversations.list', {
+      types: 'public_channel,private_channel',
+      exclude_archived: false,
+      limit: 200,
+    })) {
+      const channels = (page as { channels?: { id?: string; name?: string; creator?: string }[] }).channels;
+      const found = channels?.find((c) => c.name === name);
+      if (found) return found.creator === this.botUserId ? found.id : undefined;
+    }
+    return undefined;
   }
 
   private async setTopicAndInvite(slack: WebClient, incident: Incident, channel: string): Promise<void> {
@@ -560,29 +592,21 @@ export class IncidentService {
     const id = await this.deps.store.byChannel(record.channel.id);
     const first = id ? await this.deps.store.get(id) : undefined;
     if (!first) return;
-    const holder = `note-${record.id}`;
-    for (let i = 0; i < 50; i++) {
-      try {
-        await this.withLock(first.key, holder, async () => {
-          const incident = (await this.deps.store.get(first.id)) as Incident;
-          if (incident.actions.some((a) => a.recordId === record.id)) return;
-          incident.actions.push({
-            time: Date.parse(record.time),
-            who: record.requester.name ? `@${record.requester.name}` : record.requester.id,
-            what: [record.action, record.target, record.environment ? `in ${record.environment}` : '']
-              .filter(Boolean)
-              .join(' '),
-            outcome: record.outcome,
-            recordId: record.id,
-          });
-          await this.deps.store.put(incident);
-        });
-        return;
-      } catch (err) {
-        if (!(err instanceof RetryLater)) throw err;
-        await new Promise((r) => setTimeout(r, err.delayMs));
-      }
-    }
+    // A busy incident answers RetryLater: the notes queue tries again, without using up an attempt.
+    await this.withLock(first.key, `note-${record.id}`, async () => {
+      const incident = (await this.deps.store.get(first.id)) as Incident;
+      if (incident.actions.some((a) => a.recordId === record.id)) return;
+      incident.actions.push({
+        time: Date.parse(record.time),
+        who: record.requester.name ? `@${record.requester.name}` : record.requester.id,
+        what: [record.action, record.target, record.environment ? `in ${record.environment}` : '']
+          .filter(Boolean)
+          .join(' '),
+        outcome: record.outcome,
+        recordId: record.id,
+      });
+      await this.deps.store.put(incident);
+    });
   }
 }
 

@@ -24,6 +24,8 @@ export interface IncidentStore {
   takeCreateSlot(now: number, limit: number, windowMs: number, token: string): Promise<number>;
   /** Moves a taken slot's time to `now`, once the call it was taken for has finished. */
   touchCreateSlot(now: number, token: string): Promise<void>;
+  /** Reserves a channel name for an incident; true when it is (or already was) this incident's. */
+  claimChannelName(name: string, incidentId: string): Promise<boolean>;
 }
 
 const TAKE_SLOT = `
@@ -95,6 +97,12 @@ export class RedisIncidentStore implements IncidentStore {
   async touchCreateSlot(now: number, token: string): Promise<void> {
     await this.redis.zadd(this.k('create-slots'), 'XX', now, token);
   }
+
+  async claimChannelName(name: string, incidentId: string): Promise<boolean> {
+    const key = this.k('channel-name', name);
+    if ((await this.redis.set(key, incidentId, 'EX', TTL_S, 'NX')) === 'OK') return true;
+    return (await this.redis.get(key)) === incidentId;
+  }
 }
 
 export class MemoryIncidentStore implements IncidentStore {
@@ -102,6 +110,7 @@ export class MemoryIncidentStore implements IncidentStore {
   private readonly incidents = new Map<string, string>();
   private readonly channels = new Map<string, string>();
   private readonly buttons = new Map<string, IncidentButton>();
+  private readonly names = new Map<string, string>();
   private slots: { at: number; token: string }[] = [];
 
   async current(key: string) {
@@ -139,5 +148,10 @@ export class MemoryIncidentStore implements IncidentStore {
   async touchCreateSlot(now: number, token: string) {
     for (const slot of this.slots) if (slot.token === token) slot.at = now;
     this.slots.sort((a, b) => a.at - b.at);
+  }
+  async claimChannelName(name: string, incidentId: string) {
+    const holder = this.names.get(name) ?? incidentId;
+    this.names.set(name, holder);
+    return holder === incidentId;
   }
 }

@@ -3,6 +3,7 @@ import { AuditRecord } from '../core/audit.js';
 import { OpsError, StateError } from '../core/errors.js';
 import type { CommandJobInput } from '../engine/command-job.js';
 import { FinalFailure, type JobAttempt } from '../engine/run-command.js';
+import { failpoint } from '../failpoints.js';
 import type { AuditLog, EnqueueResult, Jobs } from '../ports.js';
 import { backoffDelay, type QueueBackend, RetryLater, type Task, Unrecoverable } from './backend.js';
 
@@ -44,7 +45,8 @@ export interface CoreHandlers {
   runCommand(attempt: JobAttempt): Promise<unknown>;
   auditLog: AuditLog;
   expireApproval(approvalId: string): Promise<void>;
-  onAuditWritten?(record: AuditRecord, location: string): void;
+  /** Awaited before the record's task completes, so what it queues (an incident note) is never lost. */
+  onAuditWritten?(record: AuditRecord, location: string): Promise<void>;
 }
 
 /**
@@ -78,8 +80,10 @@ export function createJobs(backend: QueueBackend, handlers: CoreHandlers, concur
       // Retried in place while the worker runs, so a record never overtakes an older one held up by an outage.
       for (let failures = 0; ; failures++) {
         try {
+          failpoint('audit.before-write');
           const { location } = await handlers.auditLog.write(record.data);
-          handlers.onAuditWritten?.(record.data, location);
+          failpoint('audit.after-write');
+          await handlers.onAuditWritten?.(record.data, location);
           return;
         } catch (err) {
           if (err instanceof OpsError && !err.retryable) {

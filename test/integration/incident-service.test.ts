@@ -24,6 +24,7 @@ function setup(slackFake: SlackFake, github: GitHubFake) {
   });
   let now = Date.parse('2026-11-23T10:00:00Z');
   const syncs: string[] = [];
+  const everSynced = new Set<string>();
   const archives: { id: string; resolvedAt: number }[] = [];
   const store = new MemoryIncidentStore();
   const service = new IncidentService({
@@ -38,6 +39,7 @@ function setup(slackFake: SlackFake, github: GitHubFake) {
     syncQueue: () => ({
       add: async (_id, data) => {
         syncs.push(data.id);
+        everSynced.add(data.id);
         return { duplicate: false };
       },
     }),
@@ -67,6 +69,7 @@ function setup(slackFake: SlackFake, github: GitHubFake) {
       now += ms;
     },
     at: () => now,
+    syncIds: () => everSynced,
   };
 }
 
@@ -142,5 +145,34 @@ describe('incident service', () => {
     expect(issues[1]?.comments.some((c) => c.body.includes(`Follows #${issues[0]?.number}`))).toBe(true);
     const channels = slack.channels().filter((c) => c.name.includes('higherrorrate'));
     expect(channels.map((c) => c.name).sort()).toEqual([firstChannel.name, `${firstChannel.name}-2`]);
+  });
+
+  it('finds the channel it made when it died before saving the channel id, instead of making a "-2"', async () => {
+    const t = setup(slack, github);
+    const group = notification('firing', '2026-11-23T11:00:00Z');
+    group.commonLabels = { ...group.commonLabels, alertname: 'CrashBetweenCreateAndSave' };
+    for (const a of group.alerts) a.labels = { ...a.labels, alertname: 'CrashBetweenCreateAndSave' };
+    // The process dies right after conversations.create answered: the channel id is never saved.
+    // From then on nothing of that process reaches the store (no finally block runs in a dead process).
+    const put = t.store.put.bind(t.store);
+    let dead = false;
+    t.store.put = async (incident) => {
+      if (dead || incident.channelId) {
+        dead = true;
+        throw new Error('the process died here');
+      }
+      return put(incident);
+    };
+    await t.service.handleGroup(group, 'c1');
+    await expect(t.drain()).rejects.toThrow('the process died here');
+    t.store.put = put;
+    const [id] = [...t.syncIds()];
+    await t.service.sync(id!, 'c2');
+    await t.drain();
+
+    const channels = slack.channels().filter((c) => c.name.includes('crashbetweencreateandsave'));
+    expect(channels.map((c) => c.name)).toEqual(['inc-20261123-crashbetweencreateandsave']);
+    const incident = await t.service.lookup(channels[0]!.id);
+    expect(incident?.incident.channelName).toBe('inc-20261123-crashbetweencreateandsave');
   });
 });
