@@ -13,9 +13,15 @@ import { loadConfig } from './config/load.js';
 import type { OpsbotConfig } from './config/schema.js';
 import { ExternalServiceError } from './core/errors.js';
 import { acceptCommand } from './engine/accept-command.js';
-import { auditForgedClick, decideApproval, expireApproval } from './engine/decide-approval.js';
+import {
+  auditForgedClick,
+  decideApproval,
+  drainApprovalOutbox,
+  expireApproval,
+} from './engine/decide-approval.js';
 import { extendFromClick } from './engine/preview-click.js';
 import { runCommand } from './engine/run-command.js';
+import { armFailpoints } from './failpoints.js';
 import { features } from './features.js';
 import { GitHubAuditLog } from './github/audit-log.js';
 import { createOctokit } from './github/client.js';
@@ -68,6 +74,7 @@ export interface RunningBot {
 
 const systemClock: Clock = { now: () => Date.now() };
 const LOCAL_DIR = '.opsbot';
+const APPROVAL_OUTBOX_INTERVAL_MS = 5_000;
 
 async function redisAnswers(url: string): Promise<boolean> {
   const probe = new Redis(url, {
@@ -100,8 +107,8 @@ async function createQueueState(env: Env, source: NodeJS.ProcessEnv, log: Logger
     const workerRedis = createRedis(env.REDIS_URL, 'worker', log);
     const prefix = env.OPSBOT_QUEUE_PREFIX;
     return {
-      backend: new BullBackend(redis, workerRedis, prefix, log) as QueueBackend,
-      locks: new RedisLocks(redis, prefix) as Locks,
+      backend: new BullBackend(redis, workerRedis, prefix, log, env.OPSBOT_JOB_LOCK_MS) as QueueBackend,
+      locks: new RedisLocks(redis, prefix, log.child({ component: 'locks' })) as Locks,
       approvals: new RedisApprovals(redis, prefix) as Approvals,
       close: async () => {
         await Promise.all([redis.quit(), workerRedis.quit()]);
@@ -120,6 +127,7 @@ async function createQueueState(env: Env, source: NodeJS.ProcessEnv, log: Logger
 export async function startBot(options: StartOptions): Promise<RunningBot> {
   const source = options.env ?? process.env;
   const env = readEnv(source);
+  armFailpoints(env.OPSBOT_FAILPOINTS);
   const shell = !env.SLACK_BOT_TOKEN;
   const output = options.output ?? process.stdout;
   if (shell) mkdirSync(LOCAL_DIR, { recursive: true });
@@ -226,7 +234,7 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
         }
       : undefined,
   };
-  const approvalDeps = { config, approvals, jobs, chat, directory: chat, clock: systemClock };
+  const approvalDeps = { config, approvals, jobs, chat, directory: chat, clock: systemClock, log };
   lazyJobs.current = createJobs(backend, {
     log,
     auditLog,
@@ -234,6 +242,13 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
     expireApproval: (id) => expireApproval(approvalDeps, id),
     onAuditWritten: (record) => noteIncidentAction(record),
   });
+  // Approved jobs a crash or a queue failure left in the outbox are queued now, and then every few seconds.
+  const drainOutbox = () =>
+    drainApprovalOutbox(approvalDeps).then((n) => {
+      if (n > 0) log.info({ queued: n }, 'queued approved jobs from the outbox');
+    });
+  await drainOutbox().catch((err: unknown) => log.warn({ err }, 'could not drain the approvals outbox'));
+  await backend.every('approval-outbox', APPROVAL_OUTBOX_INTERVAL_MS, drainOutbox);
   backend.onFailed((queue, error) => {
     metrics.queueFailures.inc({ queue });
     const external = externalCause(error);
@@ -304,7 +319,9 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
     { name: 'github', check: () => auditLog.ping() },
     ...handles.flatMap((h) => h.readiness ?? []),
   ];
+  let draining = false;
   const server = createHttpServer({
+    draining: () => draining,
     log,
     metrics,
     slack: slack?.listener,
@@ -347,24 +364,27 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
     runtime,
     finished,
     async close(graceMs = 25_000) {
+      // Not ready from this moment, while requests already routed here are still answered.
+      draining = true;
       log.info('shutting down: no new work is taken');
-      server.close();
-      server.closeIdleConnections();
       await slack?.stop();
       // Running jobs finish; past the grace period they are handed back to the queue for another worker.
-      const drained = backend.close().then(() => true);
+      const drained = backend.stopWorkers().then(() => true);
       const inTime = await Promise.race([
         drained,
         new Promise<false>((r) => setTimeout(() => r(false), graceMs).unref()),
       ]);
       if (!inTime) {
         log.warn('jobs still running after the grace period; handing them back');
-        await backend.close(true);
+        await backend.stopWorkers(true);
       }
+      // Requests that arrived while draining were queued for other replicas; now stop answering.
+      server.close();
+      server.closeAllConnections();
+      await backend.close();
       for (const handle of handles) await handle.close?.();
       await queueState.close();
       for (const close of closers) await close();
-      server.closeAllConnections();
       log.info('opsbot stopped');
       log.flush?.();
     },

@@ -22,6 +22,8 @@ export interface HttpOptions {
   routes?: Record<string, RequestListener>;
   /** Called before /metrics renders, to refresh gauges such as queue depth. */
   beforeMetrics?(): Promise<void>;
+  /** True from the moment shutdown begins: /readyz answers 503 so load balancers stop sending work. */
+  draining(): boolean;
 }
 
 const CHECK_TIMEOUT_MS = 2_000;
@@ -53,13 +55,12 @@ async function timed(check: ReadinessCheck): Promise<{ name: string; ok: boolean
 
 /** One HTTP server for Slack, the webhooks and the operational endpoints. */
 export function createHttpServer(options: HttpOptions): Server {
-  let draining = false;
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const route = `${req.method} ${path}`;
     if (route === 'GET /healthz') return sendJson(res, 200, { status: 'ok' });
     if (route === 'GET /readyz') {
-      if (draining) return sendJson(res, 503, { status: 'draining', checks: [] });
+      if (options.draining()) return sendJson(res, 503, { status: 'draining', checks: [] });
       void Promise.all(options.readiness.map(timed)).then((checks) => {
         const ok = checks.every((c) => c.ok);
         sendJson(res, ok ? 200 : 503, { status: ok ? 'ready' : 'not ready', checks });
@@ -79,9 +80,6 @@ export function createHttpServer(options: HttpOptions): Server {
     const handler = options.routes?.[route];
     if (handler) return handler(req, res);
     sendJson(res, 404, { error: 'not_found' });
-  });
-  server.on('close', () => {
-    draining = true;
   });
   // Keep-alive sockets from load balancers must not hold shutdown open.
   server.keepAliveTimeout = 5_000;

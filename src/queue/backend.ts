@@ -59,8 +59,10 @@ export interface QueueBackend {
   counts(): Promise<Record<string, Record<string, number>>>;
   onFailed(listener: (queue: string, error: Error) => void): void;
   ping(): Promise<void>;
-  /** Stops taking work; running tasks finish, or with `force` are handed back. */
-  close(force?: boolean): Promise<void>;
+  /** Stops taking work; running tasks finish, or with `force` are handed back. Tasks can still be added. */
+  stopWorkers(force?: boolean): Promise<void>;
+  /** Closes the producers too; call after stopWorkers, once nothing more will be added. */
+  close(): Promise<void>;
 }
 
 const MAX_BACKOFF_MS = 5 * 60_000;

@@ -28,6 +28,8 @@ export class BullBackend implements QueueBackend {
     private readonly workerConnection: Redis,
     private readonly prefix: string,
     private readonly log: Logger,
+    /** A crashed worker's job is picked up again about this long after its last lock renewal. */
+    private readonly lockMs = 10_000,
   ) {}
 
   private queue(name: string): Queue {
@@ -79,8 +81,8 @@ export class BullBackend implements QueueBackend {
             backoffDelay(attemptsMade, err),
         },
         // A crashed worker's job is picked up again within seconds, not the default 30.
-        lockDuration: 10_000,
-        stalledInterval: 5_000,
+        lockDuration: this.lockMs,
+        stalledInterval: Math.max(500, Math.floor(this.lockMs / 2)),
         maxStalledCount: 3,
       },
     );
@@ -129,9 +131,12 @@ export class BullBackend implements QueueBackend {
     await this.connection.ping();
   }
 
-  async close(force = false): Promise<void> {
+  async stopWorkers(force = false): Promise<void> {
     this.closing.abort();
     await Promise.all(this.workers.map((w) => w.close(force)));
+  }
+
+  async close(): Promise<void> {
     await Promise.all([...this.queues.values()].map((q) => q.close()));
   }
 }

@@ -151,7 +151,9 @@ export class MemoryBackend implements QueueBackend {
     return n;
   }
 
-  async close(force = false): Promise<void> {
+  async close(): Promise<void> {}
+
+  async stopWorkers(force = false): Promise<void> {
     // Drain first: an audit record queued by the last action must still be written.
     while (!force && this.pendingNow() > 0) await new Promise((r) => setTimeout(r, 20));
     this.closed = true;

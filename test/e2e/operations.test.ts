@@ -162,7 +162,15 @@ describe('running it as a service', () => {
         const ack = await slash(bot.url, slow, 'restart api --env staging');
         expect(ack.body.text).toMatch(/^Accepted/);
         await bot.waitForLog((l) => l.msg === 'command started');
-        const code = await bot.stop('SIGTERM');
+        const exited = bot.stop('SIGTERM');
+        await bot.waitForLog((l) => l.msg === 'shutting down: no new work is taken');
+        // Not ready from the moment SIGTERM arrives, while the running action drains; still alive.
+        const ready = await fetch(`${bot.url}/readyz`);
+        expect(ready.status).toBe(503);
+        expect(await ready.json()).toMatchObject({ status: 'draining' });
+        expect((await fetch(`${bot.url}/healthz`)).status).toBe(200);
+        expect(bot.lines.some((l) => l.msg === 'command finished')).toBe(false);
+        const code = await exited;
         expect(code).toBe(0);
         expect(bot.lines.some((l) => l.msg === 'command finished')).toBe(true);
         const started = bot.lines.findIndex((l) => l.msg === 'shutting down: no new work is taken');
