@@ -29,6 +29,28 @@ export const envClose = defineCommand({
     const namespace = previewNamespace(args.name);
     const audit = { target: args.name, namespace, environment: cfg.environment };
     const env = await findPreview(ctx, args.name);
+    // The intent, saved before the delete: whose preview this job is closing, until when it was due.
+    const intent = ctx.checkpoint.get<{ owner: string; expiresAt: number }>('intent');
+    const closed = (resumed: boolean): Outcome => {
+      const text = `Closed preview ${args.name}: namespace ${namespace} deleted.`;
+      return {
+        outcome: 'executed',
+        resumed,
+        message: message(text, {
+          lines: [
+            `:wastebasket: Closed preview *${args.name}*: namespace \`${namespace}\` and everything in it deleted.`,
+          ],
+        }),
+        audit: {
+          ...audit,
+          args: {
+            owner: intent?.owner ?? env?.owner,
+            expiresAt: isoTime(intent?.expiresAt ?? env?.expiresAt ?? 0),
+          },
+        },
+      };
+    };
+    if (intent && (!env || env.terminating)) return closed(true);
     if (!env || env.terminating) {
       const open = (await livePreviews(ctx)).filter((e) => !e.terminating).map((e) => e.name);
       const text = env
@@ -46,16 +68,16 @@ export const envClose = defineCommand({
       };
     }
     await assertMayManage(ctx, env, 'close');
+    if (!intent) await ctx.checkpoint.set('intent', { owner: env.owner, expiresAt: env.expiresAt });
+    ctx.failpoint('before-patch');
     await servicesOf(ctx).workspaces.deleteNamespace(target.context, namespace);
-    const text = `Closed preview ${args.name}: namespace ${namespace} deleted.`;
-    return {
-      outcome: 'executed',
-      message: message(text, {
-        lines: [
-          `:wastebasket: Closed preview *${args.name}*: namespace \`${namespace}\` and everything in it deleted.`,
-        ],
-      }),
-      audit: { ...audit, args: { owner: env.owner, expiresAt: isoTime(env.expiresAt) } },
-    };
+    ctx.failpoint('after-patch');
+    return closed(false);
+  },
+
+  async verify(ctx, args) {
+    if (ctx.checkpoint.get('intent') === undefined) return undefined;
+    const env = await findPreview(ctx, args.name);
+    return !env || env.terminating ? 'applied' : 'not-applied';
   },
 });

@@ -21,6 +21,9 @@ import {
   TtlText,
 } from './env-shared.js';
 
+/** The expiry label holds whole seconds. */
+const sameSecond = (a: number, b: number) => Math.floor(a / 1000) === Math.floor(b / 1000);
+
 const parse = defineArgs({ positionals: { name: PreviewName }, flags: { ttl: TtlText.optional() } });
 
 export const envExtend = defineCommand({
@@ -47,28 +50,42 @@ export const envExtend = defineCommand({
     await assertMayManage(ctx, env, 'extend');
     const ttl = args.ttl ?? cfg.ttl;
     const now = ctx.clock.now();
-    // A retry after the label was written must not extend twice.
-    let next = ctx.checkpoint.get<number>('expiresAt');
-    if (next === undefined) {
-      next = extendedExpiry(env.expiresAt, now, ttl, cfg.maxTtl);
-      await ctx.checkpoint.set('expiresAt', next);
+    // The intent: the new expiry, chosen once. A retry after the label was written must not extend twice.
+    let intent = ctx.checkpoint.get<{ from: number; to: number }>('intent');
+    const resumed = intent !== undefined && sameSecond(env.expiresAt, intent.to);
+    if (intent === undefined) {
+      intent = { from: env.expiresAt, to: extendedExpiry(env.expiresAt, now, ttl, cfg.maxTtl) };
+      await ctx.checkpoint.set('intent', intent);
     }
-    await servicesOf(ctx).workspaces.patchNamespace(target.context, namespace, {
-      labels: { [LABELS.expiresAt]: String(Math.floor(next / 1000)) },
-      annotations: { [ANNOTATIONS.warnedFor]: null },
-    });
+    const next = intent.to;
+    if (!resumed) {
+      ctx.failpoint('before-patch');
+      await servicesOf(ctx).workspaces.patchNamespace(target.context, namespace, {
+        labels: { [LABELS.expiresAt]: String(Math.floor(next / 1000)) },
+        annotations: { [ANNOTATIONS.warnedFor]: null },
+      });
+      ctx.failpoint('after-patch');
+    }
     const text = `Extended preview ${args.name} by ${formatDuration(ttl)}: it now expires at ${isoTime(next)}.`;
     return {
       outcome: 'executed',
+      resumed,
       message: message(text, {
         lines: [
-          `:alarm_clock: Extended preview *${args.name}* by ${formatDuration(ttl)}: expires ${isoTime(next)} (in ${formatDuration(next - now)}), was ${isoTime(env.expiresAt)}.`,
+          `:alarm_clock: Extended preview *${args.name}* by ${formatDuration(ttl)}: expires ${isoTime(next)} (in ${formatDuration(next - now)}), was ${isoTime(intent.from)}.`,
         ],
       }),
       audit: {
         ...audit,
-        args: { ttl: formatDuration(ttl), from: isoTime(env.expiresAt), to: isoTime(next), owner: env.owner },
+        args: { ttl: formatDuration(ttl), from: isoTime(intent.from), to: isoTime(next), owner: env.owner },
       },
     };
+  },
+
+  async verify(ctx, args) {
+    const intent = ctx.checkpoint.get<{ from: number; to: number }>('intent');
+    if (intent === undefined) return undefined;
+    const env = await findPreview(ctx, args.name);
+    return env && sameSecond(env.expiresAt, intent.to) ? 'applied' : 'not-applied';
   },
 });

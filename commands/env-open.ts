@@ -88,7 +88,11 @@ export const envOpen = defineCommand({
     const where = { ...target, namespace };
 
     const existing = await findPreview(ctx, args.name);
-    if (!existing && !ctx.checkpoint.get('createdNamespace')) {
+    // The intent, saved before the first write: whether the namespace was there before this job.
+    // A retry reads it back, so a namespace this job made is never mistaken for someone else's.
+    const intent = ctx.checkpoint.get<{ existedBefore: boolean }>('intent');
+    const madeByThisJob = intent !== undefined && !intent.existedBefore;
+    if (!existing && !madeByThisJob) {
       const foreign = await services.workspaces.getNamespace(target.context, namespace);
       if (foreign) {
         throw new StateError(
@@ -102,10 +106,10 @@ export const envOpen = defineCommand({
         retryable: true,
       });
     }
-    if (existing) await assertMayManage(ctx, existing, 'update');
+    if (existing && !madeByThisJob) await assertMayManage(ctx, existing, 'update');
     // Updating someone else's preview (with env.close-any) leaves it theirs.
     const owner = existing ? { id: existing.owner, name: existing.ownerName } : requester;
-    checkOpenLimits(await livePreviews(ctx), { name: args.name, owner: owner.id }, cfg);
+    const updating = intent ? intent.existedBefore : Boolean(existing);
 
     let head = ctx.checkpoint.get<Head>('head');
     if (args.pr !== undefined && !head) {
@@ -149,27 +153,41 @@ export const envOpen = defineCommand({
       channel: ctx.job.channel.id,
       url,
     };
-    const verb = existing ? 'Updating' : 'Opening';
+    // One open per owner at a time, so two simultaneous opens cannot both pass the per-person limit.
+    const ownerLock = await ctx.lock?.(
+      `preview-owner/${owner.id}`,
+      `env open ${args.name} by ${mention(requester)} (job ${ctx.job.id})`,
+    );
+    if (ownerLock && !ownerLock.acquired) {
+      throw new StateError('busy', `waiting behind ${ownerLock.heldBy}`, { retryable: true });
+    }
+    try {
+      checkOpenLimits(await livePreviews(ctx), { name: args.name, owner: owner.id }, cfg);
+      if (!intent) await ctx.checkpoint.set('intent', { existedBefore: Boolean(existing) });
+      ctx.failpoint('before-patch');
+      const nsMeta = { labels: previewLabels(meta), annotations: previewAnnotations(meta) };
+      // A namespace that is there (ours from before, or made by an earlier attempt) is updated, never created again.
+      if (existing) await services.workspaces.patchNamespace(target.context, namespace, nsMeta);
+      else await services.workspaces.upsertNamespace(target.context, namespace, nsMeta);
+    } finally {
+      await ownerLock?.release().catch(() => undefined);
+    }
+    const ours = !updating;
+    const verb = updating ? 'Updating' : 'Opening';
     await ctx.progress(
       message(`${verb} preview ${args.name}…`, {
         lines: [`:hourglass: ${verb} preview *${args.name}* in namespace \`${namespace}\` (tag \`${tag}\`)…`],
       }),
     );
-    const { created } = await services.workspaces.upsertNamespace(target.context, namespace, {
-      labels: previewLabels(meta),
-      annotations: previewAnnotations(meta),
-    });
-    if (created) await ctx.checkpoint.set('createdNamespace', true);
     try {
       await services.workspaces.apply(target.context, manifests);
     } catch (err) {
-      const ours = Boolean(ctx.checkpoint.get('createdNamespace'));
-      if (ours) {
-        await services.workspaces.deleteNamespace(target.context, namespace);
-        await ctx.checkpoint.set('createdNamespace', false);
-      }
+      if (ours) await services.workspaces.deleteNamespace(target.context, namespace);
+      // Retried from scratch: the namespace this job made is gone again.
+      if (ours) await ctx.checkpoint.set('intent', undefined);
       throw applyFailure(err, namespace, ours);
     }
+    ctx.failpoint('after-patch');
 
     if (args.pr !== undefined && services.pullRequests && !ctx.checkpoint.get('commented')) {
       await services.pullRequests.comment(
@@ -187,7 +205,7 @@ export const envOpen = defineCommand({
     const source =
       args.pr !== undefined ? `PR #${args.pr} (${tag.slice(0, 12)})` : ref ? `ref ${ref}` : `tag ${tag}`;
     const header = [
-      `:rocket: Preview *${args.name}* ${existing ? 'updated' : 'opened'} from ${source}: ${url}`,
+      `:rocket: Preview *${args.name}* ${updating ? 'updated' : 'opened'} from ${source}: ${url}`,
       `Namespace \`${namespace}\` · ${manifests.length} objects applied · expires ${isoTime(expiresAt)} (in ${formatDuration(expiresAt - ctx.clock.now())})`,
     ];
     const rollouts: { name: string; result: RolloutResult }[] = [];
@@ -199,7 +217,7 @@ export const envOpen = defineCommand({
     const state = worst ? `; rollout ${worst.result.state}` : '';
     return {
       outcome: 'executed',
-      message: message(`${existing ? 'Updated' : 'Opened'} preview ${args.name}: ${url}${state}`, {
+      message: message(`${updating ? 'Updated' : 'Opened'} preview ${args.name}: ${url}${state}`, {
         lines: [
           ...header,
           ...rollouts.map((r) => `${r.name}: ${rolloutLine(r.result)}`),
@@ -217,11 +235,17 @@ export const envOpen = defineCommand({
           ttl: formatDuration(ttl),
           expiresAt: isoTime(expiresAt),
           url,
-          updated: Boolean(existing),
+          updated: updating,
         },
         ...(worst ? { rollout: worst.result } : {}),
       },
     };
+  },
+
+  async verify(ctx, args) {
+    if (ctx.checkpoint.get('intent') === undefined) return undefined;
+    const env = await findPreview(ctx, args.name);
+    return env && !env.terminating ? 'applied' : 'not-applied';
   },
 });
 

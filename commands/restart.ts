@@ -49,31 +49,30 @@ export const restart = defineCommand({
   async run(ctx, args): Promise<Outcome> {
     const target = ctx.target(args.env);
     const where = `*${args.deployment}* in *${args.env}*`;
-    await ctx.progress(
-      message(`Restarting ${args.deployment} in ${args.env}…`, {
-        lines: [`:hourglass: Restarting ${where}…`],
-      }),
-    );
     const deployment = await ctx.cluster.getDeployment(target, args.deployment);
-    if (deployment.paused) {
-      throw new StateError(
-        'paused',
-        `${args.deployment} is paused; resume it before restarting (kubectl rollout resume deployment/${args.deployment}).`,
-      );
-    }
-    // The timestamp chosen first is reused on retry, so a re-run does not restart the pods twice.
+    // The timestamp chosen first is the intent: a retry that finds it on the template restarts nothing.
     let at = ctx.checkpoint.get<string>('restartedAt');
-    if (!at || restartedAtOf(deployment.template) !== at) {
+    const resumed = at !== undefined && restartedAtOf(deployment.template) === at;
+    if (!resumed) {
+      if (deployment.paused) {
+        throw new StateError(
+          'paused',
+          `${args.deployment} is paused; resume it before restarting (kubectl rollout resume deployment/${args.deployment}).`,
+        );
+      }
       if (!at) ctx.expectUnchanged(deployment.resourceVersion);
       at ??= new Date(ctx.clock.now()).toISOString().replace(/\.\d+Z$/, 'Z');
       await ctx.checkpoint.set('restartedAt', at);
+      ctx.failpoint('before-patch');
       await ctx.cluster.patchDeployment(target, args.deployment, restartPatch(at), 'strategic');
+      ctx.failpoint('after-patch');
     }
     const header = [`:arrows_counterclockwise: Restarted ${where}`, `${RESTARTED_AT}: ${at}`];
     const rollout = await watchRollout(ctx, target, args.deployment, header);
     const images = imagesOf(deployment.template);
     return {
       outcome: 'executed',
+      resumed,
       message: message(`Restarted ${args.deployment} in ${args.env}; rollout ${rollout.state}.`, {
         lines: [...header, rolloutLine(rollout)],
       }),
@@ -88,5 +87,12 @@ export const restart = defineCommand({
         rollout,
       },
     };
+  },
+
+  async verify(ctx, args) {
+    const at = ctx.checkpoint.get<string>('restartedAt');
+    if (!at) return undefined;
+    const live = await ctx.cluster.getDeployment(ctx.target(args.env), args.deployment);
+    return restartedAtOf(live.template) === at ? 'applied' : 'not-applied';
   },
 });

@@ -1,7 +1,15 @@
 import { imagesOf } from '../src/core/deployment.js';
+import { StateError } from '../src/core/errors.js';
 import { defineArgs, PositiveIntText } from '../src/core/grammar.js';
 import { message } from '../src/core/message.js';
-import { planRollback, type RevisionSide, rollbackPatch } from '../src/core/rollback.js';
+import {
+  intentOf,
+  planRollback,
+  type RevisionSide,
+  RollbackIntent,
+  rollbackApplied,
+  rollbackPatch,
+} from '../src/core/rollback.js';
 import { defineCommand, type Outcome, type RunContext } from '../src/engine/command-module.js';
 import { rolloutLine, watchRollout } from '../src/engine/watch-rollout.js';
 import { deploymentArg, mutatingFlags, mutatingScope } from './shared.js';
@@ -12,17 +20,33 @@ const parse = defineArgs({
 });
 type Args = ReturnType<typeof parse>;
 
+/** A PATCH refused with 409 was not applied, so planning again from fresh state is safe; this many times. */
+const CONFLICT_REPLANS = 3;
+
 export function describeRevision(side: RevisionSide): string {
   return `revision ${side.revision ?? '?'} (${side.images.join(', ') || 'no images'})`;
 }
 
-/** Reads the deployment and its history and plans the undo; a retry reuses the first attempt's choice. */
+/** Reads the deployment and its history and plans the undo, as `kubectl rollout undo` does. */
 async function plan(ctx: RunContext, args: Args) {
   const target = ctx.target(args.env);
-  const chosen = ctx.checkpoint.get<number>('toRevision') ?? args.to;
   const deployment = await ctx.cluster.getDeployment(target, args.deployment);
   const replicaSets = await ctx.cluster.listReplicaSets(target, deployment);
-  return { target, deployment, plan: planRollback(deployment, replicaSets, chosen) };
+  return { target, deployment, plan: planRollback(deployment, replicaSets, args.to) };
+}
+
+/** The intent an earlier attempt saved before its PATCH, if there was one. */
+function savedIntent(ctx: RunContext): RollbackIntent | undefined {
+  const parsed = RollbackIntent.safeParse(ctx.checkpoint.get('intent'));
+  return parsed.success ? parsed.data : undefined;
+}
+
+/** Whether the saved intent is in effect on the live deployment. */
+async function effectOf(ctx: RunContext, args: Args, intent: RollbackIntent) {
+  const target = ctx.target(args.env);
+  const live = await ctx.cluster.getDeployment(target, args.deployment);
+  const replicaSets = await ctx.cluster.listReplicaSets(target, live);
+  return { live, applied: rollbackApplied(live, replicaSets, intent) };
 }
 
 export const rollback = defineCommand({
@@ -55,13 +79,8 @@ export const rollback = defineCommand({
   },
 
   async run(ctx, args): Promise<Outcome> {
+    const target = ctx.target(args.env);
     const where = `*${args.deployment}* in *${args.env}*`;
-    await ctx.progress(
-      message(`Rolling back ${args.deployment} in ${args.env}…`, {
-        lines: [`:hourglass: Rolling back ${where}…`],
-      }),
-    );
-    const { target, deployment, plan: p } = await plan(ctx, args);
     const audit = {
       target: args.deployment,
       namespace: target.namespace,
@@ -70,45 +89,82 @@ export const rollback = defineCommand({
       reason: args.reason,
     };
 
-    let before = p.before;
-    const earlier = ctx.checkpoint.get<RevisionSide>('before');
-    if (earlier) {
-      // An earlier attempt already chose and applied (or was applying) this undo.
-      before = earlier;
-      if (p.kind === 'rollback')
-        await ctx.cluster.patchDeployment(target, args.deployment, rollbackPatch(p), 'json');
-    } else if (p.kind === 'noop') {
-      return {
-        outcome: 'noop',
-        message: message(
-          `${args.deployment} in ${args.env} is already at revision ${p.revision}; nothing changed.`,
-          {
-            lines: [
-              `:white_check_mark: ${where} is already at ${describeRevision(p.after)}. Nothing changed.`,
-            ],
-          },
-        ),
-        audit: { ...audit, before: p.before, after: p.after },
-      };
-    } else {
-      ctx.expectUnchanged(deployment.resourceVersion);
-      await ctx.checkpoint.set('toRevision', p.toRevision);
-      await ctx.checkpoint.set('before', p.before);
-      await ctx.cluster.patchDeployment(target, args.deployment, rollbackPatch(p), 'json');
+    let intent = savedIntent(ctx);
+    let resumed = false;
+    if (intent) {
+      // A retry: judge by the live deployment, never by planning again (the undo renumbered revisions).
+      const { live, applied } = await effectOf(ctx, args, intent);
+      if (applied) resumed = true;
+      else if (live.resourceVersion !== intent.resourceVersion) {
+        throw new StateError(
+          'conflict',
+          `${args.deployment} changed since this rollback was planned (resourceVersion ${intent.resourceVersion} → ${live.resourceVersion}) and the rollback was not applied. Nothing was changed; check /ops status and request it again.`,
+        );
+      }
     }
+    for (let replans = 0; !resumed; replans++) {
+      if (!intent) {
+        const { deployment, plan: p } = await plan(ctx, args);
+        if (p.kind === 'noop') {
+          return {
+            outcome: 'noop',
+            message: message(
+              `${args.deployment} in ${args.env} is already at revision ${p.revision}; nothing changed.`,
+              {
+                lines: [
+                  `:white_check_mark: ${where} is already at ${describeRevision(p.after)}. Nothing changed.`,
+                ],
+              },
+            ),
+            audit: { ...audit, before: p.before, after: p.after },
+          };
+        }
+        ctx.expectUnchanged(deployment.resourceVersion);
+        intent = intentOf(p);
+        // Saved before the PATCH: whatever happens next, a retry can tell whether it landed.
+        await ctx.checkpoint.set('intent', intent);
+      }
+      try {
+        ctx.failpoint('before-patch');
+        await ctx.cluster.patchDeployment(target, args.deployment, rollbackPatch(intent), 'json');
+        ctx.failpoint('after-patch');
+        break;
+      } catch (err) {
+        // 409: the deployment moved after we read it, and the server applied nothing. Plan again from fresh state.
+        const conflict = err instanceof StateError && err.code === 'conflict';
+        if (!conflict || replans >= CONFLICT_REPLANS || ctx.job.expectedResourceVersion !== undefined)
+          throw err;
+        intent = undefined;
+        await ctx.checkpoint.set('intent', undefined);
+      }
+    }
+    if (!intent) throw new Error('unreachable: a rollback was applied without an intent');
 
     const header = [
       `:rewind: Rolled back ${where}`,
-      `from ${describeRevision(before)}`,
-      `to ${describeRevision(p.after)}`,
+      `from ${describeRevision(intent.before)}`,
+      `to ${describeRevision(intent.after)}`,
     ];
     const rollout = await watchRollout(ctx, target, args.deployment, header);
     return {
       outcome: 'executed',
-      message: message(`Rolled back to revision ${p.after.revision ?? '?'}; rollout ${rollout.state}.`, {
+      resumed,
+      message: message(`Rolled back to revision ${intent.after.revision ?? '?'}; rollout ${rollout.state}.`, {
         lines: [...header, rolloutLine(rollout)],
       }),
-      audit: { ...audit, before, after: p.after, rollout },
+      audit: {
+        ...audit,
+        args: { to: args.to, toRevision: intent.toRevision },
+        before: intent.before,
+        after: intent.after,
+        rollout,
+      },
     };
+  },
+
+  async verify(ctx, args) {
+    const intent = savedIntent(ctx);
+    if (!intent) return undefined;
+    return (await effectOf(ctx, args, intent)).applied ? 'applied' : 'not-applied';
   },
 });

@@ -14,12 +14,13 @@ import {
   resolveParams,
 } from '../src/core/runbook.js';
 import { coalesce } from '../src/engine/coalesce.js';
-import type {
-  AuditDetails,
-  Checkpoint,
-  CommandModule,
-  Outcome,
-  RunContext,
+import {
+  type AuditDetails,
+  type Checkpoint,
+  type CommandModule,
+  type Outcome,
+  RESUMED_NOTE,
+  type RunContext,
 } from '../src/engine/command-module.js';
 import { rolloutLine, watchRollout } from '../src/engine/watch-rollout.js';
 import { restart } from './restart.js';
@@ -132,16 +133,22 @@ function latestLine(msg: Message): string {
   return msg.lines?.at(-1) ?? msg.text;
 }
 
-/** Runs one step for real; returns a one-line account, or throws when the step failed. */
+/**
+ * Runs one step for real; returns a one-line account, or throws when the step failed before it
+ * changed anything. A step whose change was applied but whose rollout did not complete returns
+ * `failedCheck`: its record says "executed" (as the single command's would), and the run stops there.
+ */
 async function runStep(
   ctx: RunContext,
   step: PlannedStep,
   reason: string | undefined,
-): Promise<{ detail: string; audit: AuditDetails }> {
+): Promise<{ detail: string; audit: AuditDetails; failedCheck?: string }> {
   const checkRollout = (outcome: Outcome) => {
     const rollout = outcome.audit.rollout;
-    if (rollout && rollout.state !== 'complete') throw new StepFailed(rolloutLine(rollout));
-    return { detail: outcome.message.text, audit: outcome.audit };
+    const detail = outcome.resumed ? `${outcome.message.text} (${RESUMED_NOTE})` : outcome.message.text;
+    if (rollout && rollout.state !== 'complete')
+      return { detail, audit: outcome.audit, failedCheck: rolloutLine(rollout) };
+    return { detail, audit: outcome.audit };
   };
   switch (step.kind) {
     case 'rollback': {
@@ -377,6 +384,10 @@ export function createRunCommand(runbooks: readonly Runbook[]): CommandModule<Ru
         try {
           result = await runStep(stepCtx, step, args.reason);
         } catch (err) {
+          // A transient failure (a 503, a timeout) is retried with the job, as the single command's
+          // would be; the steps already done are skipped then. Only a final failure fails the step.
+          const retryable = err instanceof OpsError ? err.retryable : true;
+          if (retryable && !ctx.attempt.last) throw err;
           const why = userMessageOf(err);
           row.state = 'failed';
           row.detail = why;
@@ -395,8 +406,10 @@ export function createRunCommand(runbooks: readonly Runbook[]): CommandModule<Ru
         } finally {
           if (lock?.acquired) await lock.release().catch(() => undefined);
         }
-        row.state = 'done';
-        row.detail = result.detail;
+        const state = result.failedCheck ? 'failed' : 'done';
+        const detail = result.failedCheck ? `${result.detail} ${result.failedCheck}` : result.detail;
+        row.state = state;
+        row.detail = detail;
         // A failure to audit or checkpoint here is not the step's: it propagates, the job is retried, and
         // the step resumes from its own checkpoints without applying anything twice.
         await ctx.audit?.({
@@ -407,10 +420,11 @@ export function createRunCommand(runbooks: readonly Runbook[]): CommandModule<Ru
           id: recordId,
           outcome: 'executed',
           action,
-          message: `${label}: ${result.detail}`,
+          message: `${label}: ${detail}`,
         });
-        await ctx.checkpoint.set(key, { state: 'done', detail: result.detail } satisfies StepResult);
-        return true;
+        await ctx.checkpoint.set(key, { state, detail } satisfies StepResult);
+        ctx.failpoint('between-steps');
+        return state === 'done';
       };
 
       let failedAt: number | undefined;

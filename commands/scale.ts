@@ -58,11 +58,6 @@ export const scale = defineCommand({
     checkBounds(ctx.config, args);
     const target = ctx.target(args.env);
     const where = `*${args.deployment}* in *${args.env}*`;
-    await ctx.progress(
-      message(`Scaling ${args.deployment} in ${args.env}…`, {
-        lines: [`:hourglass: Scaling ${where} to ${args.replicas}…`],
-      }),
-    );
     const deployment = await ctx.cluster.getDeployment(target, args.deployment);
     const audit = {
       target: args.deployment,
@@ -71,9 +66,10 @@ export const scale = defineCommand({
       reason: args.reason,
       args: { replicas: args.replicas },
     };
-    // What the first attempt saw, so a retry after a successful write still reports the real change.
+    // The intent: from what count, saved before the write, so a retry still reports the real change.
     let from = ctx.checkpoint.get<number>('from');
     let current: ScaleView = await ctx.cluster.getScale(target, args.deployment);
+    const resumed = from !== undefined && current.replicas === args.replicas;
     if (from === undefined) {
       if (current.replicas === args.replicas) {
         return {
@@ -97,10 +93,12 @@ export const scale = defineCommand({
     }
     for (let attempt = 1; current.replicas !== args.replicas; attempt++) {
       try {
+        ctx.failpoint('before-patch');
         current = await ctx.cluster.replaceScale(target, args.deployment, {
           ...current,
           replicas: args.replicas,
         });
+        ctx.failpoint('after-patch');
       } catch (err) {
         // 409: someone else wrote in between; read fresh state and try again.
         if (!(err instanceof StateError && err.code === 'conflict') || attempt >= CONFLICT_RETRIES) throw err;
@@ -112,6 +110,7 @@ export const scale = defineCommand({
     const images = imagesOf(deployment.template);
     return {
       outcome: 'executed',
+      resumed,
       message: message(
         `Scaled ${args.deployment} in ${args.env} to ${args.replicas}; rollout ${rollout.state}.`,
         {
@@ -125,5 +124,11 @@ export const scale = defineCommand({
         rollout,
       },
     };
+  },
+
+  async verify(ctx, args) {
+    if (ctx.checkpoint.get<number>('from') === undefined) return undefined;
+    const live = await ctx.cluster.getScale(ctx.target(args.env), args.deployment);
+    return live.replicas === args.replicas ? 'applied' : 'not-applied';
   },
 });

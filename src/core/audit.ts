@@ -4,6 +4,8 @@ export const AuditOutcome = z.enum([
   'executed',
   'noop',
   'failed',
+  /** The change was sent and could not be confirmed either way (the cluster stopped answering). */
+  'unknown',
   'denied',
   'refused',
   'approved',

@@ -69,11 +69,18 @@ export class ExternalServiceError extends OpsError {
   readonly system: ExternalSystem;
   readonly status: number | undefined;
   readonly retryAfterMs: number | undefined;
+  /** The service's own error code, e.g. Slack's `message_not_found`, for code that must tell them apart. */
+  readonly reason: string | undefined;
 
   constructor(
     system: ExternalSystem,
     message: string,
-    options: OpsErrorOptions & { status?: number; retryAfterMs?: number; code?: ErrorCode } = {},
+    options: OpsErrorOptions & {
+      status?: number;
+      retryAfterMs?: number;
+      code?: ErrorCode;
+      reason?: string;
+    } = {},
   ) {
     const code =
       options.code ??
@@ -86,6 +93,7 @@ export class ExternalServiceError extends OpsError {
     this.system = system;
     this.status = options.status;
     this.retryAfterMs = options.retryAfterMs;
+    this.reason = options.reason;
   }
 }
 

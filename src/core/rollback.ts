@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import {
   currentRevision,
   type DeploymentView,
@@ -22,10 +23,8 @@ const ANNOTATIONS_TO_SKIP = new Set([
   'deprecated.deployment.rollback.to',
 ]);
 
-export interface RevisionSide {
-  revision: number | undefined;
-  images: string[];
-}
+export const RevisionSide = z.object({ revision: z.number().optional(), images: z.array(z.string()) });
+export type RevisionSide = z.infer<typeof RevisionSide>;
 
 export type RollbackPlan =
   | { kind: 'noop'; deployment: string; revision: number; before: RevisionSide; after: RevisionSide }
@@ -120,11 +119,65 @@ export function planRollback(
  * The JSON patch kubectl sends for an undo (replace template and annotations), plus the
  * resourceVersion so the API server answers 409 if the deployment moved since we planned.
  */
-export function rollbackPatch(plan: Extract<RollbackPlan, { kind: 'rollback' }>): object[] {
+export function rollbackPatch(
+  plan: Pick<RollbackIntent, 'resourceVersion' | 'template' | 'annotations'>,
+): object[] {
   return [
     { op: 'replace', path: '/metadata/resourceVersion', value: plan.resourceVersion },
     { op: 'replace', path: '/spec/template', value: plan.template },
     // 'add' also works when the deployment has no annotations yet; it replaces them when it has.
     { op: 'add', path: '/metadata/annotations', value: plan.annotations },
   ];
+}
+
+/**
+ * What a rollback means to write, saved before the PATCH: the template (without pod-template-hash)
+ * and annotations, and the resourceVersion it was planned from. A retry compares the live
+ * deployment with this instead of planning again: the undo itself renumbers the revision it restores.
+ */
+export const RollbackIntent = z.object({
+  deployment: z.string(),
+  resourceVersion: z.string(),
+  toRevision: z.number(),
+  before: RevisionSide,
+  after: RevisionSide,
+  template: z.record(z.string(), z.unknown()),
+  annotations: z.record(z.string(), z.string()),
+});
+export type RollbackIntent = z.infer<typeof RollbackIntent>;
+
+export function intentOf(plan: Extract<RollbackPlan, { kind: 'rollback' }>): RollbackIntent {
+  return {
+    deployment: plan.deployment,
+    resourceVersion: plan.resourceVersion,
+    toRevision: plan.toRevision,
+    before: {
+      images: plan.before.images,
+      ...(plan.before.revision === undefined ? {} : { revision: plan.before.revision }),
+    },
+    after: {
+      images: plan.after.images,
+      ...(plan.after.revision === undefined ? {} : { revision: plan.after.revision }),
+    },
+    template: plan.template,
+    annotations: plan.annotations,
+  };
+}
+
+/**
+ * Whether the intended rollback took effect: the deployment runs the intended template now, or
+ * the controller already gave that template a revision newer than the one we rolled back from
+ * (it did so because our PATCH landed, even if someone has changed the deployment since).
+ */
+export function rollbackApplied(
+  deployment: DeploymentView,
+  replicaSets: readonly ReplicaSetView[],
+  intent: Pick<RollbackIntent, 'template' | 'before'>,
+): boolean {
+  if (templatesEqual(deployment.template, intent.template)) return true;
+  const from = intent.before.revision;
+  if (from === undefined) return false;
+  return ownedReplicaSets(deployment, replicaSets).some(
+    (rs) => templatesEqual(rs.template, intent.template) && (revisionOf(rs) ?? 0) > from,
+  );
 }

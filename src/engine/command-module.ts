@@ -27,9 +27,16 @@ export interface RunContext {
   cluster: Cluster;
   clock: Clock;
   target(environment: string): ClusterTarget;
-  /** Replaces the one progress message of this job. */
+  /**
+   * Replaces the one progress message of this job. Best effort: a Slack failure is logged and
+   * never fails the action, so an applied change is never reported as failed because of chat.
+   */
   progress(message: Message): Promise<void>;
   checkpoint: Checkpoint;
+  /** Which attempt of the job this is; a retryable failure on the last one is final. */
+  attempt: { number: number; last: boolean };
+  /** A named crash point (`<command>.<point>`, e.g. rollback.after-patch) for the crash tests. */
+  failpoint(point: string): void;
   /**
    * For approved requests: refuses (without retry) when the target's resourceVersion moved since
    * the plan the approver saw. A no-op for requests that needed no approval.
@@ -70,11 +77,25 @@ export type AuditDetails = Partial<
 >;
 
 export interface Outcome {
-  /** "failed": the command handled its own failure (a runbook that ran its onFailure steps). */
-  outcome: 'executed' | 'noop' | 'failed';
+  /**
+   * "failed": the command handled its own failure (a runbook that ran its onFailure steps).
+   * "unknown": the change was sent, and whether it took effect could not be confirmed.
+   */
+  outcome: 'executed' | 'noop' | 'failed' | 'unknown';
   message: Message;
   audit: AuditDetails;
+  /** The effect was already in place when this attempt began: an earlier attempt applied it before a crash. */
+  resumed?: boolean;
 }
+
+/** Shown when a retry finds the change already in place: the first attempt applied it, then opsbot stopped. */
+export const RESUMED_NOTE = 'was already applied before a restart of opsbot';
+
+/**
+ * What a retry or a final failure learns by comparing the live object with the intent the command
+ * saved before its first write: applied, or not (and then nothing changed).
+ */
+export type EffectCheck = 'applied' | 'not-applied';
 
 /** One /ops verb. Registered by hand in commands/index.ts. */
 export interface CommandModule<A = unknown> {
@@ -99,6 +120,12 @@ export interface CommandModule<A = unknown> {
   reply?(ctx: InlineContext, args: A): Message;
   /** Runs in a queued job. */
   run?(ctx: RunContext, args: A): Promise<Outcome>;
+  /**
+   * For mutating commands: whether the intent saved by `run` is in effect on the live object.
+   * Asked after a final failure, so the record says "executed" when the change did happen.
+   * Undefined when `run` saved no intent (it failed before its first write).
+   */
+  verify?(ctx: RunContext, args: A): Promise<EffectCheck | undefined>;
 }
 
 /** Keeps each module's argument type while the registry holds them together. */

@@ -1,10 +1,12 @@
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import type { OpsbotConfig } from '../config/schema.js';
 import { MUTATING_ACTIONS } from '../core/actions.js';
 import type { AuditRecord } from '../core/audit.js';
 import { formatDuration } from '../core/duration.js';
 import { ConfigError, OpsError, StateError, userMessageOf } from '../core/errors.js';
 import { type Message, message, withContext } from '../core/message.js';
+import { failpoint } from '../failpoints.js';
 import type {
   Approvals,
   Chat,
@@ -18,7 +20,14 @@ import type {
 import type { PreviewServices } from '../preview/services.js';
 import { jobRecord, mention } from './audit-records.js';
 import { type Checkpoints, CommandJob } from './command-job.js';
-import type { Checkpoint, CommandModule, Outcome, RunContext, Scope } from './command-module.js';
+import {
+  type Checkpoint,
+  type CommandModule,
+  type Outcome,
+  RESUMED_NOTE,
+  type RunContext,
+  type Scope,
+} from './command-module.js';
 
 export interface RunDeps {
   config: OpsbotConfig;
@@ -66,10 +75,25 @@ export function resolveTarget(config: OpsbotConfig, environment: string): Cluste
 
 export type JobResult = Outcome | { outcome: 'requested'; approvalId: string };
 
+/** An outcome as the job keeps it once decided: a retry after a crash only records and reports it again. */
+const DecidedOutcome = z.object({
+  outcome: z.enum(['executed', 'noop', 'failed', 'unknown']),
+  message: z.custom<Message>((v) => typeof v === 'object' && v !== null && 'text' in v),
+  audit: z.record(z.string(), z.unknown()),
+  resumed: z.boolean().optional(),
+  /** The error behind a failed outcome, so its job still ends as failed once reported. */
+  error: z.string().optional(),
+});
+
+const OUTCOME_KEY = 'outcome';
+
 /**
  * The worker path: lock the target, run the command (or, for a protected environment, plan it and
- * ask for approval), keep one progress message up to date, and queue the audit record. Retryable
- * failures are rethrown for the queue to retry; the last one is reported and audited as failed.
+ * ask for approval), then, in this order, save the outcome, queue its audit record and update the
+ * reply. Effect first, record second, chat last: a crash or a Slack failure after the effect never
+ * turns an applied change into "failed". A retryable failure is rethrown for the queue to retry;
+ * on the last attempt the live object is compared with what the command meant to do before anything
+ * is called failed.
  */
 export async function runCommand(deps: RunDeps, attempt: JobAttempt): Promise<JobResult> {
   const parsed = CommandJob.safeParse(attempt.data);
@@ -78,6 +102,7 @@ export async function runCommand(deps: RunDeps, attempt: JobAttempt): Promise<Jo
   const command = deps.commands.find((c) => c.name === job.command);
   if (!command?.run) throw new FinalFailure(new Error(`no runnable command "${job.command}"`));
   const log = deps.log.child({ jobId: job.id, command: job.command, stage: job.stage });
+  const last = attempt.attempt >= attempt.maxAttempts;
 
   const checkpoints: Checkpoints = { ...attempt.checkpoints };
   const checkpoint: Checkpoint = {
@@ -88,12 +113,16 @@ export async function runCommand(deps: RunDeps, attempt: JobAttempt): Promise<Jo
     },
   };
   const sandboxNote = deps.cluster.sandbox ? ['sandbox cluster: nothing real was touched'] : [];
-  const progress = async (msg: Message) => {
-    const decorated = withContext(msg, ...sandboxNote, `job ${job.id}`);
+  const decorate = (msg: Message) => withContext(msg, ...sandboxNote, `job ${job.id}`);
+  /** Posts the job's message, or replaces it once it exists. Throws on a Slack failure. */
+  const show = async (msg: Message) => {
     const ts = checkpoint.get<string>('progressTs') ?? job.progressTs;
-    if (ts) return deps.chat.update(job.channel.id, ts, decorated);
-    const posted = await deps.chat.post(job.channel.id, decorated);
+    if (ts) return deps.chat.update(job.channel.id, ts, decorate(msg));
+    const posted = await deps.chat.post(job.channel.id, decorate(msg));
     await checkpoint.set('progressTs', posted.ts);
+  };
+  const progress = async (msg: Message) => {
+    await show(msg).catch((err: unknown) => log.warn({ err }, 'could not update the progress message'));
   };
 
   let args: unknown;
@@ -115,6 +144,8 @@ export async function runCommand(deps: RunDeps, attempt: JobAttempt): Promise<Jo
     target: (environment) => resolveTarget(deps.config, environment),
     progress,
     checkpoint,
+    attempt: { number: attempt.attempt, last },
+    failpoint: (point) => failpoint(`${command.name.replace(' ', '-')}.${point}`),
     expectUnchanged(resourceVersion) {
       if (job.expectedResourceVersion === undefined || job.expectedResourceVersion === resourceVersion)
         return;
@@ -151,8 +182,59 @@ export async function runCommand(deps: RunDeps, attempt: JobAttempt): Promise<Jo
       ),
     );
 
+  /** Records and reports a decided outcome: audit first, then chat. Safe to repeat after a crash. */
+  const deliver = async (decided: Outcome): Promise<Outcome> => {
+    const text = decided.resumed ? `${decided.message.text} (${RESUMED_NOTE})` : decided.message.text;
+    failpoint('command.before-audit');
+    await audit(decided.outcome, text, decided.audit);
+    failpoint('command.after-audit');
+    const shown = decided.resumed
+      ? { ...decided.message, context: [...(decided.message.context ?? []), `This change ${RESUMED_NOTE}.`] }
+      : decided.message;
+    failpoint('command.before-reply');
+    await reply(shown);
+    failpoint('command.after-reply');
+    return decided;
+  };
+
+  /**
+   * The final reply. A message that is gone (deleted, or never posted) is posted fresh; a transient
+   * Slack failure is retried with the job, whose outcome is already saved; past the last attempt
+   * the reply is given up with a warning. The record stands either way.
+   */
+  const reply = async (msg: Message): Promise<void> => {
+    try {
+      await show(msg);
+      return;
+    } catch (err) {
+      log.warn({ err }, 'could not update the outcome message; posting it fresh');
+    }
+    try {
+      const posted = await deps.chat.post(job.channel.id, decorate(msg));
+      await checkpoint.set('progressTs', posted.ts);
+    } catch (err) {
+      const retryable = err instanceof OpsError ? err.retryable : true;
+      if (retryable && !last) throw new ReplyPending(err);
+      log.warn({ err }, 'could not report the outcome in Slack; the audit record has it');
+    }
+  };
+
+  const saved = DecidedOutcome.safeParse(checkpoint.get(OUTCOME_KEY));
+  if (saved.success) {
+    log.info(
+      { outcome: saved.data.outcome, attempt: attempt.attempt },
+      'outcome already decided; recording it',
+    );
+    await deliver(saved.data as Outcome);
+    if (saved.data.error !== undefined) throw new FinalFailure(new Error(saved.data.error));
+    return saved.data as Outcome;
+  }
+
+  const started = deps.clock.now();
+  let outcome: Outcome;
+  let failure: unknown;
   try {
-    if (job.stage === 'approval') return await requestApproval(deps, ctx, command, args, scope, audit);
+    if (job.stage === 'approval') return await requestApproval(deps, ctx, command, args, scope, audit, show);
 
     const lock =
       scope?.target && command.action && MUTATING_ACTIONS.has(command.action)
@@ -171,22 +253,26 @@ export async function runCommand(deps: RunDeps, attempt: JobAttempt): Promise<Jo
       { target: scope?.target, environment: scope?.environment, attempt: attempt.attempt },
       'command started',
     );
-    const started = deps.clock.now();
     try {
-      const outcome = await command.run(ctx, args);
-      await progress(outcome.message);
-      await audit(outcome.outcome, outcome.message.text, outcome.audit);
-      deps.observe?.(command.name, outcome.outcome, (deps.clock.now() - started) / 1000);
-      log.info({ outcome: outcome.outcome }, 'command finished');
-      return outcome;
+      outcome = await command.run(ctx, args);
     } finally {
       if (lock?.acquired)
         await lock.release().catch((e: unknown) => log.warn({ err: e }, 'could not release lock'));
     }
+    if (lock?.acquired && lock.lost()) {
+      // Said in the reply and the record: someone else may have acted on this target meanwhile.
+      log.error({ target: scope?.target }, 'the target lock was lost while the action ran');
+      outcome = {
+        ...outcome,
+        message: withContext(
+          outcome.message,
+          ':warning: opsbot lost its lock on this target while acting; another action may have run at the same time.',
+        ),
+      };
+    }
   } catch (err) {
     if (err instanceof StateError && err.code === 'busy') throw err;
     const retryable = err instanceof OpsError ? err.retryable : true;
-    const last = attempt.attempt >= attempt.maxAttempts;
     if (retryable && !last) {
       log.warn({ err, attempt: attempt.attempt }, 'command attempt failed; will retry');
       await progress(
@@ -195,18 +281,81 @@ export async function runCommand(deps: RunDeps, attempt: JobAttempt): Promise<Jo
             `:arrows_counterclockwise: Attempt ${attempt.attempt} of ${attempt.maxAttempts} failed: ${userMessageOf(err)} Retrying.`,
           ],
         }),
-      ).catch((e: unknown) => log.warn({ err: e }, 'could not update progress message'));
+      );
       throw err;
     }
+    if (job.stage === 'approval') {
+      log.error({ err }, 'could not ask for approval');
+      await progress(failedMessage(command, userMessageOf(err)));
+      await audit('failed', `Failed: ${userMessageOf(err)}`);
+      throw new FinalFailure(err);
+    }
     log.error({ err }, 'command failed');
-    const text = `Failed: ${userMessageOf(err)}`;
-    await progress(message(text, { lines: [`:x: ${command.name} failed: ${userMessageOf(err)}`] })).catch(
-      (e: unknown) => log.warn({ err: e }, 'could not report failure to chat'),
-    );
-    await audit('failed', text);
-    deps.observe?.(command.name, 'failed', 0);
-    throw new FinalFailure(err);
+    outcome = await judgeFailure(ctx, command, args, err, log);
+    failure = err;
   }
+
+  // Decided: kept with the job before anything is recorded, so a retry repeats this outcome, never another.
+  await checkpoint.set(OUTCOME_KEY, {
+    ...outcome,
+    ...(failure === undefined ? {} : { error: userMessageOf(failure) }),
+  });
+  deps.observe?.(command.name, outcome.outcome, (deps.clock.now() - started) / 1000);
+  log.info({ outcome: outcome.outcome, resumed: outcome.resumed ?? false }, 'command finished');
+  await deliver(outcome);
+  if (failure !== undefined) throw new FinalFailure(failure);
+  return outcome;
+}
+
+/** A reply that Slack did not take yet: the job is retried to deliver it, and only it. */
+class ReplyPending extends OpsError {
+  constructor(cause: unknown) {
+    super('external_unavailable', 'the outcome is recorded; its reply is pending', {
+      retryable: true,
+      cause,
+    });
+  }
+}
+
+function failedMessage(command: CommandModule, why: string): Message {
+  return message(`Failed: ${why}`, { lines: [`:x: ${command.name} failed: ${why}`] });
+}
+
+/**
+ * A failure that will not be retried. The command is asked whether its saved intent is in effect
+ * on the live object: if it is, the change happened and the record says "executed" (with the
+ * error); if the live object cannot be read, "unknown"; only a change that is not in place is
+ * "failed".
+ */
+async function judgeFailure(
+  ctx: RunContext,
+  command: CommandModule,
+  args: unknown,
+  err: unknown,
+  log: Logger,
+): Promise<Outcome> {
+  const why = userMessageOf(err);
+  let effect: Awaited<ReturnType<NonNullable<CommandModule['verify']>>>;
+  try {
+    effect = await command.verify?.(ctx, args);
+  } catch (verifyErr) {
+    log.error({ err: verifyErr }, 'could not tell whether the change took effect');
+    const text = `${command.name}: the change was sent, but whether it took effect could not be confirmed (${why}). Check /ops status before acting again.`;
+    return {
+      outcome: 'unknown',
+      message: message(text, { lines: [`:warning: ${text}`] }),
+      audit: {},
+    };
+  }
+  if (effect === 'applied') {
+    const text = `${command.name} was applied, but following it failed: ${why}`;
+    return {
+      outcome: 'executed',
+      message: message(text, { lines: [`:warning: ${text}`] }),
+      audit: {},
+    };
+  }
+  return { outcome: 'failed', message: failedMessage(command, why), audit: {} };
 }
 
 async function requestApproval(
@@ -216,6 +365,7 @@ async function requestApproval(
   args: unknown,
   scope: Scope | undefined,
   audit: (outcome: AuditRecord['outcome'], text: string, details?: Partial<AuditRecord>) => Promise<unknown>,
+  show: (msg: Message) => Promise<void>,
 ): Promise<JobResult> {
   if (!command.preview || !scope) throw new FinalFailure(new Error(`${command.name} cannot be approved`));
   const { job } = ctx;
@@ -250,7 +400,8 @@ async function requestApproval(
     expiresAt,
   });
   if ((await deps.approvals.get(id))?.status !== 'pending') return { outcome: 'requested', approvalId: id };
-  await ctx.progress(
+  // Without its buttons nobody can approve: this message must be posted, so a Slack failure retries the job.
+  await show(
     message(`Approval needed: ${what}`, {
       lines,
       buttons: [

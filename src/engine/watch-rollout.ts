@@ -1,4 +1,5 @@
 import { formatDuration } from '../core/duration.js';
+import { OpsError, userMessageOf } from '../core/errors.js';
 import { type Message, message } from '../core/message.js';
 import { rolloutStatus } from '../core/rollout-status.js';
 import type { ClusterTarget } from '../ports.js';
@@ -15,6 +16,8 @@ const UPDATE_INTERVAL_MS = 1_100;
 /**
  * Follows a rollout the way `kubectl rollout status` does, keeping the job's one message up to
  * date (coalesced to respect Slack's per-channel rate), until it completes, fails or times out.
+ * A transient read error (a 503, a dropped connection) is waited out like kubectl's watch does:
+ * the change is already applied, so one bad answer must not turn it into a failure.
  */
 export async function watchRollout(
   ctx: RunContext,
@@ -26,21 +29,30 @@ export async function watchRollout(
   const started = ctx.clock.now();
   const updates = coalesce((msg: Message) => ctx.progress(msg), UPDATE_INTERVAL_MS);
   let lastText = '';
+  let lastError: unknown;
   try {
     for (;;) {
-      const deployment = await ctx.cluster.getDeployment(target, name);
-      const status = rolloutStatus(deployment);
-      if (status.state !== 'progressing') {
+      let status: ReturnType<typeof rolloutStatus> | undefined;
+      try {
+        status = rolloutStatus(await ctx.cluster.getDeployment(target, name));
+        lastError = undefined;
+      } catch (err) {
+        if (err instanceof OpsError && !err.retryable) throw err;
+        lastError = err;
+      }
+      if (status && status.state !== 'progressing') {
         return { state: status.state, detail: status.text };
       }
       const elapsed = ctx.clock.now() - started;
       if (elapsed >= timeout) {
         return {
           state: 'timed out',
-          detail: `still rolling out after ${formatDuration(timeout)}: ${status.text}`,
+          detail: status
+            ? `still rolling out after ${formatDuration(timeout)}: ${status.text}`
+            : `the rollout could not be read when the watch ended after ${formatDuration(timeout)}: ${userMessageOf(lastError)}`,
         };
       }
-      if (status.text !== lastText) {
+      if (status && status.text !== lastText) {
         lastText = status.text;
         updates.push(
           message(`${name}: ${status.text}`, {

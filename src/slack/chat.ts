@@ -15,6 +15,7 @@ function slackError(err: unknown, method: string): ExternalServiceError {
   return new ExternalServiceError('slack', `Slack ${method} failed: ${data?.error ?? code ?? 'error'}`, {
     retryable,
     cause: err,
+    ...(data?.error ? { reason: data.error } : {}),
   });
 }
 

@@ -82,6 +82,26 @@ describe('Kubernetes faults', () => {
     expect(versions.some((v) => v.text?.startsWith('Retrying:'))).toBe(true);
   }, 60_000);
 
+  it('reports a rollback as executed when the API answers 503 while its rollout is watched', async () => {
+    // Slow rollouts keep the job watching for a while after its PATCH; the fault lands in that window.
+    const generation = generationOf(world, 'api');
+    const res = await slash(bot!.url, world, 'rollback api --env staging --reason "503 test"');
+    expect(res.body.text).toMatch(/^Accepted/);
+    await until(() => writesTo(world, 'api').length > 0, 20_000, 'the rollback PATCH');
+    world.kube.failNext({ method: 'GET', path: /\/deployments\/api$/, status: 503, times: 2 });
+    const record = await until(() => recordsFor(world, 'api')[0], 30_000, 'the audit record');
+    await sleep(500);
+
+    expect(record.outcome).toBe('executed');
+    expect(String(record.message)).toMatch(/^Rolled back to revision 2; rollout complete/);
+    expect(record).toMatchObject({ before: { revision: 3 }, after: { revision: 2 } });
+    expect(recordsFor(world, 'api')).toHaveLength(1);
+    expect(writesTo(world, 'api')).toHaveLength(1);
+    expect(generationOf(world, 'api') - generation).toBe(1);
+    const msg = world.slack.messages('COPS').find((m) => m.text?.startsWith('Rolled back to revision 2'));
+    expect(msg?.text).toMatch(/rollout complete/);
+  }, 60_000);
+
   it('tells the user while it retries an unreachable API, then fails clearly with one failed record', async () => {
     const before = world.kube.requests.length;
     const res = await slash(bot!.url, world, 'restart worker --env dr');

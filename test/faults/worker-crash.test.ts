@@ -22,11 +22,11 @@ describe('a worker killed with SIGKILL in the middle of an action', () => {
     bots.push(receiver);
     const generation = generationOf(world, 'api');
 
-    const res = await slash(receiver.url, world, 'restart api --env staging --reason "fault test"');
-    expect(res.body.text).toMatch(/^Accepted: restart api in staging \(job (cmd-[0-9a-f]+)\)\.$/);
+    const res = await slash(receiver.url, world, 'rollback api --env staging --reason "fault test"');
+    expect(res.body.text).toMatch(/^Accepted: rollback api in staging \(job (cmd-[0-9a-f]+)\)\.$/);
     const jobId = /\(job (cmd-[0-9a-f]+)\)/.exec(res.body.text ?? '')?.[1];
 
-    await until(() => writesTo(world, 'api').length > 0, 15_000, 'the restart PATCH');
+    await until(() => writesTo(world, 'api').length > 0, 15_000, 'the rollback PATCH');
     await sleep(300);
     // Mid-action: patched, still watching the rollout, nothing finished or recorded yet.
     expect(receiver.lines.some((l) => l.msg === 'command started' && l.jobId === jobId)).toBe(true);
@@ -48,6 +48,18 @@ describe('a worker killed with SIGKILL in the middle of an action', () => {
     expect(writesTo(world, 'api')).toHaveLength(1);
     expect(generationOf(world, 'api') - generation).toBe(1);
     expect(recordsFor(world, 'api')).toHaveLength(1);
-    expect(records[0]).toMatchObject({ outcome: 'executed', action: 'restart', id: `${jobId}-executed` });
+    // The undo renumbered revision 2 to 4; the record must still say what happened, not "failed".
+    expect(records[0]).toMatchObject({
+      outcome: 'executed',
+      action: 'rollback',
+      id: `${jobId}-executed`,
+      before: { revision: 3 },
+      after: { revision: 2 },
+    });
+    expect(String(records[0]?.message)).toMatch(
+      /^Rolled back to revision 2; rollout complete\. \(was already applied before a restart of opsbot\)$/,
+    );
+    const reply = world.slack.messages('COPS').find((m) => JSON.stringify(m.blocks).includes(`job ${jobId}`));
+    expect(reply?.text).toMatch(/^Rolled back to revision 2; rollout complete/);
   }, 90_000);
 });

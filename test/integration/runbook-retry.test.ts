@@ -80,6 +80,8 @@ describe('a runbook job retried after a crash', () => {
         messages.push(msg);
       },
       checkpoint,
+      attempt: { number: 1, last: false },
+      failpoint: () => {},
       expectUnchanged: () => {},
       async audit(record) {
         // The worker dies (Redis gone) right after the scale was applied, before step 2 is recorded.
@@ -136,12 +138,14 @@ describe('a runbook job retried after a crash', () => {
           saved.set(key, value);
         },
       },
+      attempt: { number: 1, last: false },
+      failpoint: () => {},
       expectUnchanged: () => {},
       async lock(key) {
         keys.push(key);
         return held
           ? { acquired: false, heldBy: 'rollback web in staging by @bob' }
-          : { acquired: true, release: async () => {} };
+          : { acquired: true, release: async () => {}, lost: () => false };
       },
     };
     const writes = () =>
@@ -155,5 +159,69 @@ describe('a runbook job retried after a crash', () => {
     expect((await command.run!(ctx, args)).outcome).toBe('executed');
     expect(keys).toEqual(['staging/web', 'staging/web', 'staging/web']);
     expect(writes().map((r) => r.method)).toEqual(['PATCH', 'PUT']);
+  });
+
+  it('retries a step that failed transiently as the command would, and runs onFailure only on a final failure', async () => {
+    const withFallback = Runbook.parse({
+      ...runbook,
+      name: 'restart-with-fallback',
+      onFailure: [{ kind: 'message', text: 'fallback ran' }],
+    });
+    const command = createRunCommand([withFallback]);
+    const args = command.parse({
+      words: ['restart-with-fallback', 'deployment=worker'],
+      flags: { env: 'staging' },
+    });
+    const saved = new Map<string, unknown>();
+    const audited: string[] = [];
+    const ctx = (attempt: number, last: boolean): RunContext => ({
+      job: {
+        id: 'cmd-transient',
+        command: 'run',
+        input: { words: [], flags: {} },
+        requester: { id: 'U1' },
+        channel: { id: 'C1' },
+        requestedAt: 0,
+        stage: 'run',
+      },
+      config,
+      cluster,
+      clock: { now: () => Date.now() },
+      target: (env) => resolveTarget(config, env),
+      progress: async () => {},
+      checkpoint: {
+        get: <T>(key: string) => saved.get(key) as T | undefined,
+        async set(key, value) {
+          saved.set(key, value);
+        },
+      },
+      attempt: { number: attempt, last },
+      failpoint: () => {},
+      expectUnchanged: () => {},
+      async audit(record) {
+        audited.push(`${record.id}:${record.outcome}`);
+      },
+    });
+    // One 503 on the restart's PATCH: Kubernetes was briefly unavailable, nothing was applied.
+    kube.failNext({ method: 'PATCH', path: /\/deployments\/worker$/, status: 503 });
+    await expect(command.run!(ctx(1, false), args)).rejects.toMatchObject({ retryable: true });
+    expect(audited, 'no step is recorded as failed, onFailure does not run').toEqual([]);
+
+    const outcome = await command.run!(ctx(2, false), args);
+    expect(outcome.outcome).toBe('executed');
+    expect(outcome.message.text).toBe('restart-with-fallback finished: 3 of 3 steps done.');
+    expect(audited).toEqual([
+      'cmd-transient-step1:executed',
+      'cmd-transient-step2:executed',
+      'cmd-transient-step3:executed',
+    ]);
+
+    // On the last attempt the same fault is final: the step fails and onFailure runs.
+    saved.clear();
+    audited.length = 0;
+    kube.failNext({ method: 'PATCH', path: /\/deployments\/worker$/, status: 503 });
+    const last = await command.run!(ctx(5, true), args);
+    expect(last.outcome).toBe('failed');
+    expect(audited).toEqual(['cmd-transient-step1:failed', 'cmd-transient-fail1:executed']);
   });
 });
