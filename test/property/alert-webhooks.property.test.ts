@@ -74,13 +74,11 @@ describe('alert webhook validators under random JSON', () => {
     await world?.close();
   });
 
-  it('answers 2xx or 4xx, never 5xx, on every receiver', async (ctx) => {
+  it('answers 2xx or 4xx, never 5xx, on every receiver', async () => {
     const probe = await fetch(`${bot!.url}/webhooks/alertmanager`, { method: 'POST', body: '{}' });
     await probe.text();
-    if (probe.status === 404) {
-      ctx.skip('POST /webhooks/alertmanager answers 404: the alert receivers have not landed yet');
-      return;
-    }
+    // A missing route is a failure, never a reason to skip.
+    expect(probe.status, 'POST /webhooks/alertmanager is served').not.toBe(404);
     const seen: Record<number, number> = {};
     await fc.assert(
       fc.asyncProperty(
