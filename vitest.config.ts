@@ -8,5 +8,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Integration and e2e tests start processes and servers; two cores do not reward more workers.
     maxWorkers: 2,
+    // it.concurrent cells (the crash-point matrix) each run bot processes: three at a time is what 2 cores take.
+    maxConcurrency: 3,
   },
 });

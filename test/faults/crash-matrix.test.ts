@@ -193,25 +193,7 @@ const CELLS: Cell[] = [
 ];
 
 const FINAL = new Set(['executed', 'noop', 'failed', 'unknown']);
-const CONCURRENCY = Number(process.env.CRASH_MATRIX_CONCURRENCY ?? 3);
 const results: { cell: string; result: string; seconds: number }[] = [];
-
-/** At most CONCURRENCY cells at once: each runs two bot processes on a 2-core machine. */
-const slots = (() => {
-  let free = CONCURRENCY;
-  const waiting: (() => void)[] = [];
-  return {
-    async take(): Promise<() => void> {
-      if (free > 0) free--;
-      else await new Promise<void>((r) => waiting.push(r));
-      return () => {
-        const next = waiting.shift();
-        if (next) next();
-        else free++;
-      };
-    },
-  };
-})();
 
 const BOT_ENV = { OPSBOT_JOB_LOCK_MS: '2000' };
 
@@ -299,8 +281,8 @@ describe('crash-point matrix: every mutating command, killed at every failpoint'
 
   it.concurrent.each(CELLS.map((cell) => [`${cell.command.name} @ ${cell.point}`, cell] as const))(
     '%s',
+    // At most `maxConcurrency` cells (vitest.config.ts) run at once: each runs two bot processes.
     async (name, cell) => {
-      const release = await slots.take();
       const started = Date.now();
       try {
         await runCell(cell);
@@ -308,8 +290,6 @@ describe('crash-point matrix: every mutating command, killed at every failpoint'
       } catch (err) {
         results.push({ cell: name, result: 'FAIL', seconds: Math.round((Date.now() - started) / 1000) });
         throw err;
-      } finally {
-        release();
       }
     },
     120_000,
