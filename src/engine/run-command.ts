@@ -203,19 +203,25 @@ export async function runCommand(deps: RunDeps, attempt: JobAttempt): Promise<Jo
    * the reply is given up with a warning. The record stands either way.
    */
   const reply = async (msg: Message): Promise<void> => {
+    const giveUpOrRetry = (err: unknown, what: string) => {
+      const retryable = err instanceof OpsError ? err.retryable : true;
+      if (retryable && !last) throw new ReplyPending(err);
+      log.warn({ err }, `${what}; the audit record has the outcome`);
+    };
     try {
       await show(msg);
       return;
     } catch (err) {
+      // A transient failure is retried with the job; only a message that is gone is posted fresh.
+      const retryable = err instanceof OpsError ? err.retryable : true;
+      if (retryable) return giveUpOrRetry(err, 'could not report the outcome in Slack');
       log.warn({ err }, 'could not update the outcome message; posting it fresh');
     }
     try {
       const posted = await deps.chat.post(job.channel.id, decorate(msg));
       await checkpoint.set('progressTs', posted.ts);
     } catch (err) {
-      const retryable = err instanceof OpsError ? err.retryable : true;
-      if (retryable && !last) throw new ReplyPending(err);
-      log.warn({ err }, 'could not report the outcome in Slack; the audit record has it');
+      giveUpOrRetry(err, 'could not post the outcome in Slack');
     }
   };
 
