@@ -174,7 +174,13 @@ export class IncidentService {
     const envs = this.deps.config.environments;
     let environment: string | undefined;
     const named = labels[s.envLabel];
-    if (named) environment = s.environmentMap[named] ?? (named in envs ? named : undefined);
+    // Label values come from the alert: only the config's own keys count, never Object.prototype's.
+    if (named)
+      environment = Object.hasOwn(s.environmentMap, named)
+        ? s.environmentMap[named]
+        : Object.hasOwn(envs, named)
+          ? named
+          : undefined;
     const namespace = labels[s.namespaceLabel];
     if (!environment && namespace) {
       const cluster = labels[s.clusterLabel];

@@ -45,7 +45,8 @@ export function tokenize(text: string): string[] {
 /** Turns tokens into words and flags: `--env prod`, `--env=prod`, and boolean `--dry-run`. */
 export function parseInput(text: string): ParsedInput {
   const words: string[] = [];
-  const flags: ParsedInput['flags'] = {};
+  // Flag names are user text: a null-prototype object has no "constructor" or "toString" to collide with.
+  const flags: ParsedInput['flags'] = Object.create(null);
   const tokens = tokenize(text);
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i]!;
@@ -59,7 +60,7 @@ export function parseInput(text: string): ParsedInput {
     const eq = body.indexOf('=');
     const name = (eq === -1 ? body : body.slice(0, eq)).toLowerCase();
     if (!/^[a-z][a-z-]*$/.test(name)) throw new UserInputError(`"${token}" is not a valid flag.`);
-    if (name in flags) throw new UserInputError(`--${name} is given more than once.`);
+    if (Object.hasOwn(flags, name)) throw new UserInputError(`--${name} is given more than once.`);
     if (eq !== -1) {
       flags[name] = body.slice(eq + 1);
     } else if (BOOLEAN_FLAGS.has(name)) {
@@ -99,13 +100,13 @@ export function defineArgs<P extends Shape, F extends Shape>(spec: ArgsSpec<P, F
     if (input.words.length > names.length) {
       throw new UserInputError(`Unexpected argument "${input.words[names.length]}".`);
     }
-    const raw: Record<string, unknown> = {};
+    const raw: Record<string, unknown> = Object.create(null);
     names.forEach((name, i) => {
       if (input.words[i] !== undefined) raw[name] = input.words[i];
     });
     for (const [flag, value] of Object.entries(input.flags)) {
       const key = camelCase(flag);
-      const flagSchema = spec.flags[key];
+      const flagSchema = Object.hasOwn(spec.flags, key) ? spec.flags[key] : undefined;
       if (!flagSchema) throw new UserInputError(`Unknown flag --${flag}.`);
       if (value === true && !flagSchema.safeParse(true).success)
         throw new UserInputError(`--${flag} needs a value.`);
@@ -138,7 +139,7 @@ export function withDefaults(
   accepts: Pick<ArgsParser<unknown>, 'positionals' | 'flags'>,
   defaults: { environment?: string | undefined; deployment?: string | undefined },
 ): ParsedInput {
-  const flags = { ...input.flags };
+  const flags: ParsedInput['flags'] = Object.assign(Object.create(null), input.flags);
   if (defaults.environment && accepts.flags.includes('env') && flags.env === undefined)
     flags.env = defaults.environment;
   let words = input.words;

@@ -67,7 +67,7 @@ export function authorize(
   action: Action,
   environment: string,
 ): Decision {
-  if (!(environment in config.environments)) {
+  if (!Object.hasOwn(config.environments, environment)) {
     return { allowed: false, reason: `there is no environment "${environment}"`, wouldAllow: [] };
   }
   const grants = grantsFor(config, action, environment);

@@ -349,7 +349,7 @@ export function resolveParams(
   const envs = new Set(environments);
   const values: Record<string, string | number> = { env: environment };
   for (const key of Object.keys(given)) {
-    if (!(key in runbook.params)) {
+    if (!Object.hasOwn(runbook.params, key)) {
       const declared = Object.keys(runbook.params);
       throw new UserInputError(
         `${runbook.name} has no parameter "${key}"${declared.length ? `; it takes ${declared.join(', ')}` : ''}.`,
@@ -357,7 +357,9 @@ export function resolveParams(
     }
   }
   for (const [name, param] of Object.entries(runbook.params)) {
-    const raw = given[name] ?? (param.default === undefined ? undefined : String(param.default));
+    const raw =
+      (Object.hasOwn(given, name) ? given[name] : undefined) ??
+      (param.default === undefined ? undefined : String(param.default));
     if (raw === undefined) {
       throw new UserInputError(
         `${runbook.name} needs ${name}=<${param.type}>${param.description ? ` (${param.description})` : ''}.`,
@@ -372,14 +374,15 @@ export function resolveParams(
 
 /** `key=value` words of `/ops run`, in order; a repeated key is refused. */
 export function parseAssignments(words: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
+  // Keys are user text: a null-prototype object has no "constructor" or "toString" to collide with.
+  const out: Record<string, string> = Object.create(null);
   for (const word of words) {
     const eq = word.indexOf('=');
     const key = eq > 0 ? word.slice(0, eq) : '';
     if (!/^[a-z][a-z0-9_]*$/.test(key)) {
       throw new UserInputError(`"${word}" is not a parameter; write key=value.`);
     }
-    if (key in out) throw new UserInputError(`${key} is given more than once.`);
+    if (Object.hasOwn(out, key)) throw new UserInputError(`${key} is given more than once.`);
     out[key] = word.slice(eq + 1);
   }
   return out;
