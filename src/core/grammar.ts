@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { UserInputError } from './errors.js';
+import { oneLine } from './text.js';
 
 /** What the tokenizer makes of `/ops …` text: bare words in order, and `--flag value` pairs. */
 export const ParsedInput = z.object({
@@ -174,8 +175,12 @@ export const NonNegativeIntText = z
   .regex(/^(0|[1-9]\d{0,8})$/, 'must be a whole number, 0 or more')
   .transform(Number);
 
-export const Reason = z
-  .string()
-  .trim()
-  .min(3, 'must say why, in at least 3 characters')
-  .max(500, 'must be at most 500 characters');
+/** Free text typed in chat, kept to one line so it can never draw extra lines into a message or commit. */
+export function oneLineText(min: number, max: number, tooShort = `must be at least ${min} characters`) {
+  return z
+    .string()
+    .transform(oneLine)
+    .pipe(z.string().min(min, tooShort).max(max, `must be at most ${max} characters`));
+}
+
+export const Reason = oneLineText(3, 500, 'must say why, in at least 3 characters');
