@@ -75,6 +75,8 @@ export const Incidents = z.strictObject({
   environmentMap: z.record(z.string(), z.string()).default({}),
   /** The environment of incidents whose labels name none (manual ones included), for defaults and policy. */
   environment: z.string().min(1).optional(),
+  /** Alerts kept in one incident's record (the most recent); older ones are dropped but still counted. */
+  maxAlerts: z.int().min(10).default(200),
 });
 
 export const Preview = z.strictObject({
