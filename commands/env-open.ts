@@ -27,6 +27,7 @@ import {
   livePreviews,
   type PreviewConfig,
   previewConfig,
+  previewEnvironmentOf,
   previewScope,
   previewTarget,
   servicesOf,
@@ -77,6 +78,7 @@ export const envOpen = defineCommand({
   usage: '/ops env open <name> [--ref <git ref> | --pr <number>] [--ttl 8h]',
   action: 'env.open',
   parse,
+  environmentOf: previewEnvironmentOf,
   scope: previewScope,
   check: (config, args) => checkArgs(previewConfig(config), args),
 

@@ -37,6 +37,8 @@ export const incidentDeclare = defineCommand({
   usage: '/ops incident declare "<title>" [--severity sev1|sev2|…] [--env <env>]',
   action: 'incident.declare',
   parse,
+  environmentOf: (input, config) =>
+    incidentEnvironment(config, typeof input.flags.env === 'string' ? input.flags.env : undefined),
   scope: (args, config) => ({ environment: incidentEnvironment(config, args.env) }),
 
   async run(ctx, args) {

@@ -39,6 +39,12 @@ import { RedisLocks } from './queue/locks.js';
 import { MemoryBackend } from './queue/memory-backend.js';
 import { MemoryApprovals, MemoryLocks } from './queue/memory-state.js';
 import { createJobs } from './queue/queues.js';
+import {
+  createRateLimiter,
+  MemoryRateCounter,
+  type RateCounter,
+  RedisRateCounter,
+} from './queue/rate-limit.js';
 import { loadRunbooks, runbooksDir } from './runbooks/load.js';
 import type { FeatureHandle, Runtime } from './runtime.js';
 import { createSlackApp } from './slack/app.js';
@@ -103,6 +109,7 @@ async function createQueueState(env: Env, source: NodeJS.ProcessEnv, log: Logger
       backend: new BullBackend(redis, workerRedis, prefix, log) as QueueBackend,
       locks: new RedisLocks(redis, prefix) as Locks,
       approvals: new RedisApprovals(redis, prefix) as Approvals,
+      rateCounter: new RedisRateCounter(redis, prefix) as RateCounter,
       close: async () => {
         await Promise.all([redis.quit(), workerRedis.quit()]);
       },
@@ -112,6 +119,7 @@ async function createQueueState(env: Env, source: NodeJS.ProcessEnv, log: Logger
     backend: new MemoryBackend(log) as QueueBackend,
     locks: new MemoryLocks() as Locks,
     approvals: new MemoryApprovals() as Approvals,
+    rateCounter: new MemoryRateCounter() as RateCounter,
     close: async () => {},
   };
 }
@@ -191,7 +199,9 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
       slackApiUrl: env.SLACK_API_URL,
       logger: boltLogger(log.child({ component: 'slack-web-api' })),
     });
-    slackChat = new SlackChat(slackClient, log.child({ component: 'slack' }));
+    slackChat = new SlackChat(slackClient, log.child({ component: 'slack' }), {
+      groupsMaxAgeMs: env.OPSBOT_GROUPS_MAX_AGE,
+    });
     chat = slackChat;
   }
 
@@ -240,7 +250,7 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
     if (external)
       metrics.externalErrors.inc({
         system: external.system,
-        status: String(external.status ?? 'unreachable'),
+        status: /^\d{3}$/.test(String(external.status)) ? String(external.status) : 'unreachable',
       });
   });
 
@@ -267,12 +277,22 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
   const handles: FeatureHandle[] = [];
   for (const feature of features) handles.push(await feature.start(runtime));
 
+  const limiter = createRateLimiter({
+    backend,
+    counter: queueState.rateCounter,
+    jobs,
+    log,
+    count: config.rateLimit.count,
+    per: config.rateLimit.per,
+  });
   const accept = async (request: Parameters<typeof acceptCommand>[1]) => {
     const ack = await acceptCommand(
-      { config, jobs, directory: chat, clock: systemClock, commands, incidents: runtime.incidents },
+      { config, jobs, directory: chat, clock: systemClock, commands, incidents: runtime.incidents, limiter },
       request,
     );
-    metrics.commands.inc({ verb: request.text.trim().split(/\s+/)[0] || 'help', outcome: ack.kind });
+    // Label values come from the registry, never from what was typed: a bounded set of series.
+    const verb = ack.command ?? (request.text.trim() === '' ? 'help' : 'unknown');
+    metrics.commands.inc({ verb, outcome: ack.kind });
     return ack;
   };
   const decide = (click: Parameters<typeof decideApproval>[1]) => decideApproval(approvalDeps, click);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Duration } from '../core/duration.js';
 import { ConfigError } from '../core/errors.js';
 
 const Url = z.url({ protocol: /^https?$/ });
@@ -36,6 +37,8 @@ export const Env = z
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
     HOST: z.string().default('0.0.0.0'),
     LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    /** Hard maximum age of cached user-group memberships; past it without a refresh, group roles are dropped. */
+    OPSBOT_GROUPS_MAX_AGE: z.preprocess(unsetIfEmpty, Duration.default(5 * 60_000)),
   })
   .superRefine((env, ctx) => {
     if (env.SLACK_BOT_TOKEN && !env.SLACK_APP_TOKEN && !env.SLACK_SIGNING_SECRET) {

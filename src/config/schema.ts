@@ -128,6 +128,10 @@ export const OpsbotConfig = z
     preview: Preview.optional(),
     approvals: Approvals.default({ ttl: 15 * 60_000 }),
     rollout: Rollout.default({ timeout: 5 * 60_000, pollInterval: 1_000 }),
+    /** Slash commands and buttons per user in each window; more are refused and summarised in the audit trail. */
+    rateLimit: z
+      .strictObject({ count: z.int().positive(), per: Duration })
+      .default({ count: 30, per: 60_000 }),
     /** Where the runbooks are, relative to this file's folder. */
     runbooks: z.strictObject({ dir: z.string().min(1).default('runbooks') }).default({ dir: 'runbooks' }),
   })

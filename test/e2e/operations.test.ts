@@ -49,6 +49,9 @@ describe('running it as a service', () => {
       await slash(bot.url, world, 'status api --env staging');
       await slash(bot.url, world, 'rollback api --env staging', { user: USERS.developer });
       await slash(bot.url, world, 'nonsense');
+      // Typed words never become label values: every unknown verb is one "unknown" series.
+      for (const junk of ['x-7f3a', 'x-91c2', '<!channel>']) await slash(bot.url, world, junk);
+      await slash(bot.url, world, 'env open pr-1', { user: USERS.stranger });
       // Kubernetes refuses the next read for good: one failed job, one external error.
       world.kube.failNext({ method: 'GET', path: /deployments\/worker$/, status: 403, times: 1 });
       await slash(bot.url, world, 'status worker --env staging');
@@ -56,7 +59,9 @@ describe('running it as a service', () => {
       const text = await (await fetch(`${bot.url}/metrics`)).text();
       expect(text).toMatch(/opsbot_commands_total\{verb="status",outcome="queued"\} 2/);
       expect(text).toMatch(/opsbot_commands_total\{verb="rollback",outcome="denied"\} 1/);
-      expect(text).toMatch(/opsbot_commands_total\{verb="nonsense",outcome="invalid"\} 1/);
+      expect(text).toMatch(/opsbot_commands_total\{verb="unknown",outcome="invalid"\} 4/);
+      expect(text).not.toMatch(/verb="(nonsense|x-7f3a|x-91c2|<!channel>)"/);
+      expect(text).toMatch(/opsbot_commands_total\{verb="env open",outcome="invalid"\} 1/);
       expect(text).toMatch(/opsbot_action_duration_seconds_count\{command="status",outcome="executed"\} 1/);
       expect(text).toMatch(/opsbot_queue_depth\{queue="commands",state="waiting"\} 0/);
       expect(text).toMatch(/opsbot_queue_failures_total\{queue="commands"\} 1/);
@@ -110,7 +115,8 @@ describe('running it as a service', () => {
 
     beforeAll(async () => {
       world = await startWorld({
-        config: `${DEFAULT_CONFIG}\nrollout: { timeout: 30s, pollInterval: 1s }\n`,
+        // 200 deliveries from one user in a burst: far over the default per-user limit, which is not tested here.
+        config: `${DEFAULT_CONFIG}\nrollout: { timeout: 30s, pollInterval: 1s }\nrateLimit: { count: 1000, per: 1m }\n`,
       });
       for (let i = 0; i < 100; i++)
         world.kube.applyDeployment('apps', deploymentManifest(`svc-${String(i).padStart(3, '0')}`), {

@@ -266,7 +266,7 @@ describe('runbooks', () => {
         'run scale-out deployment=web replicas=5 --env staging',
         /replicas must be one of 4, 6, 8, 10, 12; got "5"/,
       ],
-      ['run scale-out --env staging', /scale-out needs deployment=<deployment>/],
+      ['run scale-out --env staging', /scale-out needs deployment=&lt;deployment&gt;/],
       ['run scale-out deployment=web colour=red --env staging', /has no parameter "colour"/],
       ['run no-such-runbook --env staging', /There is no runbook "no-such-runbook"\. Known: .*scale-out/],
       ['run scale-out deployment=web', /--env is required/],
