@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { withRunbooks } from '../commands/index.js';
 import { incidentButton, incidentCommands, noteIncidentAction } from './alerts/feature.js';
-import { type Env, readEnv } from './config/env.js';
+import { type Env, readEnv, redactEnv } from './config/env.js';
 import { loadConfig } from './config/load.js';
 import type { OpsbotConfig } from './config/schema.js';
 import { ExternalServiceError } from './core/errors.js';
@@ -144,9 +144,14 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
     config,
   );
   const commands = withRunbooks(runbooks);
-  // The effective settings help an operator; every credential in them is redacted by the logger.
+  // The effective settings help an operator; every secret and URL password in them is replaced.
   log.info(
-    { env, environments: Object.keys(config.environments), roles: Object.keys(config.roles), shell },
+    {
+      env: redactEnv(env),
+      environments: Object.keys(config.environments),
+      roles: Object.keys(config.roles),
+      shell,
+    },
     'configuration loaded',
   );
   const metrics = createMetrics();
