@@ -17,6 +17,22 @@ export const Env = z
     SLACK_SIGNING_SECRET: optionalText,
     SLACK_APP_TOKEN: optionalText,
     SLACK_API_URL: z.preprocess(unsetIfEmpty, Url.default('https://slack.com/api/')),
+    /** When set, requests from any other workspace (team_id) are refused, even when correctly signed. */
+    SLACK_TEAM_ID: z.preprocess(
+      unsetIfEmpty,
+      z
+        .string()
+        .regex(/^[TE][A-Z0-9]+$/)
+        .optional(),
+    ),
+    /** When set, requests for any other Slack app (api_app_id) are refused, even when correctly signed. */
+    SLACK_APP_ID: z.preprocess(
+      unsetIfEmpty,
+      z
+        .string()
+        .regex(/^A[A-Z0-9]+$/)
+        .optional(),
+    ),
     GITHUB_TOKEN: optionalText,
     GITHUB_APP_ID: optionalText,
     GITHUB_APP_PRIVATE_KEY: optionalText,
