@@ -23,6 +23,7 @@ import type {
   RunContext,
 } from '../src/engine/command-module.js';
 import { rolloutLine, watchRollout } from '../src/engine/watch-rollout.js';
+import { HostRefused, httpCheck } from '../src/runbooks/http-check.js';
 import { restart } from './restart.js';
 import { rollback } from './rollback.js';
 import { scale } from './scale.js';
@@ -179,14 +180,20 @@ async function runStep(
     case 'http-check': {
       let answered: number;
       try {
-        const res = await fetch(step.url, { signal: AbortSignal.timeout(step.timeout), redirect: 'manual' });
-        await res.body?.cancel();
+        const res = await httpCheck(step.url, {
+          allowHosts: step.allowHosts,
+          timeoutMs: step.timeout,
+          // A step that expects a redirect sees it; any other follows it, within allowHosts only.
+          followRedirects: step.expectStatus < 300 || step.expectStatus > 399,
+        });
         answered = res.status;
       } catch (err) {
         const why =
-          (err as Error).name === 'TimeoutError'
-            ? `no answer within ${formatDuration(step.timeout)}`
-            : 'unreachable';
+          err instanceof HostRefused
+            ? `refused: ${err.message}`
+            : (err as Error).name === 'TimeoutError'
+              ? `no answer within ${formatDuration(step.timeout)}`
+              : 'unreachable';
         throw new StepFailed(`${step.url} ${why}.`);
       }
       if (answered !== step.expectStatus) {
