@@ -8,6 +8,7 @@ import {
   isoTime,
   livePreviews,
   previewConfig,
+  previewEnvironmentOf,
   previewScope,
   previewTarget,
   servicesOf,
@@ -21,6 +22,7 @@ export const envClose = defineCommand({
   usage: '/ops env close <name>',
   action: 'env.close',
   parse,
+  environmentOf: previewEnvironmentOf,
   scope: previewScope,
   check: (config) => void previewConfig(config),
 

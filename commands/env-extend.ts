@@ -15,6 +15,7 @@ import {
   findPreview,
   isoTime,
   previewConfig,
+  previewEnvironmentOf,
   previewScope,
   previewTarget,
   servicesOf,
@@ -32,6 +33,7 @@ export const envExtend = defineCommand({
   usage: '/ops env extend <name> [--ttl 4h]',
   action: 'env.extend',
   parse,
+  environmentOf: previewEnvironmentOf,
   scope: previewScope,
   check(config, args) {
     const cfg = previewConfig(config);

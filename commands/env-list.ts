@@ -2,7 +2,15 @@ import { z } from 'zod';
 import { defineArgs } from '../src/core/grammar.js';
 import { message } from '../src/core/message.js';
 import { defineCommand, type Outcome } from '../src/engine/command-module.js';
-import { isoTime, livePreviews, previewConfig, previewScope, previewTarget, timeLeft } from './env-shared.js';
+import {
+  isoTime,
+  livePreviews,
+  previewConfig,
+  previewEnvironmentOf,
+  previewScope,
+  previewTarget,
+  timeLeft,
+} from './env-shared.js';
 
 const parse = defineArgs({ positionals: {}, flags: { mine: z.literal(true).optional() } });
 
@@ -12,6 +20,7 @@ export const envList = defineCommand({
   usage: '/ops env list [--mine]',
   action: 'env.list',
   parse,
+  environmentOf: previewEnvironmentOf,
   scope: (_args, config) => previewScope({}, config),
   check: (config) => void previewConfig(config),
 

@@ -16,6 +16,7 @@ import {
   tagForRef,
 } from '../src/core/preview.js';
 import { type Manifest, renderHost, renderTemplate } from '../src/core/preview-template.js';
+import { escapeGitHub } from '../src/core/text.js';
 import { mention } from '../src/engine/audit-records.js';
 import { defineCommand, type Outcome } from '../src/engine/command-module.js';
 import { type RolloutResult, rolloutLine, watchRollout } from '../src/engine/watch-rollout.js';
@@ -26,6 +27,7 @@ import {
   livePreviews,
   type PreviewConfig,
   previewConfig,
+  previewEnvironmentOf,
   previewScope,
   previewTarget,
   servicesOf,
@@ -76,6 +78,7 @@ export const envOpen = defineCommand({
   usage: '/ops env open <name> [--ref <git ref> | --pr <number>] [--ttl 8h]',
   action: 'env.open',
   parse,
+  environmentOf: previewEnvironmentOf,
   scope: previewScope,
   check: (config, args) => checkArgs(previewConfig(config), args),
 
@@ -196,7 +199,7 @@ export const envOpen = defineCommand({
         [
           `:rocket: Preview environment **${args.name}** is up: ${url}`,
           '',
-          `Image tag \`${tag}\` · expires ${isoTime(expiresAt)} · opened by ${mention(requester)} with opsbot.`,
+          `Image tag \`${tag}\` · expires ${isoTime(expiresAt)} · opened by ${escapeGitHub(mention(requester))} with opsbot.`,
         ].join('\n'),
       );
       await ctx.checkpoint.set('commented', true);

@@ -35,6 +35,11 @@ export function previewConfig(config: OpsbotConfig): PreviewConfig {
   return config.preview;
 }
 
+/** Read before validation, for the permission check: previews live in the environment that governs them. */
+export function previewEnvironmentOf(_input: unknown, config: OpsbotConfig): string | undefined {
+  return config.preview?.environment;
+}
+
 /** Every env command acts in the environment that governs previews, so its grants apply. */
 export function previewScope(args: { name?: string | undefined }, config: OpsbotConfig): Scope {
   return {

@@ -7,6 +7,7 @@ import {
 } from '../src/core/deployment.js';
 import { defineArgs } from '../src/core/grammar.js';
 import { message } from '../src/core/message.js';
+import { slackText } from '../src/core/text.js';
 import { defineCommand } from '../src/engine/command-module.js';
 import { age, deploymentArg, readFlags } from './shared.js';
 
@@ -34,7 +35,8 @@ export const history = defineCommand({
       .sort((a, b) => b.revision - a.revision)
       .slice(0, MAX_ROWS)
       .map(({ rs, revision }) => {
-        const cause = rs.annotations[CHANGE_CAUSE_ANNOTATION] ?? '<none>';
+        // Anyone who can annotate the cluster writes change-cause: shown as text, never as mrkdwn.
+        const cause = slackText(rs.annotations[CHANGE_CAUSE_ANNOTATION] ?? '<none>');
         const marker = revision === current ? ' ← current' : '';
         return `\`${revision}\` ${imagesOf(rs.template).join(', ')} · ${cause} · ${age(rs.createdAt, now)}${marker}`;
       });

@@ -1,13 +1,14 @@
 import { z } from 'zod';
 import type { OpsbotConfig } from '../src/config/schema.js';
 import { StateError } from '../src/core/errors.js';
-import { defineArgs } from '../src/core/grammar.js';
+import { defineArgs, oneLineText } from '../src/core/grammar.js';
 import { message } from '../src/core/message.js';
+import { slackText } from '../src/core/text.js';
 import { mention } from '../src/engine/audit-records.js';
 import { defineCommand, type RunContext } from '../src/engine/command-module.js';
 
 const parse = defineArgs({
-  positionals: { title: z.string().trim().min(3, 'must be at least 3 characters').max(150) },
+  positionals: { title: oneLineText(3, 150) },
   flags: {
     severity: z
       .string()
@@ -36,6 +37,8 @@ export const incidentDeclare = defineCommand({
   usage: '/ops incident declare "<title>" [--severity sev1|sev2|…] [--env <env>]',
   action: 'incident.declare',
   parse,
+  environmentOf: (input, config) =>
+    incidentEnvironment(config, typeof input.flags.env === 'string' ? input.flags.env : undefined),
   scope: (args, config) => ({ environment: incidentEnvironment(config, args.env) }),
 
   async run(ctx, args) {
@@ -51,8 +54,10 @@ export const incidentDeclare = defineCommand({
     const where = opened.channelId ? `<#${opened.channelId}>` : 'a new channel (being created)';
     return {
       outcome: 'executed',
-      message: message(`Declared incident "${args.title}" (${args.severity}).`, {
-        lines: [`:rotating_light: Declared *${args.title}* (${args.severity}) in ${environment}: ${where}.`],
+      message: message(`Declared incident "${slackText(args.title)}" (${args.severity}).`, {
+        lines: [
+          `:rotating_light: Declared *${slackText(args.title)}* (${args.severity}) in ${environment}: ${where}.`,
+        ],
       }),
       audit: { environment, args: { title: args.title, severity: args.severity, incident: opened.id } },
     };

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { defineArgs } from '../src/core/grammar.js';
+import { UserInputError } from '../src/core/errors.js';
+import { defineArgs, oneLineText } from '../src/core/grammar.js';
 import { message } from '../src/core/message.js';
 import { mention } from '../src/engine/audit-records.js';
 import { defineCommand } from '../src/engine/command-module.js';
@@ -8,7 +9,7 @@ import { incidentEnvironment, incidentsOf } from './incident-declare.js';
 const parse = defineArgs({
   positionals: {},
   flags: {
-    note: z.string().trim().min(1).max(500).optional(),
+    note: oneLineText(1, 500).optional(),
     env: z.string().min(1).optional(),
   },
 });
@@ -19,6 +20,25 @@ export const incidentResolve = defineCommand({
   usage: '/ops incident resolve [--note "<text>"]  (in an incident channel)',
   action: 'incident.resolve',
   parse,
+  // Permission is the incident's own environment's: --env can neither widen nor change it.
+  environmentOf(input, _config, { incident }) {
+    if (!incident) {
+      throw new UserInputError(
+        'Run this in the channel of the incident to resolve: this channel has no incident (or its record is still being set up).',
+      );
+    }
+    if (!incident.environment) {
+      throw new UserInputError(
+        'This incident names no environment (no env label, and incidents.environment is not set), so opsbot cannot tell who may resolve it.',
+      );
+    }
+    if (input.flags.env !== undefined && input.flags.env !== incident.environment) {
+      throw new UserInputError(
+        `This channel's incident is in ${incident.environment}; --env cannot name another environment.`,
+      );
+    }
+    return incident.environment;
+  },
   scope: (args, config) => ({ environment: incidentEnvironment(config, args.env) }),
 
   async run(ctx, args) {

@@ -13,6 +13,7 @@ import {
   requiredPermissions,
   resolveParams,
 } from '../src/core/runbook.js';
+import { slackText } from '../src/core/text.js';
 import { coalesce } from '../src/engine/coalesce.js';
 import {
   type AuditDetails,
@@ -23,6 +24,7 @@ import {
   type RunContext,
 } from '../src/engine/command-module.js';
 import { rolloutLine, watchRollout } from '../src/engine/watch-rollout.js';
+import { HostRefused, httpCheck } from '../src/runbooks/http-check.js';
 import { restart } from './restart.js';
 import { rollback } from './rollback.js';
 import { scale } from './scale.js';
@@ -185,14 +187,20 @@ async function runStep(
     case 'http-check': {
       let answered: number;
       try {
-        const res = await fetch(step.url, { signal: AbortSignal.timeout(step.timeout), redirect: 'manual' });
-        await res.body?.cancel();
+        const res = await httpCheck(step.url, {
+          allowHosts: step.allowHosts,
+          timeoutMs: step.timeout,
+          // A step that expects a redirect sees it; any other follows it, within allowHosts only.
+          followRedirects: step.expectStatus < 300 || step.expectStatus > 399,
+        });
         answered = res.status;
       } catch (err) {
         const why =
-          (err as Error).name === 'TimeoutError'
-            ? `no answer within ${formatDuration(step.timeout)}`
-            : 'unreachable';
+          err instanceof HostRefused
+            ? `refused: ${err.message}`
+            : (err as Error).name === 'TimeoutError'
+              ? `no answer within ${formatDuration(step.timeout)}`
+              : 'unreachable';
         throw new StepFailed(`${step.url} ${why}.`);
       }
       if (answered !== step.expectStatus) {
@@ -245,9 +253,9 @@ async function previewStep(
         `Would wait up to ${formatDuration(step.timeout ?? ctx.config.rollout.timeout)} for ${step.deployment} to roll out.`,
       ];
     case 'http-check':
-      return [`Would expect ${step.expectStatus} from ${step.url} (no request sent).`];
+      return [`Would expect ${step.expectStatus} from ${slackText(step.url)} (no request sent).`];
     case 'message':
-      return [`Would say: ${step.text}`];
+      return [`Would say: ${slackText(step.text)}`];
     case 'approval':
       return ['Needs a second person to approve before the run starts.'];
   }
@@ -302,15 +310,16 @@ export function createRunCommand(runbooks: readonly Runbook[]): CommandModule<Ru
       const lines = [`Runbook *${runbook.name}*: ${runbook.description}`];
       for (const [i, step] of plan.steps.entries()) {
         lines.push(
-          `${i + 1}. ${step.label}`,
+          `${i + 1}. ${slackText(step.label)}`,
           ...(
             await previewStep(ctx, step, args.reason).catch((err: unknown) => [
-              `:warning: ${userMessageOf(err)}`,
+              `:warning: ${slackText(userMessageOf(err))}`,
             ])
           ).map((l) => `   ${l}`),
         );
       }
-      if (plan.onFailure.length) lines.push(`On failure: ${plan.onFailure.map((s) => s.label).join('; ')}`);
+      if (plan.onFailure.length)
+        lines.push(`On failure: ${plan.onFailure.map((s) => slackText(s.label)).join('; ')}`);
       return { lines, resourceVersion: undefined };
     },
 
@@ -327,15 +336,16 @@ export function createRunCommand(runbooks: readonly Runbook[]): CommandModule<Ru
         ...plan.steps.map((s) => ({ label: s.label, state: 'pending' as const })),
       ];
       const failureRows: typeof rows = [];
+      // Labels, details and headlines carry parameter values and step text: escaped, one line each.
+      const row = (r: (typeof rows)[number], i: number) =>
+        `${ICON[r.state]} ${i + 1}. ${slackText(r.label)}${r.detail ? ` — ${slackText(r.detail)}` : ''}`;
       const render = (headline: string): Message =>
-        message(headline, {
+        message(slackText(headline), {
           lines: [
-            `:scroll: *${runbook.name}* in *${args.env}*: ${headline}`,
-            ...rows.map((r, i) => `${ICON[r.state]} ${i + 1}. ${r.label}${r.detail ? ` — ${r.detail}` : ''}`),
+            `:scroll: *${runbook.name}* in *${args.env}*: ${slackText(headline)}`,
+            ...rows.map(row),
             ...(failureRows.length ? ['*On failure:*'] : []),
-            ...failureRows.map(
-              (r, i) => `${ICON[r.state]} ${i + 1}. ${r.label}${r.detail ? ` — ${r.detail}` : ''}`,
-            ),
+            ...failureRows.map(row),
           ],
         });
       const updates = coalesce((msg: Message) => ctx.progress(msg), UPDATE_INTERVAL_MS);
@@ -469,9 +479,9 @@ async function dryRun(
       try {
         detail = await previewStep(ctx, step, args.reason);
       } catch (err) {
-        detail = [`:warning: ${userMessageOf(err)}`];
+        detail = [`:warning: ${slackText(userMessageOf(err))}`];
       }
-      lines.push(`${i + 1}. ${step.label}`, ...detail.map((l) => `      ${l}`));
+      lines.push(`${i + 1}. ${slackText(step.label)}`, ...detail.map((l) => `      ${l}`));
     }
   };
   await describe(plan.steps);

@@ -2,6 +2,7 @@ import { currentRevision, imagesOf } from '../src/core/deployment.js';
 import { defineArgs } from '../src/core/grammar.js';
 import { message } from '../src/core/message.js';
 import { rolloutStatus } from '../src/core/rollout-status.js';
+import { slackText } from '../src/core/text.js';
 import { defineCommand } from '../src/engine/command-module.js';
 import { deploymentArg, readFlags } from './shared.js';
 
@@ -26,7 +27,9 @@ export const status = defineCommand({
     const rollout = rolloutStatus(deployment);
     const troubled = pods.filter((p) => !p.ready || p.restarts > 0);
     const revision = currentRevision(deployment, replicaSets);
-    const conditions = s.conditions.map((c) => `${c.type}=${c.status}${c.reason ? ` (${c.reason})` : ''}`);
+    const conditions = s.conditions.map(
+      (c) => `${slackText(c.type)}=${slackText(c.status)}${c.reason ? ` (${slackText(c.reason)})` : ''}`,
+    );
     return {
       outcome: 'executed',
       message: message(
@@ -54,7 +57,7 @@ export const status = defineCommand({
                     .slice(0, 10)
                     .map(
                       (p) =>
-                        `${p.name}: ${p.ready ? 'ready' : 'not ready'}${p.reason ? ` (${p.reason})` : ''}, ${p.restarts} restarts`,
+                        `${p.name}: ${p.ready ? 'ready' : 'not ready'}${p.reason ? ` (${slackText(p.reason)})` : ''}, ${p.restarts} restarts`,
                     )
                     .join('\n'),
             ],

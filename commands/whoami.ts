@@ -21,6 +21,7 @@ export const whoami = defineCommand({
       lines: [
         `*<@${ctx.principal.userId}>*${groups.length ? ` (in ${groups.join(', ')})` : ''}`,
         `*Roles:* ${roles.join(', ') || 'none — every action is denied'}`,
+        ...(ctx.principal.groupsUnavailable ? [`:warning: ${ctx.principal.groupsUnavailable}.`] : []),
         ...(grants.length ? ['*You may run:*', ...grants] : []),
         ...(approve.length ? [`*You may approve in:* ${approve.join(', ')}`] : []),
         ...(emergency.length ? [`*Break-glass (--emergency) in:* ${emergency.join(', ')}`] : []),

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { withRunbooks } from '../commands/index.js';
 import { incidentButton, incidentCommands, noteIncidentAction } from './alerts/feature.js';
-import { type Env, readEnv } from './config/env.js';
+import { type Env, readEnv, redactEnv } from './config/env.js';
 import { loadConfig } from './config/load.js';
 import type { OpsbotConfig } from './config/schema.js';
 import { ExternalServiceError } from './core/errors.js';
@@ -45,6 +45,12 @@ import { RedisLocks } from './queue/locks.js';
 import { MemoryBackend } from './queue/memory-backend.js';
 import { MemoryApprovals, MemoryLocks } from './queue/memory-state.js';
 import { createJobs } from './queue/queues.js';
+import {
+  createRateLimiter,
+  MemoryRateCounter,
+  type RateCounter,
+  RedisRateCounter,
+} from './queue/rate-limit.js';
 import { loadRunbooks, runbooksDir } from './runbooks/load.js';
 import type { FeatureHandle, Runtime } from './runtime.js';
 import { createSlackApp } from './slack/app.js';
@@ -110,6 +116,7 @@ async function createQueueState(env: Env, source: NodeJS.ProcessEnv, log: Logger
       backend: new BullBackend(redis, workerRedis, prefix, log, env.OPSBOT_JOB_LOCK_MS) as QueueBackend,
       locks: new RedisLocks(redis, prefix, log.child({ component: 'locks' })) as Locks,
       approvals: new RedisApprovals(redis, prefix) as Approvals,
+      rateCounter: new RedisRateCounter(redis, prefix) as RateCounter,
       close: async () => {
         await Promise.all([redis.quit(), workerRedis.quit()]);
       },
@@ -119,6 +126,7 @@ async function createQueueState(env: Env, source: NodeJS.ProcessEnv, log: Logger
     backend: new MemoryBackend(log) as QueueBackend,
     locks: new MemoryLocks() as Locks,
     approvals: new MemoryApprovals() as Approvals,
+    rateCounter: new MemoryRateCounter() as RateCounter,
     close: async () => {},
   };
 }
@@ -144,9 +152,14 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
     config,
   );
   const commands = withRunbooks(runbooks);
-  // The effective settings help an operator; every credential in them is redacted by the logger.
+  // The effective settings help an operator; every secret and URL password in them is replaced.
   log.info(
-    { env, environments: Object.keys(config.environments), roles: Object.keys(config.roles), shell },
+    {
+      env: redactEnv(env),
+      environments: Object.keys(config.environments),
+      roles: Object.keys(config.roles),
+      shell,
+    },
     'configuration loaded',
   );
   const metrics = createMetrics();
@@ -199,7 +212,9 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
       slackApiUrl: env.SLACK_API_URL,
       logger: boltLogger(log.child({ component: 'slack-web-api' })),
     });
-    slackChat = new SlackChat(slackClient, log.child({ component: 'slack' }));
+    slackChat = new SlackChat(slackClient, log.child({ component: 'slack' }), {
+      groupsMaxAgeMs: env.OPSBOT_GROUPS_MAX_AGE,
+    });
     chat = slackChat;
   }
 
@@ -255,7 +270,7 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
     if (external)
       metrics.externalErrors.inc({
         system: external.system,
-        status: String(external.status ?? 'unreachable'),
+        status: /^\d{3}$/.test(String(external.status)) ? String(external.status) : 'unreachable',
       });
   });
 
@@ -282,12 +297,22 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
   const handles: FeatureHandle[] = [];
   for (const feature of features) handles.push(await feature.start(runtime));
 
+  const limiter = createRateLimiter({
+    backend,
+    counter: queueState.rateCounter,
+    jobs,
+    log,
+    count: config.rateLimit.count,
+    per: config.rateLimit.per,
+  });
   const accept = async (request: Parameters<typeof acceptCommand>[1]) => {
     const ack = await acceptCommand(
-      { config, jobs, directory: chat, clock: systemClock, commands, incidents: runtime.incidents },
+      { config, jobs, directory: chat, clock: systemClock, commands, incidents: runtime.incidents, limiter },
       request,
     );
-    metrics.commands.inc({ verb: request.text.trim().split(/\s+/)[0] || 'help', outcome: ack.kind });
+    // Label values come from the registry, never from what was typed: a bounded set of series.
+    const verb = ack.command ?? (request.text.trim() === '' ? 'help' : 'unknown');
+    metrics.commands.inc({ verb, outcome: ack.kind });
     return ack;
   };
   const decide = (click: Parameters<typeof decideApproval>[1]) => decideApproval(approvalDeps, click);

@@ -20,8 +20,10 @@ export interface Chat {
 /** Who people are: display names and user-group membership, cached by the adapter. */
 export interface Directory {
   userName(userId: string): Promise<string | undefined>;
-  /** Handles (without "@") of the user groups the user belongs to. */
+  /** Handles (without "@") of the user groups the user belongs to; none when they cannot be checked. */
   groupsOf(userId: string): Promise<ReadonlySet<string>>;
+  /** Why memberships could not be checked just now (roles from user groups then do not apply). */
+  groupsUnavailable?(): string | undefined;
 }
 
 /** An environment from opsbot.yml, resolved to where it lives. */
@@ -153,6 +155,16 @@ export type LockResult =
 export interface Locks {
   /** Re-entrant for the same holder id, so a recovered job can take back its own lock. */
   acquire(key: string, holderId: string, description: string): Promise<LockResult>;
+}
+
+export type RateDecision =
+  | { allowed: true }
+  | { allowed: false; limit: number; perMs: number; retryAfterMs: number };
+
+/** A per-user request limit on the ack path, shared by every replica. */
+export interface RateLimiter {
+  /** Counts one request; refusals are summarised in one audit record per person and window. */
+  take(person: { id: string; name?: string | undefined }, now: number): Promise<RateDecision>;
 }
 
 /** What opsbot knows about an incident channel: its record on GitHub and the alert's labels. */

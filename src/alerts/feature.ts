@@ -88,6 +88,27 @@ export function defineIncidentNotes(
   );
 }
 
+/** Says at start-up which webhooks will be refused for lack of credentials, or accepted without any. */
+function warnAboutWebhookAuth(
+  log: Runtime['log'],
+  deps: { webhookToken: string | undefined; allowUnauthenticated: boolean; pagerDutySecrets: string[] },
+): void {
+  if (deps.webhookToken) return;
+  if (deps.allowUnauthenticated) {
+    log.warn(
+      'alert webhooks accept requests WITHOUT authentication (OPSBOT_WEBHOOK_ALLOW_UNAUTHENTICATED=true): anyone who can reach /webhooks/* can open incidents',
+    );
+    return;
+  }
+  const refused = deps.pagerDutySecrets.length
+    ? '/webhooks/alertmanager and /webhooks/grafana'
+    : '/webhooks/alertmanager, /webhooks/grafana and /webhooks/pagerduty';
+  log.warn(
+    { refused },
+    'alert webhooks are refused: OPSBOT_WEBHOOK_TOKEN is not set (set it, or PAGERDUTY_WEBHOOK_SECRET for PagerDuty; OPSBOT_WEBHOOK_ALLOW_UNAUTHENTICATED=true accepts them without, for local use only)',
+  );
+}
+
 /**
  * Incidents from alerts: the three webhook receivers, the queues behind them, and the incident
  * directory that gives commands in incident channels their defaults.
@@ -163,12 +184,14 @@ export const incidentsFeature: Feature = {
       metrics: runtime.metrics,
       now: () => runtime.clock.now(),
       webhookToken: runtime.env.OPSBOT_WEBHOOK_TOKEN,
+      allowUnauthenticated: runtime.env.OPSBOT_WEBHOOK_ALLOW_UNAUTHENTICATED,
       pagerDutySecrets: (runtime.env.PAGERDUTY_WEBHOOK_SECRET ?? '')
         .split(',')
         .map((s) => s.trim())
         .filter(Boolean),
       queue: alerts,
     };
+    warnAboutWebhookAuth(log, deps);
     return {
       routes: {
         'POST /webhooks/alertmanager': createReceiver('alertmanager', deps),

@@ -7,6 +7,7 @@ import type { AlertGroup } from '../core/alert.js';
 import type { AuditRecord } from '../core/audit.js';
 import { StateError } from '../core/errors.js';
 import {
+  capAlerts,
   channelName,
   commonLabels,
   dateStamp,
@@ -19,9 +20,11 @@ import {
   mergeAlerts,
   resolutionLines,
   summaryMessage,
+  totalAlerts,
 } from '../core/incident.js';
 import type { Button } from '../core/message.js';
 import { matchRunbooks, type Runbook } from '../core/runbook.js';
+import { gitHubText, gitHubTitle } from '../core/text.js';
 import { failpoint } from '../failpoints.js';
 import type { Clock, IncidentContext, Locks } from '../ports.js';
 import { RetryLater, type TaskQueue } from '../queue/backend.js';
@@ -112,6 +115,7 @@ export class IncidentService {
         incident.issueDirty = true;
       }
       const changes = mergeAlerts(incident.alerts, group.alerts);
+      capAlerts(incident, this.settings.maxAlerts);
       incident.notifications++;
       incident.truncatedAlerts = Math.max(incident.truncatedAlerts, group.truncatedAlerts);
       if (incident.status === 'open' && incident.channelId) {
@@ -153,6 +157,7 @@ export class IncidentService {
       ...target,
       alerts: {},
       truncatedAlerts: 0,
+      droppedAlerts: 0,
       notifications: 0,
       invited: false,
       archived: false,
@@ -176,7 +181,13 @@ export class IncidentService {
     const envs = this.deps.config.environments;
     let environment: string | undefined;
     const named = labels[s.envLabel];
-    if (named) environment = s.environmentMap[named] ?? (named in envs ? named : undefined);
+    // Label values come from the alert: only the config's own keys count, never Object.prototype's.
+    if (named)
+      environment = Object.hasOwn(s.environmentMap, named)
+        ? s.environmentMap[named]
+        : Object.hasOwn(envs, named)
+          ? named
+          : undefined;
     const namespace = labels[s.namespaceLabel];
     if (!environment && namespace) {
       const cluster = labels[s.clusterLabel];
@@ -406,7 +417,7 @@ export class IncidentService {
     const labels = [`severity:${incident.severity}`, `status:${incident.status}`, 'incident'];
     const link = incident.channelId ? `<#${incident.channelId}> (#${incident.channelName ?? ''})` : undefined;
     if (!incident.issue) {
-      const title = `[${incident.severity}] ${incident.title}`;
+      const title = gitHubTitle(`[${incident.severity}] ${incident.title}`);
       const marker = `<!-- opsbot:incident:${incident.id} -->`;
       // A retry after an issue was created but not recorded finds it by its marker.
       const existing = incident.issueAttempted
@@ -454,7 +465,13 @@ export class IncidentService {
           owner,
           repo,
           issue_number: incident.issue as number,
-          body: [marker, '### Timeline', ...timeline(incident), '', ...resolutionLines(incident)].join('\n'),
+          body: [
+            marker,
+            '### Timeline',
+            ...timeline(incident),
+            '',
+            ...resolutionLines(incident, 'github'),
+          ].join('\n'),
         });
       }
     }
@@ -614,10 +631,12 @@ function timeline(incident: Incident): string[] {
   const at = (ms: number) => new Date(ms).toISOString().replace('.000', '');
   return [
     `- ${at(incident.openedAt)} opened (${incident.source})`,
-    `- ${incident.notifications} notification(s) received, ${Object.keys(incident.alerts).length} alert(s) tracked${incident.truncatedAlerts ? `, ${incident.truncatedAlerts} left out by the source` : ''}`,
+    `- ${incident.notifications} notification(s) received, ${totalAlerts(incident) - incident.truncatedAlerts} alert(s) tracked${incident.droppedAlerts ? ` (the ${Object.keys(incident.alerts).length} most recent kept in the record)` : ''}${incident.truncatedAlerts ? `, ${incident.truncatedAlerts} left out by the source` : ''}`,
     ...(incident.flaps ? [`- reopened ${incident.flaps} time(s) within the reopen window`] : []),
-    ...incident.actions.map((a) => `- ${at(a.time)} ${a.what} by ${a.who}: ${a.outcome}`),
-    `- ${at(incident.resolvedAt ?? incident.openedAt)} resolved by ${incident.resolvedBy ?? '?'}`,
+    ...incident.actions.map(
+      (a) => `- ${at(a.time)} ${gitHubText(a.what)} by ${gitHubText(a.who)}: ${a.outcome}`,
+    ),
+    `- ${at(incident.resolvedAt ?? incident.openedAt)} resolved by ${gitHubText(incident.resolvedBy ?? '?')}`,
   ];
 }
 

@@ -20,6 +20,8 @@ export interface ReceiverDeps {
   metrics: Metrics;
   now(): number;
   webhookToken: string | undefined;
+  /** Without a token, requests are refused unless this is set (OPSBOT_WEBHOOK_ALLOW_UNAUTHENTICATED). */
+  allowUnauthenticated?: boolean;
   pagerDutySecrets: string[];
   /** Job data is re-validated by the worker, so the queue holds it as unknown. */
   queue: TaskQueue<{ group: unknown }>;
@@ -63,6 +65,13 @@ export function createReceiver(source: AlertSource, deps: ReceiverDeps): Request
         return send(res, 400, { error: 'body_unreadable', reason: 'the request body could not be read' });
       }
       const signed = source === 'pagerduty' && deps.pagerDutySecrets.length > 0;
+      if (!signed && deps.webhookToken === undefined && deps.allowUnauthenticated !== true) {
+        count('unauthorized');
+        return send(res, 401, {
+          error: 'unauthorized',
+          reason: 'this opsbot accepts no alert webhooks until OPSBOT_WEBHOOK_TOKEN is set',
+        });
+      }
       const authorized = signed
         ? verifyPagerDutySignature(raw, header(req, 'x-pagerduty-signature'), deps.pagerDutySecrets)
         : deps.webhookToken === undefined || bearerMatches(req.headers.authorization, deps.webhookToken);

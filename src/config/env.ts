@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Duration } from '../core/duration.js';
 import { ConfigError } from '../core/errors.js';
 
 const Url = z.url({ protocol: /^https?$/ });
@@ -16,6 +17,22 @@ export const Env = z
     SLACK_SIGNING_SECRET: optionalText,
     SLACK_APP_TOKEN: optionalText,
     SLACK_API_URL: z.preprocess(unsetIfEmpty, Url.default('https://slack.com/api/')),
+    /** When set, requests from any other workspace (team_id) are refused, even when correctly signed. */
+    SLACK_TEAM_ID: z.preprocess(
+      unsetIfEmpty,
+      z
+        .string()
+        .regex(/^[TE][A-Z0-9]+$/)
+        .optional(),
+    ),
+    /** When set, requests for any other Slack app (api_app_id) are refused, even when correctly signed. */
+    SLACK_APP_ID: z.preprocess(
+      unsetIfEmpty,
+      z
+        .string()
+        .regex(/^A[A-Z0-9]+$/)
+        .optional(),
+    ),
     GITHUB_TOKEN: optionalText,
     GITHUB_APP_ID: optionalText,
     GITHUB_APP_PRIVATE_KEY: optionalText,
@@ -29,6 +46,14 @@ export const Env = z
       .regex(/^[A-Za-z0-9:_-]+$/)
       .default('opsbot'),
     OPSBOT_WEBHOOK_TOKEN: optionalText,
+    /** Only "true" lets /webhooks/* accept requests without OPSBOT_WEBHOOK_TOKEN (local use). */
+    OPSBOT_WEBHOOK_ALLOW_UNAUTHENTICATED: z.preprocess(
+      unsetIfEmpty,
+      z
+        .enum(['true', 'false'])
+        .default('false')
+        .transform((v) => v === 'true'),
+    ),
     /** PagerDuty v3 webhook signing secret(s), comma-separated; when set, /webhooks/pagerduty needs a valid signature. */
     PAGERDUTY_WEBHOOK_SECRET: optionalText,
     /** auto: Redis if REDIS_URL is set or the default answers, else in-process (local mode). */
@@ -40,6 +65,8 @@ export const Env = z
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
     HOST: z.string().default('0.0.0.0'),
     LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    /** Hard maximum age of cached user-group memberships; past it without a refresh, group roles are dropped. */
+    OPSBOT_GROUPS_MAX_AGE: z.preprocess(unsetIfEmpty, Duration.default(5 * 60_000)),
   })
   .superRefine((env, ctx) => {
     if (env.SLACK_BOT_TOKEN && !env.SLACK_APP_TOKEN && !env.SLACK_SIGNING_SECRET) {
@@ -73,4 +100,38 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
   if (result.success) return result.data;
   const lines = result.error.issues.map((i) => `environment variable ${i.path.join('.')}: ${i.message}`);
   throw new ConfigError(lines.join('\n'));
+}
+
+/** Every setting that is a credential; none of their values may reach a log line. */
+export const SECRET_SETTINGS = [
+  'SLACK_BOT_TOKEN',
+  'SLACK_SIGNING_SECRET',
+  'SLACK_APP_TOKEN',
+  'GITHUB_TOKEN',
+  'GITHUB_APP_PRIVATE_KEY',
+  'OPSBOT_WEBHOOK_TOKEN',
+  'PAGERDUTY_WEBHOOK_SECRET',
+] as const satisfies readonly (keyof Env)[];
+
+const URL_SETTINGS = [
+  'REDIS_URL',
+  'SLACK_API_URL',
+  'GITHUB_API_URL',
+] as const satisfies readonly (keyof Env)[];
+const REDACTED = '[redacted]';
+
+/** A URL with its user-info password replaced, e.g. redis://:[redacted]@redis:6379. */
+export function redactUrl(text: string): string {
+  if (!URL.canParse(text)) return REDACTED;
+  const url = new URL(text);
+  if (url.password) url.password = REDACTED;
+  return url.toString().replace(encodeURIComponent(REDACTED), REDACTED);
+}
+
+/** The settings as an operator may see them in a log: secrets and URL credentials replaced. */
+export function redactEnv(env: Env): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...env };
+  for (const key of SECRET_SETTINGS) if (out[key] !== undefined) out[key] = REDACTED;
+  for (const key of URL_SETTINGS) out[key] = redactUrl(env[key]);
+  return out;
 }

@@ -75,6 +75,8 @@ export const Incidents = z.strictObject({
   environmentMap: z.record(z.string(), z.string()).default({}),
   /** The environment of incidents whose labels name none (manual ones included), for defaults and policy. */
   environment: z.string().min(1).optional(),
+  /** Alerts kept in one incident's record (the most recent); older ones are dropped but still counted. */
+  maxAlerts: z.int().min(10).default(200),
 });
 
 export const Preview = z.strictObject({
@@ -126,6 +128,10 @@ export const OpsbotConfig = z
     preview: Preview.optional(),
     approvals: Approvals.default({ ttl: 15 * 60_000 }),
     rollout: Rollout.default({ timeout: 5 * 60_000, pollInterval: 1_000 }),
+    /** Slash commands and buttons per user in each window; more are refused and summarised in the audit trail. */
+    rateLimit: z
+      .strictObject({ count: z.int().positive(), per: Duration })
+      .default({ count: 30, per: 60_000 }),
     /** Where the runbooks are, relative to this file's folder. */
     runbooks: z.strictObject({ dir: z.string().min(1).default('runbooks') }).default({ dir: 'runbooks' }),
   })

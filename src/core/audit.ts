@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { oneLine } from './text.js';
 
 export const AuditOutcome = z.enum([
   'executed',
@@ -67,9 +68,15 @@ export function auditPath(
   return `${prefix ? `${prefix}/` : ''}${t.slice(0, 4)}/${t.slice(5, 7)}/${t.slice(8, 10)}/${compact}-${slug}-${safeId}.json`;
 }
 
+/**
+ * Subject, message and reason, each on one line: text from chat can never start a line of its own,
+ * so it cannot add trailers such as `Co-authored-by:` or `Signed-off-by:` to the commit.
+ */
 export function auditCommitMessage(record: AuditRecord): string {
   const who = record.requester.name ? `@${record.requester.name}` : record.requester.id;
   const where = record.environment ? ` in ${record.environment}` : '';
   const what = [record.action, record.target].filter(Boolean).join(' ');
-  return `${what}${where} by ${who}: ${record.outcome}\n\n${record.message}${record.reason ? `\n\nReason: ${record.reason}` : ''}`;
+  const subject = oneLine(`${what}${where} by ${who}: ${record.outcome}`);
+  const reason = record.reason ? `\n\nReason: ${oneLine(record.reason)}` : '';
+  return `${subject}\n\n${oneLine(record.message)}${reason}`;
 }

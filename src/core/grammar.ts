@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { UserInputError } from './errors.js';
+import { oneLine } from './text.js';
 
 /** What the tokenizer makes of `/ops …` text: bare words in order, and `--flag value` pairs. */
 export const ParsedInput = z.object({
@@ -45,7 +46,8 @@ export function tokenize(text: string): string[] {
 /** Turns tokens into words and flags: `--env prod`, `--env=prod`, and boolean `--dry-run`. */
 export function parseInput(text: string): ParsedInput {
   const words: string[] = [];
-  const flags: ParsedInput['flags'] = {};
+  // Flag names are user text: a null-prototype object has no "constructor" or "toString" to collide with.
+  const flags: ParsedInput['flags'] = Object.create(null);
   const tokens = tokenize(text);
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i]!;
@@ -59,7 +61,7 @@ export function parseInput(text: string): ParsedInput {
     const eq = body.indexOf('=');
     const name = (eq === -1 ? body : body.slice(0, eq)).toLowerCase();
     if (!/^[a-z][a-z-]*$/.test(name)) throw new UserInputError(`"${token}" is not a valid flag.`);
-    if (name in flags) throw new UserInputError(`--${name} is given more than once.`);
+    if (Object.hasOwn(flags, name)) throw new UserInputError(`--${name} is given more than once.`);
     if (eq !== -1) {
       flags[name] = body.slice(eq + 1);
     } else if (BOOLEAN_FLAGS.has(name)) {
@@ -99,13 +101,13 @@ export function defineArgs<P extends Shape, F extends Shape>(spec: ArgsSpec<P, F
     if (input.words.length > names.length) {
       throw new UserInputError(`Unexpected argument "${input.words[names.length]}".`);
     }
-    const raw: Record<string, unknown> = {};
+    const raw: Record<string, unknown> = Object.create(null);
     names.forEach((name, i) => {
       if (input.words[i] !== undefined) raw[name] = input.words[i];
     });
     for (const [flag, value] of Object.entries(input.flags)) {
       const key = camelCase(flag);
-      const flagSchema = spec.flags[key];
+      const flagSchema = Object.hasOwn(spec.flags, key) ? spec.flags[key] : undefined;
       if (!flagSchema) throw new UserInputError(`Unknown flag --${flag}.`);
       if (value === true && !flagSchema.safeParse(true).success)
         throw new UserInputError(`--${flag} needs a value.`);
@@ -138,7 +140,7 @@ export function withDefaults(
   accepts: Pick<ArgsParser<unknown>, 'positionals' | 'flags'>,
   defaults: { environment?: string | undefined; deployment?: string | undefined },
 ): ParsedInput {
-  const flags = { ...input.flags };
+  const flags: ParsedInput['flags'] = Object.assign(Object.create(null), input.flags);
   if (defaults.environment && accepts.flags.includes('env') && flags.env === undefined)
     flags.env = defaults.environment;
   let words = input.words;
@@ -173,8 +175,12 @@ export const NonNegativeIntText = z
   .regex(/^(0|[1-9]\d{0,8})$/, 'must be a whole number, 0 or more')
   .transform(Number);
 
-export const Reason = z
-  .string()
-  .trim()
-  .min(3, 'must say why, in at least 3 characters')
-  .max(500, 'must be at most 500 characters');
+/** Free text typed in chat, kept to one line so it can never draw extra lines into a message or commit. */
+export function oneLineText(min: number, max: number, tooShort = `must be at least ${min} characters`) {
+  return z
+    .string()
+    .transform(oneLine)
+    .pipe(z.string().min(min, tooShort).max(max, `must be at most ${max} characters`));
+}
+
+export const Reason = oneLineText(3, 500, 'must say why, in at least 3 characters');

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { type Alert, type AlertGroup, alertTime } from './alert.js';
 import { formatDuration } from './duration.js';
 import { type Button, type Message, message } from './message.js';
+import { escapeGitHub, escapeMrkdwn, gitHubText, slackLink, slackText } from './text.js';
 
 export const StoredAlert = z.object({
   status: z.enum(['firing', 'resolved']),
@@ -45,6 +46,8 @@ export const Incident = z.object({
   alerts: z.record(z.string(), StoredAlert).default({}),
   /** The most alerts a source said it left out of one notification. */
   truncatedAlerts: z.int().default(0),
+  /** Alerts dropped from `alerts` to keep the record small (see capAlerts); still counted everywhere. */
+  droppedAlerts: z.int().default(0),
   notifications: z.int().default(0),
   channelId: z.string().optional(),
   channelName: z.string().optional(),
@@ -110,6 +113,38 @@ export function mergeAlerts(known: Record<string, StoredAlert>, alerts: readonly
       changes.newlyResolved.push(alert.fingerprint);
   }
   return changes;
+}
+
+/**
+ * Keeps at most `max` alerts in the record, which is rewritten on every save: the most recent ones,
+ * firing before resolved. Those dropped are counted, so totals stay true. Answers how many were dropped.
+ */
+export function capAlerts(incident: Pick<Incident, 'alerts' | 'droppedAlerts'>, max: number): number {
+  const entries = Object.entries(incident.alerts);
+  const excess = entries.length - max;
+  if (excess <= 0) return 0;
+  entries.sort(([, a], [, b]) => (a.status === b.status ? a.at - b.at : a.status === 'resolved' ? -1 : 1));
+  for (const [fingerprint] of entries.slice(0, excess)) delete incident.alerts[fingerprint];
+  incident.droppedAlerts += excess;
+  return excess;
+}
+
+/** Every alert the incident has seen: those kept, those dropped from the record, and those the source left out. */
+export function totalAlerts(
+  incident: Pick<Incident, 'alerts' | 'droppedAlerts' | 'truncatedAlerts'>,
+): number {
+  return Object.keys(incident.alerts).length + incident.droppedAlerts + incident.truncatedAlerts;
+}
+
+function alertCounts(incident: Incident, firing: number): string {
+  const kept = Object.keys(incident.alerts).length;
+  return [
+    `${firing} firing · ${kept - firing} resolved`,
+    ...(incident.droppedAlerts ? [`${incident.droppedAlerts} older not kept`] : []),
+    ...(incident.truncatedAlerts ? [`${incident.truncatedAlerts} not listed by the source`] : []),
+  ]
+    .join(' · ')
+    .concat(incident.droppedAlerts ? ` (${totalAlerts(incident)} in all)` : '');
 }
 
 export function firingCount(incident: Pick<Incident, 'alerts'>): number {
@@ -184,56 +219,67 @@ export function commonLabels(alerts: readonly Pick<StoredAlert, 'labels'>[]): Re
   );
 }
 
+const MAX_TITLE = 200;
+
+/** One line, at most 200 characters: a title never spans lines in Slack, GitHub or a channel topic. */
 export function incidentTitle(group: AlertGroup): string {
   const labels = { ...group.alerts[0]?.labels, ...group.commonLabels };
   const summary = group.commonAnnotations.summary ?? group.alerts[0]?.annotations.summary;
-  return group.title ?? labels.alertname ?? summary ?? 'Alert';
+  const title = (group.title ?? labels.alertname ?? summary ?? 'Alert').replace(/\s+/g, ' ').trim();
+  return (title || 'Alert').slice(0, MAX_TITLE);
 }
 
 const LINK_KEYS = ['runbook_url', 'dashboard_url', 'runbook', 'dashboard'] as const;
 
-/** The pinned summary: severity, what fired, labels, annotations, links, and action buttons. */
+/**
+ * The pinned summary: severity, what fired, labels, annotations, links, and action buttons. Every
+ * piece of alert text is escaped for mrkdwn; links are drawn only for http(s) URLs.
+ */
 export function summaryMessage(incident: Incident, buttons: Button[] = []): Message {
   const alerts = Object.values(incident.alerts);
   const firing = alerts.filter((a) => a.status === 'firing');
   const icon = incident.status === 'resolved' ? ':white_check_mark:' : ':rotating_light:';
-  const head = `${incident.status === 'resolved' ? 'Resolved' : 'Incident'}: ${incident.title} (${incident.severity})`;
+  const head = `${incident.status === 'resolved' ? 'Resolved' : 'Incident'}: ${slackText(incident.title)} (${slackText(incident.severity)})`;
   const links: string[] = [];
   const first = alerts[0];
-  if (first?.generatorURL) links.push(`<${first.generatorURL}|generator>`);
+  if (first?.generatorURL) links.push(slackLink(first.generatorURL, 'generator'));
   for (const key of LINK_KEYS) {
     const url = incident.annotations[key] ?? first?.annotations[key];
-    if (url) links.push(`<${url}|${key.replace('_url', '')}>`);
+    if (url) links.push(slackLink(url, key.replace('_url', '')));
   }
-  if (first?.dashboardURL) links.push(`<${first.dashboardURL}|dashboard>`);
-  if (first?.silenceURL) links.push(`<${first.silenceURL}|silence>`);
+  if (first?.dashboardURL) links.push(slackLink(first.dashboardURL, 'dashboard'));
+  if (first?.silenceURL) links.push(slackLink(first.silenceURL, 'silence'));
   else if (incident.externalURL && incident.source === 'alertmanager') {
     const filter = Object.entries(incident.labels)
       .map(([k, v]) => `${k}="${v}"`)
       .join(',');
     links.push(
-      `<${incident.externalURL}/#/silences/new?filter=${encodeURIComponent(`{${filter}}`)}|silence>`,
+      slackLink(
+        `${incident.externalURL}/#/silences/new?filter=${encodeURIComponent(`{${filter}}`)}`,
+        'silence',
+      ),
     );
   }
   const listed = firing
     .slice(0, 10)
-    .map((a) => `• ${a.labels.alertname ?? 'alert'} ${describeLabels(a.labels, incident.labels)}`.trimEnd());
+    .map((a) =>
+      `• ${slackText(a.labels.alertname ?? 'alert')} ${slackText(describeLabels(a.labels, incident.labels))}`.trimEnd(),
+    );
   const more = firing.length > 10 ? [`…and ${firing.length - 10} more firing`] : [];
+  // Descriptions may span lines; each line is escaped on its own.
+  const prose = (text: string | undefined) => (text ? text.split(/\r?\n/).map((l) => escapeMrkdwn(l)) : []);
   return message(head, {
     lines: [
       `${icon} *${head}*`,
-      ...(incident.annotations.summary ? [incident.annotations.summary] : []),
-      ...(incident.annotations.description ? [incident.annotations.description] : []),
+      ...prose(incident.annotations.summary),
+      ...prose(incident.annotations.description),
       ...listed,
       ...more,
     ],
     fields: [
-      ['Severity', incident.severity],
-      [
-        'Alerts',
-        `${firing.length} firing · ${alerts.length - firing.length} resolved${incident.truncatedAlerts ? ` · ${incident.truncatedAlerts} not listed by the source` : ''}`,
-      ],
-      ['Labels', describeLabels(incident.labels) || 'none'],
+      ['Severity', slackText(incident.severity)],
+      ['Alerts', alertCounts(incident, firing.length)],
+      ['Labels', slackText(describeLabels(incident.labels)) || 'none'],
       ...(links.length ? ([['Links', links.join(' · ')]] as [string, string][]) : []),
       ...(incident.flaps ? ([['Flaps', String(incident.flaps)]] as [string, string][]) : []),
     ],
@@ -244,48 +290,53 @@ export function summaryMessage(incident: Incident, buttons: Button[] = []): Mess
 
 function describeLabels(labels: Record<string, string>, omit: Record<string, string> = {}): string {
   return Object.entries(labels)
-    .filter(([k]) => !(k in omit))
+    .filter(([k]) => !Object.hasOwn(omit, k))
     .map(([k, v]) => `${k}=${v}`)
     .join(', ');
 }
 
 /** Posted when an incident resolves: how long, which alerts, and what was done by whom. */
-export function resolutionLines(incident: Incident): string[] {
+export function resolutionLines(incident: Incident, target: 'slack' | 'github' = 'slack'): string[] {
+  const quote = target === 'slack' ? slackText : gitHubText;
+  // Names come from Slack (a mention, or "the alerts"); only on GitHub could "@name" notify someone else.
+  const name = target === 'slack' ? (text: string) => text : gitHubText;
   const duration = formatDuration((incident.resolvedAt ?? incident.openedAt) - incident.openedAt);
   const alerts = Object.values(incident.alerts);
   const names = [...new Set(alerts.map((a) => a.labels.alertname ?? 'alert'))];
   const actions = incident.actions.map(
-    (a) => `• ${new Date(a.time).toISOString().slice(11, 19)}Z ${a.what} by ${a.who}: ${a.outcome}`,
+    (a) =>
+      `• ${new Date(a.time).toISOString().slice(11, 19)}Z ${quote(a.what)} by ${name(a.who)}: ${a.outcome}`,
   );
   return [
-    `:white_check_mark: *Resolved* after ${duration}${incident.resolvedBy ? ` by ${incident.resolvedBy}` : ''}.`,
-    `Alerts: ${alerts.length + incident.truncatedAlerts} (${names.slice(0, 5).join(', ') || 'none'})${incident.flaps ? `, ${incident.flaps} flaps` : ''}.`,
-    ...(incident.note ? [`Note: ${incident.note}`] : []),
+    `:white_check_mark: *Resolved* after ${duration}${incident.resolvedBy ? ` by ${name(incident.resolvedBy)}` : ''}.`,
+    `Alerts: ${totalAlerts(incident)} (${names.slice(0, 5).map(quote).join(', ') || 'none'})${incident.flaps ? `, ${incident.flaps} flaps` : ''}.`,
+    ...(incident.note ? [`Note: ${quote(incident.note)}`] : []),
     actions.length ? '*Actions taken:*' : 'No actions were taken through opsbot.',
     ...actions,
   ];
 }
 
-/** The issue body: the incident record on GitHub. */
+/** The issue body: the incident record on GitHub, with every piece of alert text escaped for markdown. */
 export function issueBody(incident: Incident, channelLink: string | undefined): string {
   const alerts = Object.entries(incident.alerts).slice(0, 50);
+  const unlisted = totalAlerts(incident) - incident.truncatedAlerts - alerts.length;
   return [
-    `**Severity:** ${incident.severity}  `,
+    `**Severity:** ${gitHubText(incident.severity)}  `,
     `**Source:** ${incident.source}  `,
     `**Opened:** ${new Date(incident.openedAt).toISOString()}  `,
     ...(channelLink ? [`**Channel:** ${channelLink}  `] : []),
     ...(incident.previous?.issue ? [`**Follows:** #${incident.previous.issue}  `] : []),
     '',
-    ...(incident.annotations.summary ? [incident.annotations.summary, ''] : []),
+    ...(incident.annotations.summary
+      ? [...incident.annotations.summary.split(/\r?\n/).map((l) => escapeGitHub(l)), '']
+      : []),
     '| alert | status | labels |',
     '| --- | --- | --- |',
     ...alerts.map(
       ([, a]) =>
-        `| ${a.labels.alertname ?? 'alert'} | ${a.status} | ${describeLabels(a.labels).replace(/\|/g, '\\|')} |`,
+        `| ${gitHubText(a.labels.alertname ?? 'alert')} | ${a.status} | ${gitHubText(describeLabels(a.labels))} |`,
     ),
-    ...(Object.keys(incident.alerts).length > 50
-      ? [`…and ${Object.keys(incident.alerts).length - 50} more`]
-      : []),
+    ...(unlisted > 0 ? [`…and ${unlisted} more`] : []),
     '',
     `<!-- opsbot:incident:${incident.id} -->`,
   ].join('\n');

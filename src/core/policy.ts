@@ -8,7 +8,15 @@ export interface Principal {
   userId: string;
   /** User-group handles (without "@") the user belongs to. */
   groups: ReadonlySet<string>;
-  channel: { id: string; name?: string | undefined; isIncident?: boolean | undefined };
+  /** Set when memberships could not be checked: `groups` is then empty, and denials say why. */
+  groupsUnavailable?: string | undefined;
+  channel: {
+    id: string;
+    name?: string | undefined;
+    isIncident?: boolean | undefined;
+    /** The environment of the channel's incident: the only one for which it counts as "incident". */
+    incidentEnvironment?: string | undefined;
+  };
 }
 
 export type Decision =
@@ -56,7 +64,10 @@ function channelAllowed(config: PolicyConfig, environment: string, channel: Prin
     (entry) =>
       entry === channel.id ||
       (channel.name !== undefined && entry === `#${channel.name}`) ||
-      (entry === 'incident' && channel.isIncident === true),
+      (entry === 'incident' &&
+        channel.isIncident === true &&
+        channel.incidentEnvironment !== undefined &&
+        channel.incidentEnvironment === environment),
   );
 }
 
@@ -67,7 +78,7 @@ export function authorize(
   action: Action,
   environment: string,
 ): Decision {
-  if (!(environment in config.environments)) {
+  if (!Object.hasOwn(config.environments, environment)) {
     return { allowed: false, reason: `there is no environment "${environment}"`, wouldAllow: [] };
   }
   const grants = grantsFor(config, action, environment);
@@ -75,10 +86,12 @@ export function authorize(
   const mine = grants.filter((g) => held.has(g.role));
   if (mine.length === 0) {
     const rules = grants.map((g) => g.rule);
+    const roles = [...new Set(grants.map((g) => g.role))];
+    const byGroup = roles.some((r) => config.roles[r]?.members.some((m) => m.startsWith('@')));
     const reason =
       grants.length === 0
         ? `no role may run ${action} in ${environment}`
-        : `${action} in ${environment} needs role ${[...new Set(grants.map((g) => g.role))].join(' or ')}, which you do not hold`;
+        : `${action} in ${environment} needs role ${roles.join(' or ')}, which you do not hold${byGroup && principal.groupsUnavailable ? ` (${principal.groupsUnavailable})` : ''}`;
     return { allowed: false, reason, wouldAllow: rules };
   }
   if (!channelAllowed(config, environment, principal.channel)) {
@@ -95,7 +108,7 @@ export function authorize(
 /** A second person approves: they hold `approve` for the environment and did not make the request. */
 export function authorizeApproval(
   config: PolicyConfig,
-  approver: Pick<Principal, 'userId' | 'groups'>,
+  approver: Pick<Principal, 'userId' | 'groups' | 'groupsUnavailable'>,
   environment: string,
   requesterId: string,
 ): Decision {
@@ -109,7 +122,7 @@ export function authorizeApproval(
   if (mine.length === 0) {
     return {
       allowed: false,
-      reason: `approving in ${environment} needs role ${rules.map((r) => r.name).join(' or ') || '(none configured)'}`,
+      reason: `approving in ${environment} needs role ${rules.map((r) => r.name).join(' or ') || '(none configured)'}${approver.groupsUnavailable && rules.some(({ role }) => role.members.some((m) => m.startsWith('@'))) ? ` (${approver.groupsUnavailable})` : ''}`,
       wouldAllow: rules.map((r) => `roles.${r.name}.approve`),
     };
   }

@@ -64,6 +64,24 @@ export const LabelMatcher = z.union([
 ]);
 export type LabelMatcher = z.infer<typeof LabelMatcher>;
 
+/** A host an http-check may reach: a name or IP address, or `*.example.com` for any name under it. */
+export const HostPattern = z
+  .string()
+  .transform((h) =>
+    h
+      .trim()
+      .toLowerCase()
+      .replace(/^\[(.*)\]$/, '$1'),
+  )
+  .pipe(
+    z
+      .string()
+      .regex(
+        /^((\*\.)?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*|[0-9a-f:.]*:[0-9a-f:.]*)$/,
+        'must be a host name, an IP address, or "*.example.com"',
+      ),
+  );
+
 const StepBase = {
   /** What the step is called in the progress message; defaults to a description of it. */
   name: z.string().min(1).optional(),
@@ -184,6 +202,10 @@ export const Runbook = z.strictObject({
   params: z.record(ParamName, RunbookParam).default({}),
   /** Alert labels this runbook answers; all must match. Offered as a button on matching incidents. */
   match: z.record(z.string().min(1), LabelMatcher).optional(),
+  allowHosts: z.array(HostPattern).optional().meta({
+    description:
+      'Hosts its http-check steps may reach (names, IPs, or "*.example.com"). A host named exactly may resolve to a private, loopback or link-local address; one matched by "*." only to public ones. Redirects are followed only to these hosts.',
+  }),
   steps: z.array(RunbookStep).min(1).meta({ description: 'Run in order; the first failure stops the run' }),
   /** Run, in order, after the first failing step; their own failures are reported, not chained. */
   onFailure: z.array(RunbookStep).default([]),
@@ -306,6 +328,29 @@ export function crossCheckRunbook(runbook: Runbook, context: CrossCheckContext):
   };
   checkSteps(runbook.steps, 'steps');
   checkSteps(runbook.onFailure, 'onFailure');
+  const allowHosts = Array.isArray(runbook.allowHosts) ? runbook.allowHosts : [];
+  const checks = (list: unknown, name: 'steps' | 'onFailure') =>
+    (Array.isArray(list) ? list : []).flatMap((step: unknown, i) =>
+      isRecord(step) && step.kind === 'http-check' ? [{ step, path: [name, i] as (string | number)[] }] : [],
+    );
+  const httpChecks = [...checks(runbook.steps, 'steps'), ...checks(runbook.onFailure, 'onFailure')];
+  if (httpChecks.length > 0 && allowHosts.length === 0) {
+    issues.push({
+      path: ['allowHosts'],
+      message: 'a runbook with http-check steps must list the hosts they may reach in allowHosts',
+    });
+  }
+  for (const { step, path } of httpChecks) {
+    const url = typeof step.url === 'string' ? step.url : '';
+    if (allowHosts.length === 0 || referencesIn(url).length > 0 || !URL.canParse(url)) continue;
+    const host = hostOf(url);
+    if (!hostAllowed(allowHosts, host)) {
+      issues.push({
+        path: [...path, 'url'],
+        message: `${host} is not in allowHosts (${allowHosts.join(', ')})`,
+      });
+    }
+  }
   return issues;
 }
 
@@ -349,7 +394,7 @@ export function resolveParams(
   const envs = new Set(environments);
   const values: Record<string, string | number> = { env: environment };
   for (const key of Object.keys(given)) {
-    if (!(key in runbook.params)) {
+    if (!Object.hasOwn(runbook.params, key)) {
       const declared = Object.keys(runbook.params);
       throw new UserInputError(
         `${runbook.name} has no parameter "${key}"${declared.length ? `; it takes ${declared.join(', ')}` : ''}.`,
@@ -357,7 +402,9 @@ export function resolveParams(
     }
   }
   for (const [name, param] of Object.entries(runbook.params)) {
-    const raw = given[name] ?? (param.default === undefined ? undefined : String(param.default));
+    const raw =
+      (Object.hasOwn(given, name) ? given[name] : undefined) ??
+      (param.default === undefined ? undefined : String(param.default));
     if (raw === undefined) {
       throw new UserInputError(
         `${runbook.name} needs ${name}=<${param.type}>${param.description ? ` (${param.description})` : ''}.`,
@@ -372,14 +419,15 @@ export function resolveParams(
 
 /** `key=value` words of `/ops run`, in order; a repeated key is refused. */
 export function parseAssignments(words: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
+  // Keys are user text: a null-prototype object has no "constructor" or "toString" to collide with.
+  const out: Record<string, string> = Object.create(null);
   for (const word of words) {
     const eq = word.indexOf('=');
     const key = eq > 0 ? word.slice(0, eq) : '';
     if (!/^[a-z][a-z0-9_]*$/.test(key)) {
       throw new UserInputError(`"${word}" is not a parameter; write key=value.`);
     }
-    if (key in out) throw new UserInputError(`${key} is given more than once.`);
+    if (Object.hasOwn(out, key)) throw new UserInputError(`${key} is given more than once.`);
     out[key] = word.slice(eq + 1);
   }
   return out;
@@ -391,7 +439,16 @@ export type PlannedStep =
   | { kind: 'restart' | 'status'; label: string; env: string; deployment: string }
   | { kind: 'scale'; label: string; env: string; deployment: string; replicas: number }
   | { kind: 'wait-for-rollout'; label: string; env: string; deployment: string; timeout?: number }
-  | { kind: 'http-check'; label: string; env: string; url: string; expectStatus: number; timeout: number }
+  | {
+      kind: 'http-check';
+      label: string;
+      env: string;
+      url: string;
+      expectStatus: number;
+      timeout: number;
+      /** The runbook's allowHosts: the only hosts the check and its redirects may reach. */
+      allowHosts: string[];
+    }
   | { kind: 'message'; label: string; env: string; text: string }
   | { kind: 'approval'; label: string; env: string; text: string };
 
@@ -464,12 +521,21 @@ export function planRun(
         const url = render(step.url, values);
         if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol))
           throw new UserInputError(`"${url}" is not an http(s) URL.`);
+        if (new URL(url).username || new URL(url).password)
+          throw new UserInputError(`"${hostOf(url)}": an http-check URL must not carry credentials.`);
+        const allowHosts = runbook.allowHosts ?? [];
+        if (!hostAllowed(allowHosts, hostOf(url))) {
+          throw new UserInputError(
+            `${runbook.name} may not check ${hostOf(url)}: its allowHosts ${allowHosts.length ? `are ${allowHosts.join(', ')}` : 'list no hosts'}.`,
+          );
+        }
         return {
           kind: 'http-check',
           env,
           url,
           expectStatus: step.expectStatus,
           timeout: step.timeout,
+          allowHosts,
           label: name(step.name) ?? `Check ${url} answers ${step.expectStatus}`,
         };
       }
@@ -485,6 +551,30 @@ export function planRun(
     }
   };
   return { steps: runbook.steps.map(plan), onFailure: runbook.onFailure.map(plan) };
+}
+
+/** A URL's host as allowHosts entries name it: lowercase, IPv6 without brackets. */
+export function hostOf(url: string): string {
+  return new URL(url).hostname.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+}
+
+export type HostMatch = 'exact' | 'wildcard' | undefined;
+
+/** How an allowHosts list admits a host: by its exact name, by a `*.` pattern, or not at all. */
+export function matchHost(allowHosts: readonly string[], host: string): HostMatch {
+  const h = host
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1')
+    .replace(/\.$/, '');
+  if (allowHosts.includes(h)) return 'exact';
+  const wildcard = allowHosts.some(
+    (p) => p.startsWith('*.') && h.endsWith(p.slice(1)) && h.length > p.length - 1,
+  );
+  return wildcard ? 'wildcard' : undefined;
+}
+
+export function hostAllowed(allowHosts: readonly string[], host: string): boolean {
+  return matchHost(allowHosts, host) !== undefined;
 }
 
 /** The permissions a run needs: each distinct (action, environment) of its steps and onFailure steps. */

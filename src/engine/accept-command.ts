@@ -1,11 +1,14 @@
 import type { OpsbotConfig } from '../config/schema.js';
 import { MUTATING_ACTIONS } from '../core/actions.js';
 import type { AuditRecord } from '../core/audit.js';
+import { formatDuration } from '../core/duration.js';
 import { OpsError, UserInputError, userMessageOf } from '../core/errors.js';
-import { type ArgsParser, parseInput, withDefaults } from '../core/grammar.js';
+import { type ArgsParser, type ParsedInput, parseInput, withDefaults } from '../core/grammar.js';
 import { type Message, message } from '../core/message.js';
-import { authorize, mayUseEmergency, type Principal } from '../core/policy.js';
-import type { Clock, Directory, IncidentDirectory, Jobs } from '../ports.js';
+import { Dns1123Label } from '../core/names.js';
+import { authorize, type Decision, grantsOf, mayUseEmergency, type Principal } from '../core/policy.js';
+import { escapeMrkdwn, oneLine, slackText } from '../core/text.js';
+import type { Clock, Directory, IncidentDirectory, Jobs, RateLimiter } from '../ports.js';
 import type { ChannelRef, Person } from './command-job.js';
 import {
   type CommandModule,
@@ -24,6 +27,8 @@ export interface AcceptDeps {
   commands: readonly CommandModule[];
   /** Incident channels give commands their defaults and get every action commented on their issue. */
   incidents?: IncidentDirectory | undefined;
+  /** Requests per user and window; past it a request is refused (and counted for the audit trail). */
+  limiter?: RateLimiter | undefined;
 }
 
 /** A slash command as it arrived, whatever the transport. */
@@ -35,11 +40,13 @@ export interface CommandRequest {
   deliveryId: string;
 }
 
-export type AckKind = 'reply' | 'queued' | 'denied' | 'invalid';
+export type AckKind = 'reply' | 'queued' | 'denied' | 'invalid' | 'limited';
 export interface Ack {
   kind: AckKind;
   message: Message;
   jobId?: string;
+  /** The registered command the request named, if any: a bounded label for metrics. */
+  command?: string;
 }
 
 /**
@@ -47,15 +54,52 @@ export interface Ack {
  * answers well inside Slack's 3 seconds; denials are queued for the audit trail like everything else.
  */
 export async function acceptCommand(deps: AcceptDeps, request: CommandRequest): Promise<Ack> {
-  const [groups, incident] = await Promise.all([
+  const [rate, groups, incident] = await Promise.all([
+    deps.limiter?.take(request.requester, deps.clock.now()),
     deps.directory.groupsOf(request.requester.id),
     deps.incidents?.lookup(request.channel.id),
   ]);
-  const channel = incident ? { ...request.channel, isIncident: true } : request.channel;
-  const principal: Principal = { userId: request.requester.id, groups, channel };
+  if (rate && !rate.allowed) {
+    const text = `Too many requests: at most ${rate.limit} every ${formatDuration(rate.perMs)}. This one was not run; try again in ${formatDuration(rate.retryAfterMs)}.`;
+    return {
+      kind: 'limited',
+      message: message(text, {
+        lines: [`:hourglass: ${text} Refused requests are counted in the audit trail.`],
+      }),
+    };
+  }
+  // An incident channel counts as "incident" only for its own environment.
+  const channel = incident
+    ? {
+        ...request.channel,
+        isIncident: true,
+        ...(incident.environment ? { incidentEnvironment: incident.environment } : {}),
+      }
+    : request.channel;
+  const principal: Principal = {
+    userId: request.requester.id,
+    groups,
+    groupsUnavailable: deps.directory.groupsUnavailable?.(),
+    channel,
+  };
   const inline: InlineContext = { config: deps.config, principal, commands: deps.commands };
 
   let command: CommandModule | undefined;
+  const deny = async (scope: Scope, reason: string, wouldAllow: string[] = []): Promise<Ack> => {
+    const jobId = idempotencyKey('deny', request.deliveryId);
+    await deps.jobs.enqueueAudit(
+      denialRecord(jobId, request, command!, scope, deps.clock.now(), `Denied: ${oneLine(reason)}.`),
+    );
+    const rule = wouldAllow.length ? ` Allowed by: ${wouldAllow.map((r) => `\`${r}\``).join(', ')}.` : '';
+    return {
+      kind: 'denied',
+      jobId,
+      command: command!.name,
+      message: message(`Denied: ${slackText(reason)}.`, {
+        lines: [`:no_entry: Denied: ${slackText(reason)}.${rule}`],
+      }),
+    };
+  };
   try {
     const input = parseInput(request.text);
     if (input.words.length === 0) return helpAck(inline, 'reply');
@@ -67,18 +111,33 @@ export async function acceptCommand(deps: AcceptDeps, request: CommandRequest): 
     const given = { words: found.rest, flags: input.flags };
     const parser: unknown = command.parse;
     const rest = incident && isArgsParser(parser) ? withDefaults(given, parser, incident) : given;
+
+    // Permission first: the verb and the environment are enough. Only someone who may run the command
+    // here gets to learn, from its validation, which runbooks, parameters or bounds exist.
+    if (command.action) {
+      const environment = command.environmentOf
+        ? command.environmentOf(rest, deps.config, { incident })
+        : flagText(rest.flags.env);
+      if (environment !== undefined) {
+        if (!Object.hasOwn(deps.config.environments, environment)) {
+          throw unknownEnvironment(deps, principal, command, environment);
+        }
+        const decision = authorize(deps.config, principal, command.action, environment);
+        if (!decision.allowed) {
+          return await deny(earlyScope(rest, environment), decision.reason, decision.wouldAllow);
+        }
+      }
+    }
+
     const args = command.parse(rest);
-    if (command.reply) return { kind: 'reply', message: command.reply(inline, args) };
+    if (command.reply) return { kind: 'reply', command: command.name, message: command.reply(inline, args) };
 
     const scope = command.scope?.(args, deps.config);
     if (!command.action || !scope) throw new Error(`command ${command.name} has neither reply nor scope`);
-    const environment = deps.config.environments[scope.environment];
-    if (!environment) {
-      const known = Object.keys(deps.config.environments).join(', ');
-      throw new UserInputError(`There is no environment "${scope.environment}". Known: ${known}.`, {
-        code: 'unknown_environment',
-      });
+    if (!Object.hasOwn(deps.config.environments, scope.environment)) {
+      throw unknownEnvironment(deps, principal, command, scope.environment);
     }
+    const environment = deps.config.environments[scope.environment]!;
 
     command.check?.(deps.config, args);
     // Every permission the request needs (a runbook: each step's) is checked now, so a run is never half-allowed.
@@ -86,24 +145,11 @@ export async function acceptCommand(deps: AcceptDeps, request: CommandRequest): 
       { action: command.action, environment: scope.environment },
       ...(command.requires?.(deps.config, args) ?? []),
     ];
-    const decisions = needs.map((n) => authorize(deps.config, principal, n.action, n.environment));
+    const decisions: Decision[] = needs.map((n) =>
+      authorize(deps.config, principal, n.action, n.environment),
+    );
     const decision = decisions.find((d) => !d.allowed) ?? decisions[0]!;
-    if (!decision.allowed) {
-      const jobId = idempotencyKey('deny', request.deliveryId);
-      await deps.jobs.enqueueAudit(
-        denialRecord(jobId, request, command, scope, deps.clock.now(), `Denied: ${decision.reason}.`),
-      );
-      const rule = decision.wouldAllow.length
-        ? ` Allowed by: ${decision.wouldAllow.map((r) => `\`${r}\``).join(', ')}.`
-        : '';
-      return {
-        kind: 'denied',
-        jobId,
-        message: message(`Denied: ${decision.reason}.`, {
-          lines: [`:no_entry: Denied: ${decision.reason}.${rule}`],
-        }),
-      };
-    }
+    if (!decision.allowed) return await deny(scope, decision.reason, decision.wouldAllow);
     const guarded =
       (environment.protected && MUTATING_ACTIONS.has(command.action)) ||
       command.needsApproval?.(deps.config, args) === true;
@@ -112,16 +158,7 @@ export async function acceptCommand(deps: AcceptDeps, request: CommandRequest): 
     }
     const emergency = guarded && scope.emergency === true;
     if (emergency && !mayUseEmergency(deps.config, principal, scope.environment)) {
-      const jobId = idempotencyKey('deny', request.deliveryId);
-      const reason = `--emergency in ${scope.environment} is not granted to any role you hold`;
-      await deps.jobs.enqueueAudit(
-        denialRecord(jobId, request, command, scope, deps.clock.now(), `Denied: ${reason}.`),
-      );
-      return {
-        kind: 'denied',
-        jobId,
-        message: message(`Denied: ${reason}.`, { lines: [`:no_entry: Denied: ${reason}.`] }),
-      };
+      return await deny(scope, `--emergency in ${scope.environment} is not granted to any role you hold`);
     }
 
     const jobId = idempotencyKey('cmd', request.deliveryId);
@@ -146,15 +183,53 @@ export async function acceptCommand(deps: AcceptDeps, request: CommandRequest): 
       : emergency
         ? 'Break-glass: running without approval; a review issue will be opened.'
         : "I'll post the outcome in this channel.";
-    return { kind: 'queued', jobId, message: message(text, { lines: [`:inbox_tray: ${text} ${next}`] }) };
+    return {
+      kind: 'queued',
+      jobId,
+      command: command.name,
+      message: message(text, { lines: [`:inbox_tray: ${text} ${next}`] }),
+    };
   } catch (err) {
     if (!(err instanceof OpsError)) throw err;
     const usage = command ? [`Usage: \`${command.usage}\``] : usageLines(inline);
+    // Error messages may quote what was typed: escaped, so they show it rather than render it.
+    const said = escapeMrkdwn(userMessageOf(err));
     return {
       kind: 'invalid',
-      message: message(userMessageOf(err), { lines: [`:warning: ${userMessageOf(err)}`, ...usage] }),
+      ...(command ? { command: command.name } : {}),
+      message: message(said, { lines: [`:warning: ${said}`, ...usage] }),
     };
   }
+}
+
+function flagText(value: string | true | undefined): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** What a request denied before its arguments were validated is known to be about. */
+function earlyScope(input: ParsedInput, environment: string): Scope {
+  const first = input.words[0];
+  const reason = flagText(input.flags.reason);
+  return {
+    environment,
+    ...(first && Dns1123Label.safeParse(first).success ? { target: first } : {}),
+    ...(reason && oneLine(reason) ? { reason: oneLine(reason).slice(0, 500) } : {}),
+  };
+}
+
+/** The environments listed are only those where the user may run the command: no map for strangers. */
+function unknownEnvironment(
+  deps: AcceptDeps,
+  principal: Principal,
+  command: CommandModule,
+  environment: string,
+): UserInputError {
+  const mine = (command.action && grantsOf(deps.config, principal).get(command.action)) ?? [];
+  const known = Object.keys(deps.config.environments).filter((e) => mine.includes(e));
+  return new UserInputError(
+    `There is no environment "${oneLine(environment).slice(0, 63)}".${known.length ? ` Known: ${known.join(', ')}.` : ''}`,
+    { code: 'unknown_environment' },
+  );
 }
 
 function helpAck(inline: InlineContext, kind: AckKind): Ack {

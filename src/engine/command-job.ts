@@ -8,6 +8,8 @@ export const ChannelRef = z.object({
   id: z.string().min(1),
   name: z.string().optional(),
   isIncident: z.boolean().optional(),
+  /** The environment of the channel's incident: the only one for which it counts as an incident channel. */
+  incidentEnvironment: z.string().optional(),
 });
 export type ChannelRef = z.infer<typeof ChannelRef>;
 

@@ -4,7 +4,14 @@ import type { AuditRecord } from '../core/audit.js';
 import type { ParsedInput } from '../core/grammar.js';
 import type { Message } from '../core/message.js';
 import { grantsOf, type Principal } from '../core/policy.js';
-import type { Clock, Cluster, ClusterTarget, IncidentCommands, LockResult } from '../ports.js';
+import type {
+  Clock,
+  Cluster,
+  ClusterTarget,
+  IncidentCommands,
+  IncidentContext,
+  LockResult,
+} from '../ports.js';
 import type { PreviewServices } from '../preview/services.js';
 import type { CommandJob } from './command-job.js';
 
@@ -106,6 +113,15 @@ export interface CommandModule<A = unknown> {
   /** The permission policy checks; absent for commands everyone may run. */
   action?: Action;
   parse(input: ParsedInput): A;
+  /**
+   * The environment a request acts in, read before its arguments are validated, so permission is
+   * checked first. Without it, the --env flag is used. Throws for a request that names none it may use.
+   */
+  environmentOf?(
+    input: ParsedInput,
+    config: OpsbotConfig,
+    context: { incident?: IncidentContext | undefined },
+  ): string | undefined;
   /** Where the request acts, for policy, approval and locking. The config names where previews live. */
   scope?(args: A, config: OpsbotConfig): Scope;
   /** Checks that need the config (bounds, limits), run in the ack path so bad input is never queued. */

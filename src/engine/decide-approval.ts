@@ -55,7 +55,7 @@ export async function decideApproval(deps: ApprovalDeps, click: ApprovalClick): 
   const groups = await deps.directory.groupsOf(click.user.id);
   const decision = authorizeApproval(
     deps.config,
-    { userId: click.user.id, groups },
+    { userId: click.user.id, groups, groupsUnavailable: deps.directory.groupsUnavailable?.() },
     request.environment,
     request.job.requester.id,
   );

@@ -6,6 +6,7 @@ import type { AuditRecord } from '../core/audit.js';
 import { formatDuration } from '../core/duration.js';
 import { ConfigError, OpsError, StateError, userMessageOf } from '../core/errors.js';
 import { type Message, message, withContext } from '../core/message.js';
+import { slackText } from '../core/text.js';
 import { failpoint } from '../failpoints.js';
 import type {
   Approvals,
@@ -387,7 +388,7 @@ async function requestApproval(
   const what = `${command.name} ${scope.target ?? ''} in ${scope.environment}`.replace(/\s+/g, ' ');
   const lines = [
     `:lock: *${mention(job.requester)} asks to ${what}* — ${scope.environment} is protected and needs a second person.`,
-    ...(scope.reason ? [`*Reason:* ${scope.reason}`] : []),
+    ...(scope.reason ? [`*Reason:* ${slackText(scope.reason)}`] : []),
     '*Plan* (server-side dry run):',
     ...preview.lines.map((l) => `• ${l}`),
     `Expires in ${formatDuration(ttl)} unless someone with approve rights for ${scope.environment} decides.`,

@@ -1,6 +1,7 @@
 import type { Octokit } from '@octokit/rest';
 import type { Audit } from '../config/schema.js';
 import { type AuditRecord, auditCommitMessage, auditPath } from '../core/audit.js';
+import { escapeGitHub, gitHubText, oneLine } from '../core/text.js';
 import type { AuditLog } from '../ports.js';
 import { githubError } from './client.js';
 
@@ -61,8 +62,9 @@ export class GitHubAuditLog implements AuditLog {
         per_page: 100,
       });
       if (comments.some((c) => c.body?.includes(marker))) return;
-      const who = record.requester.name ? `@${record.requester.name}` : record.requester.id;
-      const what = [record.action, record.target].filter(Boolean).join(' ');
+      // A Slack name is not a GitHub login: "@alice" must not notify whoever is alice on GitHub.
+      const who = escapeGitHub(record.requester.name ? `@${record.requester.name}` : record.requester.id);
+      const what = gitHubText([record.action, record.target].filter(Boolean).join(' '));
       await this.octokit.issues.createComment({
         owner,
         repo,
@@ -71,8 +73,8 @@ export class GitHubAuditLog implements AuditLog {
           marker,
           `**${what}**${record.environment ? ` in \`${record.environment}\`` : ''} by ${who}: **${record.outcome}**`,
           '',
-          record.message,
-          ...(record.reason ? ['', `Reason: ${record.reason}`] : []),
+          gitHubText(record.message),
+          ...(record.reason ? ['', `Reason: ${gitHubText(record.reason)}`] : []),
           '',
           `Audit record: \`${this.settings.repo}\` \`${path}\``,
         ].join('\n'),
@@ -86,7 +88,10 @@ export class GitHubAuditLog implements AuditLog {
   private async openReview(record: AuditRecord, path: string): Promise<void> {
     const what = [record.action, record.target].filter(Boolean).join(' ');
     const who = record.requester.name ?? record.requester.id;
-    const title = `Break-glass review: ${what} in ${record.environment ?? '?'} by ${who} (${record.id})`;
+    const title = oneLine(
+      `Break-glass review: ${what} in ${record.environment ?? '?'} by ${who} (${record.id})`,
+    );
+
     try {
       const existing = await this.octokit.paginate(this.octokit.issues.listForRepo, {
         owner: this.owner,
@@ -102,10 +107,11 @@ export class GitHubAuditLog implements AuditLog {
         title,
         labels: [REVIEW_LABEL],
         body: [
-          `${who} ran this with \`--emergency\`, without a second person's approval. Please review it.`,
+          `${gitHubText(who)} ran this with \`--emergency\`, without a second person's approval. Please review it.`,
           '',
           `Record: \`${path}\` on \`${this.settings.branch}\``,
           '',
+          // Inside the fence no mention or reference works, and JSON escapes the newlines that could close it.
           '```json',
           JSON.stringify(record, null, 2),
           '```',

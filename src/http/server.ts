@@ -32,6 +32,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
 }
 
+/** A check's outcome; `error` is for the log only, never for the anonymous caller of /readyz. */
 async function timed(check: ReadinessCheck): Promise<{ name: string; ok: boolean; error?: string }> {
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -63,7 +64,14 @@ export function createHttpServer(options: HttpOptions): Server {
       if (options.draining()) return sendJson(res, 503, { status: 'draining', checks: [] });
       void Promise.all(options.readiness.map(timed)).then((checks) => {
         const ok = checks.every((c) => c.ok);
-        sendJson(res, ok ? 200 : 503, { status: ok ? 'ready' : 'not ready', checks });
+        for (const c of checks) {
+          if (!c.ok) options.log.warn({ dependency: c.name, error: c.error }, 'readiness check failed');
+        }
+        // Anyone can call /readyz: it names what is failing, and upstream error text stays in the log.
+        sendJson(res, ok ? 200 : 503, {
+          status: ok ? 'ready' : 'not ready',
+          checks: checks.map(({ name, ok }) => ({ name, ok })),
+        });
       });
       return;
     }

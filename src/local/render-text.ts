@@ -17,13 +17,16 @@ const EMOJI: Record<string, string> = {
   lock: '🔒',
 };
 
-/** Slack mrkdwn to plain terminal text: emoji codes, *bold*, `code` and <@U123> mentions. */
+/** Slack mrkdwn to plain terminal text: emoji codes, *bold*, `code`, <@U123> mentions and escapes. */
 export function mrkdwnToText(text: string): string {
   return text
     .replace(/:([a-z_]+):/g, (whole, name: string) => EMOJI[name] ?? whole)
     .replace(/<@([A-Z0-9]+)>/g, '@$1')
     .replace(/\*([^*\n]+)\*/g, '$1')
-    .replace(/`([^`\n]+)`/g, '$1');
+    .replace(/`([^`\n]+)`/g, '$1')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
 }
 
 /** A message as the terminal shows it: body, fields, buttons as commands to type, small print. */

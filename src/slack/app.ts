@@ -10,6 +10,7 @@ import type { PreviewExtendClick } from '../engine/preview-click.js';
 import { boltLogger } from './bolt-logger.js';
 import { slackEventsGate } from './events-gate.js';
 import { toBlocks } from './render.js';
+import { claimOf, workspaceRefusal } from './workspace.js';
 
 const ACK_BUDGET_MS = 2_500;
 
@@ -96,6 +97,22 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     // A fixed token needs no auth.test per request; readiness checks the token instead.
     authorize: async () => ({ botToken }),
   });
+
+  // Socket Mode has no signature gate in front: the same workspace check runs here, for both modes.
+  const workspace = { teamId: env.SLACK_TEAM_ID, appId: env.SLACK_APP_ID };
+  if (workspace.teamId || workspace.appId) {
+    app.use(async (args) => {
+      const claim = claimOf(args.body);
+      const refused = workspaceRefusal(workspace, claim);
+      if (!refused) return args.next();
+      log.warn(
+        { field: refused, teamId: claim.teamId, appId: claim.appId, user: claim.userId },
+        'refused a signed Slack request for another workspace or app',
+      );
+      // Acknowledged, so Slack does not redeliver it; nothing else is done.
+      await (args as { ack?: () => Promise<void> }).ack?.();
+    });
+  }
 
   app.command('/ops', async ({ command, ack }) => {
     const request: CommandRequest = {
@@ -196,6 +213,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
             signingSecret: env.SLACK_SIGNING_SECRET as string,
             next: http.requestListener,
             log,
+            workspace,
             ...(options.onRejected ? { onRejected: options.onRejected } : {}),
           }),
         }

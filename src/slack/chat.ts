@@ -5,7 +5,20 @@ import type { Message } from '../core/message.js';
 import type { Chat, Directory } from '../ports.js';
 import { toBlocks } from './render.js';
 
-const GROUPS_TTL_MS = 5 * 60_000;
+/** Default hard maximum age of cached user-group memberships (OPSBOT_GROUPS_MAX_AGE). */
+export const GROUPS_MAX_AGE_MS = 5 * 60_000;
+/** Memberships are refreshed in the background once they are this old (or half the maximum age). */
+const GROUPS_REFRESH_AFTER_MS = 60_000;
+/** How long a command waits for a refresh of memberships that are too old to use. */
+const GROUPS_WAIT_MS = 1_500;
+export const GROUPS_UNAVAILABLE =
+  'your Slack user groups could not be checked just now, so roles granted through a user group do not apply; try again in a minute';
+
+export interface SlackChatOptions {
+  /** Past this age memberships are not used: without a fresh list, group-granted roles are dropped. */
+  groupsMaxAgeMs?: number;
+  now?: () => number;
+}
 
 function slackError(err: unknown, method: string): ExternalServiceError {
   const data = (err as { data?: { error?: string } }).data;
@@ -26,12 +39,18 @@ function slackError(err: unknown, method: string): ExternalServiceError {
 export class SlackChat implements Chat, Directory {
   private readonly names = new Map<string, string>();
   private groups: { loadedAt: number; byUser: Map<string, Set<string>> } | undefined;
-  private loadingGroups: Promise<void> | undefined;
+  private loadingGroups: { since: number; done: Promise<void> } | undefined;
+  private readonly groupsMaxAgeMs: number;
+  private readonly now: () => number;
 
   constructor(
     private readonly client: WebClient,
     private readonly log: Logger,
-  ) {}
+    options: SlackChatOptions = {},
+  ) {
+    this.groupsMaxAgeMs = options.groupsMaxAgeMs ?? GROUPS_MAX_AGE_MS;
+    this.now = options.now ?? Date.now;
+  }
 
   async post(channel: string, message: Message): Promise<{ ts: string }> {
     try {
@@ -76,19 +95,43 @@ export class SlackChat implements Chat, Directory {
     }
   }
 
+  private groupsFresh(): boolean {
+    return this.groups !== undefined && this.now() - this.groups.loadedAt <= this.groupsMaxAgeMs;
+  }
+
+  /**
+   * Memberships are refreshed in the background while they are young enough to use. Past the maximum
+   * age the command waits briefly for a refresh, and without one the user counts as in no group:
+   * a role granted through a user group fails closed (see groupsUnavailable).
+   */
   async groupsOf(userId: string): Promise<ReadonlySet<string>> {
-    const stale = !this.groups || Date.now() - this.groups.loadedAt > GROUPS_TTL_MS;
-    if (stale) {
-      const loading = this.refreshGroups();
-      // Only the very first load is awaited; later refreshes happen behind the cached answer.
-      if (!this.groups) await loading;
+    const age = this.groups ? this.now() - this.groups.loadedAt : Number.POSITIVE_INFINITY;
+    if (age > Math.min(GROUPS_REFRESH_AFTER_MS, this.groupsMaxAgeMs / 2)) {
+      void this.refreshGroups();
+      if (!this.groupsFresh() && this.loadingGroups) {
+        const { since, done } = this.loadingGroups;
+        // Commands wait only within 1.5 s of the refresh starting, not for as long as it hangs.
+        const wait = Math.max(0, since + GROUPS_WAIT_MS - this.now());
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([done, new Promise((r) => (timer = setTimeout(r, wait)))]);
+        clearTimeout(timer);
+      }
+      if (!this.groupsFresh()) return new Set();
     }
     return this.groups?.byUser.get(userId) ?? new Set();
   }
 
+  /** Why memberships cannot be trusted right now, for the denial a user sees; undefined when they can. */
+  groupsUnavailable(): string | undefined {
+    return this.groupsFresh() ? undefined : GROUPS_UNAVAILABLE;
+  }
+
   /** Loads every user group with its members in one call; concurrent callers share the request. */
   refreshGroups(): Promise<void> {
-    this.loadingGroups ??= (async () => {
+    if (this.loadingGroups) return this.loadingGroups.done;
+    const done = (async () => {
+      // Yield first, so loadingGroups is set before this can finish, even on a synchronous throw.
+      await Promise.resolve();
       try {
         const res = await this.client.usergroups.list({ include_users: true });
         const byUser = new Map<string, Set<string>>();
@@ -104,18 +147,23 @@ export class SlackChat implements Chat, Directory {
             byUser.set(user, set);
           }
         }
-        this.groups = { loadedAt: Date.now(), byUser };
+        this.groups = { loadedAt: this.now(), byUser };
       } catch (err) {
+        // The old list stays in use until it reaches the maximum age; after that, groups match nobody.
         this.log.warn(
-          { err: slackError(err, 'usergroups.list') },
-          'could not load user groups; group-based roles match nobody',
+          {
+            err: slackError(err, 'usergroups.list'),
+            ageMs: this.groups ? this.now() - this.groups.loadedAt : null,
+            maxAgeMs: this.groupsMaxAgeMs,
+          },
+          'could not load user groups',
         );
-        this.groups ??= { loadedAt: Date.now(), byUser: new Map() };
       } finally {
         this.loadingGroups = undefined;
       }
     })();
-    return this.loadingGroups;
+    this.loadingGroups = { since: this.now(), done };
+    return done;
   }
 
   async ping(): Promise<void> {

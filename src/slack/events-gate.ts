@@ -2,6 +2,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import type { Logger } from 'pino';
 import { BodyTooLarge, readBody } from '../http/body.js';
 import { type Verification, verifySlackSignature } from './verify.js';
+import { claimOfRaw, type ExpectedWorkspace, workspaceRefusal } from './workspace.js';
 
 export interface GateOptions {
   signingSecret: string;
@@ -11,6 +12,8 @@ export interface GateOptions {
   /** Told about every refused request, e.g. to audit a forged button click. */
   onRejected?(rawBody: Buffer, reason: Exclude<Verification, { ok: true }>['reason']): void;
   bodyLimit?: number;
+  /** SLACK_TEAM_ID / SLACK_APP_ID: signed requests from another workspace or app get 403. */
+  workspace?: ExpectedWorkspace;
 }
 
 function refuse(res: ServerResponse, status: number, error: string, close = true): void {
@@ -48,6 +51,17 @@ export function slackEventsGate(options: GateOptions): RequestListener {
           );
           options.onRejected?.(body, verdict.reason);
           return refuse(res, 401, 'invalid_signature');
+        }
+        if (options.workspace?.teamId || options.workspace?.appId) {
+          const claim = claimOfRaw(body, header('content-type'));
+          const refused = workspaceRefusal(options.workspace, claim);
+          if (refused) {
+            options.log.warn(
+              { field: refused, teamId: claim.teamId, appId: claim.appId, user: claim.userId },
+              'refused a signed Slack request for another workspace or app',
+            );
+            return refuse(res, 403, 'wrong_workspace');
+          }
         }
         // Bolt reads a pre-buffered body from rawBody instead of the consumed stream.
         (req as IncomingMessage & { rawBody?: Buffer }).rawBody = body;

@@ -13,6 +13,8 @@ import {
 } from '../helpers/world.js';
 
 const WEBHOOK_TOKEN = 'whk-test-token-77a1';
+const PAGERDUTY_SECRET = 'pd-test-secret-5e0b';
+const REDIS_PASSWORD = 'redis-test-password-c41d';
 
 function deploymentManifest(name: string) {
   return {
@@ -37,7 +39,14 @@ describe('running it as a service', () => {
 
     beforeAll(async () => {
       world = await startWorld();
-      bot = await startBotProcess({ ...world.env, LOG_LEVEL: 'trace', OPSBOT_WEBHOOK_TOKEN: WEBHOOK_TOKEN });
+      bot = await startBotProcess({
+        ...world.env,
+        LOG_LEVEL: 'trace',
+        OPSBOT_WEBHOOK_TOKEN: WEBHOOK_TOKEN,
+        PAGERDUTY_WEBHOOK_SECRET: PAGERDUTY_SECRET,
+        // Redis accepts (and ignores) a password when it has none configured: enough to see where it lands.
+        REDIS_URL: `redis://:${REDIS_PASSWORD}@127.0.0.1:6379`,
+      });
     });
 
     afterAll(async () => {
@@ -49,6 +58,9 @@ describe('running it as a service', () => {
       await slash(bot.url, world, 'status api --env staging');
       await slash(bot.url, world, 'rollback api --env staging', { user: USERS.developer });
       await slash(bot.url, world, 'nonsense');
+      // Typed words never become label values: every unknown verb is one "unknown" series.
+      for (const junk of ['x-7f3a', 'x-91c2', '<!channel>']) await slash(bot.url, world, junk);
+      await slash(bot.url, world, 'env open pr-1', { user: USERS.stranger });
       // Kubernetes refuses the next read for good: one failed job, one external error.
       world.kube.failNext({ method: 'GET', path: /deployments\/worker$/, status: 403, times: 1 });
       await slash(bot.url, world, 'status worker --env staging');
@@ -56,7 +68,9 @@ describe('running it as a service', () => {
       const text = await (await fetch(`${bot.url}/metrics`)).text();
       expect(text).toMatch(/opsbot_commands_total\{verb="status",outcome="queued"\} 2/);
       expect(text).toMatch(/opsbot_commands_total\{verb="rollback",outcome="denied"\} 1/);
-      expect(text).toMatch(/opsbot_commands_total\{verb="nonsense",outcome="invalid"\} 1/);
+      expect(text).toMatch(/opsbot_commands_total\{verb="unknown",outcome="invalid"\} 4/);
+      expect(text).not.toMatch(/verb="(nonsense|x-7f3a|x-91c2|<!channel>)"/);
+      expect(text).toMatch(/opsbot_commands_total\{verb="env open",outcome="invalid"\} 1/);
       expect(text).toMatch(/opsbot_action_duration_seconds_count\{command="status",outcome="executed"\} 1/);
       expect(text).toMatch(/opsbot_queue_depth\{queue="commands",state="waiting"\} 0/);
       expect(text).toMatch(/opsbot_queue_failures_total\{queue="commands"\} 1/);
@@ -69,11 +83,19 @@ describe('running it as a service', () => {
       expect(ready.status).toBe(200);
       world.github.failFor({ status: 503 });
       const unready = await fetch(`${bot.url}/readyz`);
-      const body = (await unready.json()) as { checks: { name: string; ok: boolean; error?: string }[] };
+      const raw = await unready.text();
+      const body = JSON.parse(raw) as { checks: { name: string; ok: boolean; error?: string }[] };
       world.github.clearFaults();
       expect(unready.status).toBe(503);
       expect(body.checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(['github']);
-      expect(body.checks.find((c) => c.name === 'github')?.error).toMatch(/GitHub answered 503/);
+      // Anyone can ask /readyz: it names the dependency, and what the upstream said goes to the log only.
+      expect(body.checks.every((c) => Object.keys(c).sort().join() === 'name,ok')).toBe(true);
+      expect(raw).not.toMatch(/GitHub answered|Service Unavailable|acme\/ops-audit/);
+      const logged = await bot.waitForLog((l) => l.msg === 'readiness check failed');
+      expect(logged).toMatchObject({
+        dependency: 'github',
+        error: expect.stringMatching(/GitHub answered 503/),
+      });
       expect((await fetch(`${bot.url}/healthz`)).status).toBe(200);
     });
 
@@ -86,7 +108,15 @@ describe('running it as a service', () => {
       const all = bot.raw.join('\n');
       expect(bot.raw.length).toBeGreaterThan(20);
       expect(all).toContain('audit write failed; will retry');
-      for (const secret of [BOT_TOKEN, SIGNING_SECRET, GITHUB_TOKEN, WEBHOOK_TOKEN, world.kube.token]) {
+      for (const secret of [
+        BOT_TOKEN,
+        SIGNING_SECRET,
+        GITHUB_TOKEN,
+        WEBHOOK_TOKEN,
+        PAGERDUTY_SECRET,
+        REDIS_PASSWORD,
+        world.kube.token,
+      ]) {
         expect(all).not.toContain(secret);
       }
       // The effective configuration is logged, with every credential in it redacted.
@@ -98,6 +128,8 @@ describe('running it as a service', () => {
         SLACK_SIGNING_SECRET: '[redacted]',
         GITHUB_TOKEN: '[redacted]',
         OPSBOT_WEBHOOK_TOKEN: '[redacted]',
+        PAGERDUTY_WEBHOOK_SECRET: '[redacted]',
+        REDIS_URL: 'redis://:[redacted]@127.0.0.1:6379',
       });
       // Every line is JSON with a fixed message.
       expect(bot.lines.every((l) => typeof l.msg === 'string' && l.level >= 10)).toBe(true);
@@ -110,7 +142,8 @@ describe('running it as a service', () => {
 
     beforeAll(async () => {
       world = await startWorld({
-        config: `${DEFAULT_CONFIG}\nrollout: { timeout: 30s, pollInterval: 1s }\n`,
+        // 200 deliveries from one user in a burst: far over the default per-user limit, which is not tested here.
+        config: `${DEFAULT_CONFIG}\nrollout: { timeout: 30s, pollInterval: 1s }\nrateLimit: { count: 1000, per: 1m }\n`,
       });
       for (let i = 0; i < 100; i++)
         world.kube.applyDeployment('apps', deploymentManifest(`svc-${String(i).padStart(3, '0')}`), {

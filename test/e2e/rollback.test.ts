@@ -137,7 +137,8 @@ describe('/ops rollback, end to end through the bot process', () => {
     const qa = await slash(bot.url, world, 'rollback api --env qa');
     expect(qa.body.text).toBe('There is no environment "qa". Known: staging, prod.');
     const prod = await slash(bot.url, world, 'rollback api --env prod');
-    expect(prod.body.text).toBe('prod is protected: say why with --reason "<text>".');
+    // Replies are mrkdwn: the < and > the message quotes are escaped, so Slack shows them as typed.
+    expect(prod.body.text).toBe('prod is protected: say why with --reason "&lt;text&gt;".');
     const help = await slash(bot.url, world, 'help');
     expect(JSON.stringify(help.body)).toContain('/ops rollback <deployment> --env <env>');
     await new Promise((r) => setTimeout(r, 300));

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -52,6 +52,18 @@ onFailure:
     text: "{{deployment}} is unhealthy: paging the owner"
   - kind: status
     deployment: "{{deployment}}"
+allowHosts: ["127.0.0.1"]
+`;
+
+/** Test-only: an http-check whose URL is a parameter, allowed to reach *.example.com only. */
+const PROBE = `name: probe
+description: Check that a URL answers
+params:
+  url: { type: string }
+allowHosts: ["*.example.com"]
+steps:
+  - kind: http-check
+    url: "{{url}}"
 `;
 
 interface Dep {
@@ -77,9 +89,15 @@ describe('runbooks', () => {
     const dir = join(world.dir, 'runbooks');
     mkdirSync(dir);
     for (const file of ['rollback-on-error-rate.yml', 'scale-out.yml', 'restart-stuck-worker.yml']) {
-      copyFileSync(join(import.meta.dirname, '../../runbooks', file), join(dir, file));
+      // The health server of these tests is on 127.0.0.1: allowed by name, as a user allows an in-cluster host.
+      const text = readFileSync(join(import.meta.dirname, '../../runbooks', file), 'utf8');
+      writeFileSync(
+        join(dir, file),
+        text.replace('allowHosts: ["*.example.com"]', 'allowHosts: ["127.0.0.1"]'),
+      );
     }
     writeFileSync(join(dir, 'failing-check.yml'), FAILING);
+    writeFileSync(join(dir, 'probe.yml'), PROBE);
     health = createServer((req, res) => {
       healthHits.push(req.url ?? '');
       res.statusCode = req.url?.startsWith('/sick') ? 503 : 200;
@@ -266,7 +284,7 @@ describe('runbooks', () => {
         'run scale-out deployment=web replicas=5 --env staging',
         /replicas must be one of 4, 6, 8, 10, 12; got "5"/,
       ],
-      ['run scale-out --env staging', /scale-out needs deployment=<deployment>/],
+      ['run scale-out --env staging', /scale-out needs deployment=&lt;deployment&gt;/],
       ['run scale-out deployment=web colour=red --env staging', /has no parameter "colour"/],
       ['run no-such-runbook --env staging', /There is no runbook "no-such-runbook"\. Known: .*scale-out/],
       ['run scale-out deployment=web', /--env is required/],
@@ -276,6 +294,29 @@ describe('runbooks', () => {
       expect(ack.body.text).toMatch(expected);
       expect(ack.body.text).not.toMatch(/Accepted/);
     }
+  });
+
+  it('never fetches a URL outside the allowHosts of its runbook: loopback and metadata addresses are refused in the ack', async () => {
+    const hitsBefore = healthHits.length;
+    for (const url of [
+      `${healthUrl}/steal`,
+      'http://169.254.169.254/latest/meta-data/',
+      'http://[fd00:ec2::254]/',
+    ]) {
+      const ack = await slash(bot.url, world, `run probe url=${url} --env staging`);
+      expect(ack.body.text, url).toMatch(
+        /^probe may not check (127\.0\.0\.1|169\.254\.169\.254|fd00:ec2::254): its allowHosts are \*\.example\.com\.$/,
+      );
+    }
+    // Allowing one host by name (127.0.0.1 here) allows no other, whatever an alert label or a user puts in health_url.
+    const shipped = await slash(
+      bot.url,
+      world,
+      `run restart-stuck-worker health_url=http://169.254.169.254/latest/meta-data/ --env staging`,
+    );
+    expect(shipped.body.text).toMatch(/^restart-stuck-worker may not check 169\.254\.169\.254/);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(healthHits.length).toBe(hitsBefore);
   });
 
   it('in a protected environment, needs a reason and a second person who sees the dry-run plan', async () => {

@@ -77,8 +77,14 @@ describe('authorize', () => {
       allowed: false,
       reason: 'prod actions may only be taken from #ops, incident',
     });
-    const incident = { ...oncall, channel: { id: 'CINC', name: 'inc-1', isIncident: true } };
-    expect(authorize(restricted, incident, 'rollback', 'prod').allowed).toBe(true);
+    const incident = (environment?: string) => ({
+      ...oncall,
+      channel: { id: 'CINC', name: 'inc-1', isIncident: true, incidentEnvironment: environment },
+    });
+    expect(authorize(restricted, incident('prod'), 'rollback', 'prod').allowed).toBe(true);
+    // An incident channel counts only for its own incident's environment.
+    expect(authorize(restricted, incident('staging'), 'rollback', 'prod').allowed).toBe(false);
+    expect(authorize(restricted, incident(undefined), 'rollback', 'prod').allowed).toBe(false);
   });
 });
 

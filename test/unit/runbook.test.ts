@@ -46,6 +46,7 @@ steps:
 onFailure:
   - kind: message
     text: "{{deployment}} in {{env}} did not recover ({{mode}})"
+allowHosts: [api.example.com]
 `;
 
 /** Writes runbook files to a fresh folder and loads them; returns the error text, or the runbooks. */
@@ -291,9 +292,50 @@ describe('the example folder layout', () => {
   });
 });
 
+describe('the hosts an http-check may reach', () => {
+  it('must be declared: a runbook with an http-check and no allowHosts does not load', () => {
+    const { error } = load({ 'fix.yml': GOOD.replace('allowHosts: [api.example.com]\n', '') });
+    expect(error).toMatch(
+      /fix\.yml.* allowHosts: a runbook with http-check steps must list the hosts they may reach in allowHosts/,
+    );
+    const literal = GOOD.replace('"{{url}}/healthz"', '"http://169.254.169.254/latest/meta-data/"');
+    expect(load({ 'fix.yml': literal }).error).toMatch(
+      /steps\[3\]\.url: 169\.254\.169\.254 is not in allowHosts \(api\.example\.com\)/,
+    );
+  });
+
+  it('are checked when a run is planned, whatever a parameter or an alert label says', () => {
+    const rb = Runbook.parse({
+      name: 'probe',
+      description: 'd',
+      params: { url: { type: 'string' } },
+      allowHosts: ['*.example.com', 'health.svc.cluster.local'],
+      steps: [{ kind: 'http-check', url: '{{url}}' }],
+    });
+    const plan = (url: string) => planRun(rb, resolveParams(rb, { url }, 'staging', ENVS), ENVS);
+    expect(plan('https://api.example.com/healthz').steps[0]).toMatchObject({
+      kind: 'http-check',
+      allowHosts: ['*.example.com', 'health.svc.cluster.local'],
+    });
+    expect(plan('http://health.svc.cluster.local:8080/').steps[0]).toMatchObject({ kind: 'http-check' });
+    for (const url of [
+      'http://127.0.0.1:8080/',
+      'http://169.254.169.254/latest/meta-data/',
+      'http://[fd00:ec2::254]/',
+      'http://example.com/',
+      'http://api.example.com.evil.example/',
+    ])
+      expect(() => plan(url), url).toThrow(
+        /^probe may not check .*: its allowHosts are \*\.example\.com, health\.svc\.cluster\.local\.$/,
+      );
+    expect(() => plan('http://user:pw@api.example.com/')).toThrow(/must not carry credentials/);
+  });
+});
+
 describe('/ops run in the ack path', () => {
   const config = { environments: { staging: { protected: false }, prod: { protected: true } } } as never;
-  const rb = (name: string, steps: unknown[]) => Runbook.parse({ name, description: 'd', steps });
+  const rb = (name: string, steps: unknown[]) =>
+    Runbook.parse({ name, description: 'd', steps, allowHosts: ['127.0.0.1'] });
   const command = createRunCommand([
     rb('gated', [{ kind: 'approval' }, { kind: 'restart', deployment: 'api' }]),
     rb('read-only', [
