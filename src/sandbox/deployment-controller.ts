@@ -20,7 +20,7 @@ import {
 import type { PodRegistry } from './pods.js';
 import { isBrokenTemplate } from './pods.js';
 import { DEPLOYMENTS, REPLICASETS } from './resource-types.js';
-import { type ObjectRef, type ObjectStore, stampCreated } from './store.js';
+import { type ObjectRef, type ObjectStore, refOf, refTo, stampCreated } from './store.js';
 import type { DeploymentObject, KubeObject, PodTrouble, ReplicaSetObject } from './types.js';
 import { clone, deepEqual, fnv32a, safeEncode, stableStringify } from './values.js';
 
@@ -113,9 +113,7 @@ export class DeploymentController {
   }
 
   private deployment(namespace: string, name: string): DeploymentObject | undefined {
-    return this.store.get({ group: DEPLOYMENTS.group, plural: DEPLOYMENTS.plural, namespace, name }) as
-      | DeploymentObject
-      | undefined;
+    return this.store.get(refTo(DEPLOYMENTS, namespace, name)) as DeploymentObject | undefined;
   }
 
   private owned(dep: KubeObject): ReplicaSetObject[] {
@@ -315,15 +313,7 @@ export class DeploymentController {
 
   private saveDeployment(dep: DeploymentObject, next: DeploymentObject): boolean {
     if (deepEqual(dep, next)) return false;
-    this.store.commit(
-      {
-        group: DEPLOYMENTS.group,
-        plural: DEPLOYMENTS.plural,
-        namespace: dep.metadata.namespace ?? '',
-        name: dep.metadata.name,
-      },
-      next,
-    );
+    this.store.commit(refOf(DEPLOYMENTS, dep), next);
     return true;
   }
 
@@ -425,7 +415,7 @@ export class DeploymentController {
   }
 
   private rsRef(namespace: string, name: string): ObjectRef {
-    return { group: REPLICASETS.group, plural: REPLICASETS.plural, namespace, name };
+    return refTo(REPLICASETS, namespace, name);
   }
 
   private saveReplicaSet(rs: ReplicaSetObject): void {

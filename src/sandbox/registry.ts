@@ -36,7 +36,7 @@ import {
   VERB_BY_METHOD,
 } from './routing.js';
 import { fieldMatcher, matchesRequirements, parseSelector, selectorString } from './selectors.js';
-import { type ObjectRef, ObjectStore, refOf, stampCreated, stampUpdated } from './store.js';
+import { type ObjectRef, ObjectStore, refOf, refTo, stampCreated, stampUpdated } from './store.js';
 import { type StrategyContext, strategyFor } from './strategies.js';
 import type { DeploymentObject, JsonObject, KubeObject, PodTrouble, ReplicaSetObject } from './types.js';
 import { clone, deepEqual, isObject, randomSuffix, timestamp } from './values.js';
@@ -65,8 +65,7 @@ export class Registry {
   // -- state helpers behind KubeApi ---------------------------------------------------------------------------
 
   ensureNamespace(name: string, labels: Record<string, string> = {}): KubeObject {
-    const ref = { group: '', plural: 'namespaces', namespace: '', name };
-    const existing = this.store.get(ref);
+    const existing = this.store.get(refTo(NAMESPACES, '', name));
     if (existing) return existing;
     return this.insert(
       NAMESPACES,
@@ -89,21 +88,19 @@ export class Registry {
   }
 
   getDeployment(namespace: string, name: string): DeploymentObject | undefined {
-    return this.store.get({ group: 'apps', plural: 'deployments', namespace, name }) as
-      | DeploymentObject
-      | undefined;
+    return this.store.get(refTo(DEPLOYMENTS, namespace, name)) as DeploymentObject | undefined;
   }
 
   listReplicaSets(namespace: string, deploymentName?: string): ReplicaSetObject[] {
     const owner = deploymentName === undefined ? undefined : this.getDeployment(namespace, deploymentName);
     if (deploymentName !== undefined && !owner) return [];
-    return (this.store.list('apps', 'replicasets', namespace) as ReplicaSetObject[])
+    return (this.store.list(REPLICASETS.group, REPLICASETS.plural, namespace) as ReplicaSetObject[])
       .filter((rs) => !owner || rs.metadata.ownerReferences?.some((o) => o.uid === owner.metadata.uid))
       .sort((a, b) => revisionOf(a) - revisionOf(b));
   }
 
   namespaces(): KubeObject[] {
-    return this.store.list('', 'namespaces');
+    return this.store.list(NAMESPACES.group, NAMESPACES.plural);
   }
 
   setPodTrouble(namespace: string, deployment: string, trouble: PodTrouble): void {
@@ -136,7 +133,7 @@ export class Registry {
       }
       throw methodNotAllowed();
     }
-    const ref = { group: type.group, plural: type.plural, namespace: route.namespace, name: route.name };
+    const ref = refTo(type, route.namespace, route.name);
     switch (request.method) {
       case 'GET':
         return { status: 200, body: this.mustGet(type, ref) };
@@ -166,8 +163,7 @@ export class Registry {
   }
 
   private requireNamespace(namespace: string): void {
-    if (!this.store.get({ group: '', plural: 'namespaces', namespace: '', name: namespace }))
-      throw notFound(NAMESPACES, namespace);
+    if (!this.store.get(refTo(NAMESPACES, '', namespace))) throw notFound(NAMESPACES, namespace);
   }
 
   /** Normalises a request body into an object of this type for this namespace. */
@@ -378,7 +374,7 @@ export class Registry {
   private subresource(route: Route, request: ParsedRequest): Reply {
     if (!sameType(route.type, DEPLOYMENTS) || route.subresource !== 'scale' || route.name === undefined)
       throw routeNotFound();
-    const ref = { group: 'apps', plural: 'deployments', namespace: route.namespace, name: route.name };
+    const ref = refTo(DEPLOYMENTS, route.namespace, route.name);
     if (request.method === 'GET')
       return { status: 200, body: toScale(this.mustGet(DEPLOYMENTS, ref) as DeploymentObject) };
     const dryRun = isDryRun(request.query);
@@ -463,14 +459,7 @@ export class Registry {
   /** The ReplicaSet replaces a deleted pod at once: same slot, new name and uid. */
   private restartPod(pod: KubeObject): void {
     const owner = pod.metadata.ownerReferences?.[0];
-    const rs =
-      owner &&
-      this.store.get({
-        group: 'apps',
-        plural: 'replicasets',
-        namespace: pod.metadata.namespace ?? '',
-        name: owner.name,
-      });
+    const rs = owner && this.store.get(refTo(REPLICASETS, pod.metadata.namespace ?? '', owner.name));
     if (!rs) return;
     const index = this.pods.slotsFor(rs as ReplicaSetObject).findIndex((s) => s.uid === pod.metadata.uid);
     if (index >= 0) this.pods.replace(rs.metadata.uid, index);

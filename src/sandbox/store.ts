@@ -12,12 +12,14 @@ export interface ObjectRef {
 }
 
 const refKey = (r: ObjectRef) => `${r.group}|${r.plural}|${r.namespace}|${r.name}`;
-export const refOf = (t: GroupResource, obj: KubeObject): ObjectRef => ({
+export const refTo = (t: GroupResource, namespace: string, name: string): ObjectRef => ({
   group: t.group,
   plural: t.plural,
-  namespace: obj.metadata.namespace ?? '',
-  name: obj.metadata.name,
+  namespace,
+  name,
 });
+export const refOf = (t: GroupResource, obj: KubeObject): ObjectRef =>
+  refTo(t, obj.metadata.namespace ?? '', obj.metadata.name);
 
 /** In-memory etcd: a global resourceVersion counter bumped on every write and delete. */
 export class ObjectStore {
