@@ -8,7 +8,8 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src src
 COPY commands commands
-RUN npm run build && npm prune --omit=dev
+# The sandbox cluster is for local mode from a checkout; the image talks to a real cluster and starts without it.
+RUN npm run build && npm prune --omit=dev && rm -rf dist/src/sandbox
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production \

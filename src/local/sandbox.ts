@@ -3,9 +3,9 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { OpsbotConfig } from '../config/schema.js';
+import { ConfigError } from '../core/errors.js';
 import { KubeCluster } from '../kubernetes/cluster.js';
-import { type KubeApi, startKubeApi } from '../sandbox/kube-api.js';
-import { seedSampleApp } from '../sandbox/sample-app.js';
+import type { KubeApi } from '../sandbox/kube-api.js';
 
 /** Whether a real cluster is configured, the way client-node's loadFromDefault looks for one. */
 export function hasKubeContext(env: NodeJS.ProcessEnv): boolean {
@@ -16,11 +16,30 @@ export function hasKubeContext(env: NodeJS.ProcessEnv): boolean {
   );
 }
 
+/** Loads the sandbox on demand, so a process with a real cluster never loads it (the image leaves it out). */
+async function loadSandbox() {
+  try {
+    const [kubeApi, sampleApp] = await Promise.all([
+      import('../sandbox/kube-api.js'),
+      import('../sandbox/sample-app.js'),
+    ]);
+    return { startKubeApi: kubeApi.startKubeApi, seedSampleApp: sampleApp.seedSampleApp };
+  } catch (err) {
+    // Only the sandbox itself missing (the image leaves it out) is a setup problem; anything else is a bug.
+    if (existsSync(new URL('../sandbox/', import.meta.url))) throw err;
+    throw new ConfigError(
+      'no Kubernetes context was found (KUBECONFIG, ~/.kube/config or in-cluster), and the built-in sandbox cluster is not part of this build; run local mode from a checkout',
+      { cause: err },
+    );
+  }
+}
+
 /**
  * The built-in sandbox: a local Kubernetes API that client-node talks to over HTTP, seeded with
  * a sample app in every namespace the config names. Every context in opsbot.yml points at it.
  */
 export async function startSandbox(config: OpsbotConfig): Promise<{ api: KubeApi; cluster: KubeCluster }> {
+  const { startKubeApi, seedSampleApp } = await loadSandbox();
   const api = await startKubeApi({ host: '127.0.0.1', port: 0, rolloutStepMs: 400 });
   for (const namespace of new Set(Object.values(config.environments).map((e) => e.namespace))) {
     seedSampleApp(api, namespace);

@@ -1,3 +1,4 @@
+/** The sample app seeded into the sandbox: deployments with the rollout history a real controller leaves. */
 import type { KubeApi } from './kube-api.js';
 
 interface SampleRevision {

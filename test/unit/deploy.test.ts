@@ -69,4 +69,12 @@ describe('deployment manifests', () => {
     expect(dockerfile).toMatch(/^USER 1000:1000$/m);
     expect(dockerfile).toContain('npm prune --omit=dev');
   });
+
+  it('leaves the sandbox cluster out of the image, after the build that compiled it', () => {
+    // test/e2e/production-image.test.ts starts the bot from that layout with a kubeconfig.
+    const dockerfile = readFileSync('Dockerfile', 'utf8');
+    const build = dockerfile.split(/^FROM /m)[1] ?? '';
+    expect(build).toMatch(/^RUN npm run build && .*&& rm -rf dist\/src\/sandbox$/m);
+    expect(dockerfile).toMatch(/^COPY --from=build \/app\/dist \.\/dist$/m);
+  });
 });

@@ -1,0 +1,227 @@
+/** The HTTP server: bearer auth, body limit, recording, faults, kubeconfig (https://kubernetes.io/docs/concepts/configuration/organize-cluster-access-kubeconfig/). */
+import { writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { stringify as stringifyYaml } from 'yaml';
+import { badRequest, KubeStatusError, methodNotAllowed, routeNotFound } from './errors.js';
+import { FaultQueue } from './faults.js';
+import { Registry } from './registry.js';
+import { type ParsedRequest, parseBody, type Reply, resolveTarget } from './routing.js';
+import type {
+  DeploymentObject,
+  FaultRule,
+  KubeApi,
+  KubeApiOptions,
+  KubeconfigContext,
+  KubeObject,
+  PodTrouble,
+  RecordedRequest,
+  ReplicaSetObject,
+} from './types.js';
+
+const DEFAULT_TOKEN = 'sandbox-token';
+const DEFAULT_STEP_MS = 200;
+const BODY_LIMIT_BYTES = 5 * 1024 * 1024;
+
+/** The HTTP front of the sandbox: KubeApi for tests and local mode, the registry behind it. */
+export class SandboxKubeApi implements KubeApi {
+  url = '';
+  readonly token: string;
+  readonly requests: RecordedRequest[] = [];
+  private readonly server: Server;
+  private readonly registry: Registry;
+  private readonly faults = new FaultQueue();
+
+  constructor(private readonly options: KubeApiOptions) {
+    this.token = options.token ?? DEFAULT_TOKEN;
+    this.registry = new Registry(
+      options.rolloutStepMs ?? DEFAULT_STEP_MS,
+      options.progressDeadlineScale ?? 1,
+    );
+    this.server = createServer((req, res) => {
+      this.onRequest(req, res).catch(() => res.destroy());
+    });
+  }
+
+  async listen(): Promise<void> {
+    const host = this.options.host ?? '127.0.0.1';
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.options.port ?? 0, host, () => resolve());
+    });
+    const { port } = this.server.address() as AddressInfo;
+    this.url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  }
+
+  // -- KubeApi: kubeconfig --------------------------------------------------------------------------------
+
+  kubeconfigYaml(contexts: KubeconfigContext[], current?: string): string {
+    const cluster = 'opsbot-sandbox';
+    return stringifyYaml({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: cluster, cluster: { server: this.url, 'insecure-skip-tls-verify': true } }],
+      users: [{ name: cluster, user: { token: this.token } }],
+      contexts: contexts.map((c) => ({
+        name: c.name,
+        context: { cluster, user: cluster, ...(c.namespace ? { namespace: c.namespace } : {}) },
+      })),
+      'current-context': current ?? contexts[0]?.name ?? '',
+      preferences: {},
+    });
+  }
+
+  writeKubeconfig(file: string, contexts: KubeconfigContext[], current?: string): void {
+    writeFileSync(file, this.kubeconfigYaml(contexts, current), { mode: 0o600 });
+  }
+
+  // -- KubeApi: state helpers -------------------------------------------------------------------------------
+
+  ensureNamespace(name: string, labels: Record<string, string> = {}): KubeObject {
+    return this.registry.ensureNamespace(name, labels);
+  }
+
+  applyDeployment(namespace: string, manifest: object, options: { settle?: boolean } = {}): DeploymentObject {
+    return this.registry.applyDeployment(namespace, manifest, options);
+  }
+
+  getDeployment(namespace: string, name: string): DeploymentObject | undefined {
+    return this.registry.getDeployment(namespace, name);
+  }
+
+  listReplicaSets(namespace: string, deploymentName?: string): ReplicaSetObject[] {
+    return this.registry.listReplicaSets(namespace, deploymentName);
+  }
+
+  getObject(apiPath: string): KubeObject | undefined {
+    const [pathname = ''] = apiPath.split('?');
+    const target = resolveTarget(pathname);
+    if (!target || !('route' in target) || target.route.name === undefined) return undefined;
+    try {
+      const reply = this.registry.dispatch(target.route, {
+        method: 'GET',
+        pathname,
+        query: {},
+        contentType: undefined,
+        body: undefined,
+        bodyError: undefined,
+      });
+      return reply.body as KubeObject;
+    } catch (err) {
+      if (err instanceof KubeStatusError && err.code === 404) return undefined;
+      throw err;
+    }
+  }
+
+  namespaces(): KubeObject[] {
+    return this.registry.namespaces();
+  }
+
+  setPodTrouble(namespace: string, deployment: string, trouble: PodTrouble): void {
+    this.registry.setPodTrouble(namespace, deployment, trouble);
+  }
+
+  async settle(): Promise<void> {
+    this.registry.settleAll();
+  }
+
+  failNext(rule: FaultRule): void {
+    this.faults.add(rule);
+  }
+
+  clearFaults(): void {
+    this.faults.clear();
+  }
+
+  async close(): Promise<void> {
+    this.registry.close();
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
+    await closed;
+  }
+
+  // -- HTTP -----------------------------------------------------------------------------------------------
+
+  private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    // Keep reading past the limit so the client gets a 413 rather than a reset connection.
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size <= BODY_LIMIT_BYTES) chunks.push(chunk as Buffer);
+    }
+    const tooLarge = size > BODY_LIMIT_BYTES;
+    const url = new URL(req.url ?? '/', 'http://sandbox');
+    const contentType = req.headers['content-type'];
+    const parsed = tooLarge
+      ? { body: undefined, error: undefined }
+      : parseBody(Buffer.concat(chunks), contentType);
+    const request: ParsedRequest = {
+      method: (req.method ?? 'GET').toUpperCase(),
+      pathname: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      contentType,
+      body: parsed.body,
+      bodyError: parsed.error,
+    };
+    this.requests.push({
+      method: request.method,
+      path: request.pathname,
+      query: request.query,
+      contentType,
+      body: request.body,
+      at: Date.now(),
+    });
+    this.send(res, this.respond(request, req.headers.authorization, tooLarge));
+  }
+
+  private respond(request: ParsedRequest, authorization: string | undefined, tooLarge: boolean): Reply {
+    if (['/healthz', '/livez', '/readyz'].includes(request.pathname)) return { status: 200, body: 'ok' };
+    try {
+      if (authorization !== `Bearer ${this.token}`)
+        throw new KubeStatusError(401, 'Unauthorized', 'Unauthorized');
+      const fault = this.faults.take(request.method, request.pathname);
+      if (fault) throw fault;
+      if (tooLarge)
+        throw new KubeStatusError(
+          413,
+          'RequestEntityTooLarge',
+          `Request entity too large: limit is ${BODY_LIMIT_BYTES}`,
+        );
+      return this.route(request);
+    } catch (err) {
+      const error =
+        err instanceof KubeStatusError
+          ? err
+          : new KubeStatusError(
+              500,
+              'InternalError',
+              `an error on the server ("${String(err)}") has prevented the request from succeeding`,
+            );
+      return { status: error.code, body: error.toStatus(), headers: error.headers };
+    }
+  }
+
+  private send(res: ServerResponse, reply: Reply): void {
+    const text = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body);
+    const contentType = typeof reply.body === 'string' ? 'text/plain; charset=utf-8' : 'application/json';
+    res.writeHead(reply.status, { 'Content-Type': contentType, ...(reply.headers ?? {}) });
+    res.end(text);
+  }
+
+  private route(request: ParsedRequest): Reply {
+    const target = resolveTarget(request.pathname);
+    if (!target) throw routeNotFound();
+    if ('discovery' in target) {
+      if (request.method !== 'GET') throw methodNotAllowed();
+      return { status: 200, body: target.discovery };
+    }
+    if (request.query.watch === 'true' || request.query.watch === '1') {
+      throw methodNotAllowed('watch is not supported by the sandbox API server');
+    }
+    if (['POST', 'PUT', 'PATCH'].includes(request.method) && request.bodyError !== undefined) {
+      throw badRequest(`couldn't get version/kind; json parse error: ${request.bodyError}`);
+    }
+    return this.registry.dispatch(target.route, request);
+  }
+}
