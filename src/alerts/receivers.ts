@@ -8,7 +8,7 @@ import type { TaskQueue } from '../queue/backend.js';
 import { AlertmanagerWebhook, fromAlertmanager } from './alertmanager.js';
 import { fromGrafana, GrafanaWebhook } from './grafana.js';
 import { hashOf } from './incident-service.js';
-import { fromPagerDuty, PagerDutyWebhook, verifyPagerDutySignature } from './pagerduty.js';
+import { fromPagerDuty, PAGERDUTY_PING, PagerDutyEnvelope, verifyPagerDutySignature } from './pagerduty.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -94,13 +94,33 @@ export function createReceiver(source: AlertSource, deps: ReceiverDeps): Request
         return send(res, 400, { error: 'invalid_json', reason: 'the body is not JSON' });
       }
       const parsed = parse(source, json, deps.now());
+      if (!parsed.ok && source === 'pagerduty') {
+        // PagerDuty drops a 4xx without retrying and disables the subscription after three in a
+        // row, discarding what is queued behind them: only credentials and non-JSON get a 4xx.
+        deps.log.warn(
+          { source, reason: parsed.reason },
+          'PagerDuty delivery not understood; acknowledged and ignored',
+        );
+        count('invalid');
+        return send(res, 202, { status: 'ignored', reason: parsed.reason });
+      }
       if (!parsed.ok) {
         count('invalid');
         return send(res, 400, { error: 'invalid_payload', reason: parsed.reason });
       }
       if (!parsed.group) {
+        if (parsed.eventType === PAGERDUTY_PING)
+          deps.log.info(
+            { source, eventType: parsed.eventType },
+            'PagerDuty test event (pagey.ping) received; the webhook works',
+          );
+        else
+          deps.log.debug(
+            { source, eventType: parsed.eventType, reason: parsed.ignored },
+            'webhook event ignored',
+          );
         count('ignored');
-        return send(res, 202, { status: 'ignored' });
+        return send(res, 202, { status: 'ignored', ...(parsed.ignored ? { reason: parsed.ignored } : {}) });
       }
       const webhookId = header(req, 'x-webhook-id');
       const id =
@@ -128,7 +148,9 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value.join(',') : value;
 }
 
-type Parsed = { ok: true; group: AlertGroup | undefined; eventId?: string } | { ok: false; reason: string };
+type Parsed =
+  | { ok: true; group: AlertGroup | undefined; eventId?: string; eventType?: string; ignored?: string }
+  | { ok: false; reason: string };
 
 function parse(source: AlertSource, json: unknown, now: number): Parsed {
   const fail = (error: z.ZodError): Parsed => ({ ok: false, reason: z.prettifyError(error) });
@@ -140,8 +162,15 @@ function parse(source: AlertSource, json: unknown, now: number): Parsed {
     const r = GrafanaWebhook.safeParse(json);
     return r.success ? { ok: true, group: fromGrafana(r.data, now) } : fail(r.error);
   }
-  const r = PagerDutyWebhook.safeParse(json);
-  return r.success
-    ? { ok: true, group: fromPagerDuty(r.data, now), eventId: r.data.event.id }
-    : fail(r.error);
+  const r = PagerDutyEnvelope.safeParse(json);
+  if (!r.success) return fail(r.error);
+  const event = fromPagerDuty(r.data, now);
+  if (!event.act && event.invalid) return { ok: false, reason: event.reason };
+  return {
+    ok: true,
+    group: event.act ? event.group : undefined,
+    eventId: r.data.event.id,
+    eventType: r.data.event.event_type,
+    ...(event.act ? {} : { ignored: event.reason }),
+  };
 }
