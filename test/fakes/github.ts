@@ -133,6 +133,31 @@ function notSupplied(field: string, docs: string): HttpError {
   return fail(422, `Invalid request.\n\n"${field}" wasn't supplied.`, docs);
 }
 
+/** Issue and comment bodies: GitHub answers 422 past 65,536 characters; titles past 256. */
+const BODY_MAX = 65_536;
+const TITLE_MAX = 256;
+
+/** GitHub's refusal of an over-long field: 422 Validation Failed, `<field> is too long (maximum is N characters)`. */
+function tooLong(resource: 'Issue' | 'IssueComment', field: string, max: number, docs: string): HttpError {
+  return new HttpError(
+    422,
+    {
+      message: 'Validation Failed',
+      errors: [
+        { resource, code: 'custom', field, message: `${field} is too long (maximum is ${max} characters)` },
+      ],
+      documentation_url: docs,
+      status: '422',
+    },
+    `${field} is too long`,
+  );
+}
+
+function checkBodyLength(body: unknown, resource: 'Issue' | 'IssueComment', docs: string): void {
+  if (typeof body === 'string' && [...body].length > BODY_MAX)
+    throw tooLong(resource, 'body', BODY_MAX, docs);
+}
+
 /** Git's blob id: sha1 of `blob <size>\0<content>`. */
 export function gitBlobSha(content: Buffer | string): string {
   const buf = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
@@ -792,6 +817,8 @@ class GitHubState {
     const body = isRecord(ctx.body) ? ctx.body : {};
     if (typeof body.title !== 'string' && typeof body.title !== 'number')
       throw notSupplied('title', ISSUES_DOCS);
+    checkBodyLength(body.body, 'Issue', ISSUES_DOCS);
+    if ([...String(body.title)].length > TITLE_MAX) throw tooLong('Issue', 'title', TITLE_MAX, ISSUES_DOCS);
     const now = iso(Date.now());
     const issue: IssueRecord = {
       id: this.nextId++,
@@ -846,6 +873,7 @@ class GitHubState {
     const repo = this.repo(params);
     const issue = this.issue(repo, params[2]);
     const body = isRecord(ctx.body) ? ctx.body : {};
+    checkBodyLength(body.body, 'Issue', `${DOCS}/issues/issues#update-an-issue`);
     if (typeof body.title === 'string') issue.title = body.title;
     if (typeof body.body === 'string' || body.body === null) issue.body = body.body;
     if (body.labels !== undefined) issue.labels = labelNames(body.labels);
@@ -892,6 +920,7 @@ class GitHubState {
     const body = isRecord(ctx.body) ? ctx.body.body : undefined;
     if (typeof body !== 'string')
       throw notSupplied('body', `${DOCS}/issues/comments#create-an-issue-comment`);
+    checkBodyLength(body, 'IssueComment', `${DOCS}/issues/comments#create-an-issue-comment`);
     const comment: GitHubComment = { id: this.nextId++, body, user: this.login, created_at: iso(Date.now()) };
     issue.comments.push(comment);
     issue.updated_at = comment.created_at;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { blockErrors, characters } from './block-kit.js';
 import {
   HttpError,
   parseBody,
@@ -146,7 +147,6 @@ export interface SlackFake {
 const CHANNEL_NAME_MAX = 80;
 const TOPIC_MAX = 250;
 const TEXT_MAX = 40_000;
-const BLOCKS_MAX = 50;
 const PAGE_DEFAULT = 100;
 const PAGE_MAX = 1000;
 const JSON_VALUED_ARGS = ['blocks', 'attachments', 'metadata'] as const;
@@ -200,7 +200,14 @@ class SlackArgs {
     const value = this.raw.blocks;
     if (value === undefined || value === null || value === '') return undefined;
     if (!Array.isArray(value)) throw new SlackApiError('invalid_blocks_format');
-    if (value.length > BLOCKS_MAX) throw new SlackApiError('invalid_blocks');
+    // Any block over a Block Kit limit refuses the whole message, with Slack's json-pointer messages.
+    const errors = blockErrors(value);
+    if (errors.length > 0) {
+      throw new SlackApiError('invalid_blocks', {
+        errors,
+        response_metadata: { messages: errors.map((e) => `[ERROR] ${e}`) },
+      });
+    }
     return value;
   }
 }
@@ -414,7 +421,8 @@ class SlackWorkspace {
     const attachments = args.string('attachments');
     if (text === undefined && blocks === undefined && attachments === undefined)
       throw new SlackApiError('no_text');
-    if (text !== undefined && text.length > TEXT_MAX) throw new SlackApiError('msg_too_long');
+    // https://docs.slack.dev/reference/methods/chat.postMessage: msg_too_long past 40,000 characters.
+    if (text !== undefined && characters(text) > TEXT_MAX) throw new SlackApiError('msg_too_long');
     return { text, blocks };
   }
 
@@ -560,7 +568,7 @@ class SlackWorkspace {
   private setTopic(args: SlackArgs): Record<string, unknown> {
     const channel = this.writableChannel(args.string('channel'));
     const topic = args.string('topic') ?? '';
-    if (topic.length > TOPIC_MAX) throw new SlackApiError('too_long');
+    if (characters(topic) > TOPIC_MAX) throw new SlackApiError('too_long');
     channel.topic = { value: topic, creator: SLACK_FAKE_BOT.userId, last_set: nowSeconds() };
     return { channel: this.channelView(channel) };
   }

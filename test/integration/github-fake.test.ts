@@ -300,6 +300,38 @@ describe('github fake: issues', () => {
     ]);
   });
 
+  it('refuses titles over 256 and bodies over 65,536 characters with 422, as GitHub does', async () => {
+    const tooLong = (field: string, max: number, resource = 'Issue') => ({
+      status: 422,
+      data: {
+        message: 'Validation Failed',
+        errors: [
+          { resource, code: 'custom', field, message: `${field} is too long (maximum is ${max} characters)` },
+        ],
+      },
+    });
+    expect(await httpError(octokit.rest.issues.create({ ...REPO, title: 't'.repeat(257) }))).toMatchObject(
+      tooLong('title', 256),
+    );
+    const big = '😀'.repeat(65_537);
+    expect(await httpError(octokit.rest.issues.create({ ...REPO, title: 'x', body: big }))).toMatchObject(
+      tooLong('body', 65_536),
+    );
+    // Characters, not UTF-16 units: 65,536 emoji fit.
+    const { data } = await octokit.rest.issues.create({
+      ...REPO,
+      title: 't'.repeat(256),
+      body: big.slice(2),
+    });
+    expect(
+      await httpError(octokit.rest.issues.update({ ...REPO, issue_number: data.number, body: big })),
+    ).toMatchObject(tooLong('body', 65_536));
+    expect(
+      await httpError(octokit.rest.issues.createComment({ ...REPO, issue_number: data.number, body: big })),
+    ).toMatchObject(tooLong('body', 65_536, 'IssueComment'));
+    expect(gh.issues(FULL)).toHaveLength(1);
+  });
+
   it('gets, closes and reopens issues; 404 for unknown numbers', async () => {
     await octokit.rest.issues.create({ ...REPO, title: 'incident' });
     const closed = await octokit.rest.issues.update({
