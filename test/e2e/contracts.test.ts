@@ -78,4 +78,107 @@ describe('real-world request shapes', () => {
       expect(res.body.status).toBe('accepted');
     });
   });
+
+  // https://docs.slack.dev/reference/block-kit/blocks and the section/button/context pages: Slack
+  // refuses a whole message with invalid_blocks past any limit; the Slack fake enforces them.
+  describe('Block Kit limits', () => {
+    const incChannels = () => world.slack.channels().filter((c) => c.name.startsWith('inc-'));
+    const issues = () => world.github.issues(INCIDENT_REPO);
+
+    function alertGroup(
+      groupKey: string,
+      labels: Record<string, string>,
+      annotations: Record<string, string>,
+    ) {
+      return {
+        version: '4',
+        groupKey,
+        truncatedAlerts: 0,
+        status: 'firing',
+        receiver: 'opsbot',
+        groupLabels: { alertname: labels.alertname },
+        commonLabels: labels,
+        commonAnnotations: annotations,
+        externalURL: 'http://alertmanager.example.com:9093',
+        alerts: [
+          {
+            status: 'firing',
+            labels,
+            annotations,
+            startsAt: '2026-11-23T10:00:00Z',
+            endsAt: '0001-01-01T00:00:00Z',
+            generatorURL: 'http://prometheus.example.com/graph?g0.expr=up',
+            fingerprint: `fp-${groupKey}`,
+          },
+        ],
+      };
+    }
+
+    it('posts the summary of a group with a 2,100-character label, unicode, dotted and slashed label names and a 4 KB description, and opens its issue', async () => {
+      const labels = {
+        alertname: 'PodCrashLooping',
+        severity: 'critical',
+        'app.kubernetes.io/name': 'api',
+        'topology.kubernetes.io/zone': 'eu-west-1a',
+        pod: `api-7f9c-${'x'.repeat(2_100)}`,
+        team: 'Zahlungsverkehr 🚨 決済',
+      };
+      const annotations = {
+        summary: 'api pods restart in a loop — Neustarts ✋',
+        description: `${'Der Pod startet immer wieder neu. '.repeat(120)}`.slice(0, 4_096),
+        runbook_url: 'https://runbooks.example.com/crashloop',
+      };
+      const res = await postWebhook(
+        bot.url,
+        'alertmanager',
+        alertGroup('{}:{alertname="PodCrashLooping"}', labels, annotations),
+      );
+      expect(res.status).toBe(202);
+      const issue = await world.github.waitFor(
+        () => issues().find((i) => i.title === '[critical] PodCrashLooping'),
+        20_000,
+      );
+      const channel = incChannels().find((c) => c.name.endsWith('-podcrashlooping'));
+      const summary = world.slack
+        .messages(channel?.id)
+        .find((m) => m.text?.startsWith('Incident: PodCrashLooping'));
+      const blocks = JSON.stringify(summary?.blocks);
+      expect(blocks).toContain('app.kubernetes.io/name=api');
+      expect(blocks).toContain('Zahlungsverkehr 🚨 決済');
+      expect(blocks).toContain('…');
+      expect(issue.body).toContain('topology.kubernetes.io/zone=eu-west-1a');
+      expect(channel?.topic.startsWith('CRITICAL PodCrashLooping')).toBe(true);
+    });
+
+    it("never lets a refused Slack post block the issue: it is logged at warn with Slack's error", async () => {
+      world.slack.failNext({ method: 'chat.postMessage', error: 'invalid_blocks', times: 1_000 });
+      try {
+        const res = await postWebhook(
+          bot.url,
+          'alertmanager',
+          alertGroup('{}:{alertname="QueueBacklog"}', { alertname: 'QueueBacklog', severity: 'warning' }, {}),
+        );
+        expect(res.status).toBe(202);
+        const issue = await world.github
+          .waitFor(() => issues().find((i) => i.title === '[warning] QueueBacklog'), 30_000)
+          .catch((err: unknown) => {
+            // Say what the bot did, so a slow run can be told from a stuck incident.
+            const tail = bot.raw.filter((l) => /QueueBacklog|refused|incident|sync/i.test(l)).slice(-20);
+            throw new Error(`no issue for QueueBacklog; bot said:\n${tail.join('\n')}`, { cause: err });
+          });
+        const channel = incChannels().find((c) => c.name.endsWith('-queuebacklog'));
+        expect(issue.body).toContain(`<#${channel?.id}>`);
+        const warning = await bot.waitForLog(
+          (l) => l.msg === 'Slack refused an incident message; the incident goes on without it',
+        );
+        expect(warning).toMatchObject({
+          level: 40,
+          method: 'chat.postMessage',
+          slackError: 'invalid_blocks',
+        });
+      } finally {
+        world.slack.failNext({ method: 'chat.postMessage', error: 'invalid_blocks', times: 0 });
+      }
+    });
+  });
 });
