@@ -6,7 +6,7 @@ import type { AlertGroup } from '../core/alert.js';
 import type { Metrics } from '../metrics.js';
 import type { TaskQueue } from '../queue/backend.js';
 import { AlertmanagerWebhook, fromAlertmanager } from './alertmanager.js';
-import { fromGrafana, GrafanaWebhook } from './grafana.js';
+import { fromGrafana, GrafanaWebhook, isGrafanaTest } from './grafana.js';
 import { hashOf } from './incident-service.js';
 import { fromPagerDuty, PAGERDUTY_PING, PagerDutyEnvelope, verifyPagerDutySignature } from './pagerduty.js';
 
@@ -22,6 +22,15 @@ export interface ReceiverDeps {
   pagerDutySecrets: string[];
   /** Job data is re-validated by the worker, so the queue holds it as unknown. */
   queue: TaskQueue<{ group: unknown }>;
+  /** Where a source's test notification becomes a short note; without it, it is only logged. */
+  testNotes?: TaskQueue<TestNote> | undefined;
+}
+
+/** A source's "Test" button was pressed (Grafana's contact point test). */
+export interface TestNote {
+  source: AlertSource;
+  receiver: string;
+  receivedAt: number;
 }
 
 class BodyTooLarge extends Error {}
@@ -108,6 +117,18 @@ export function createReceiver(source: AlertSource, deps: ReceiverDeps): Request
         count('invalid');
         return send(res, 400, { error: 'invalid_payload', reason: parsed.reason });
       }
+      if (parsed.test) {
+        deps.log.info({ source, receiver: parsed.test.receiver }, 'Grafana test notification received');
+        count('test');
+        const id = `${source}-test-${hashOf(parsed.test.groupKey, 24)}`;
+        try {
+          await deps.testNotes?.add(id, { source, receiver: parsed.test.receiver, receivedAt: deps.now() });
+        } catch (err) {
+          deps.log.error({ err, source }, 'could not queue a test notification note');
+          return send(res, 503, { error: 'queue_unavailable' });
+        }
+        return send(res, 202, { status: 'test' });
+      }
       if (!parsed.group) {
         if (parsed.eventType === PAGERDUTY_PING)
           deps.log.info(
@@ -149,7 +170,14 @@ function header(req: IncomingMessage, name: string): string | undefined {
 }
 
 type Parsed =
-  | { ok: true; group: AlertGroup | undefined; eventId?: string; eventType?: string; ignored?: string }
+  | {
+      ok: true;
+      group: AlertGroup | undefined;
+      eventId?: string;
+      eventType?: string;
+      ignored?: string;
+      test?: { receiver: string; groupKey: string };
+    }
   | { ok: false; reason: string };
 
 function parse(source: AlertSource, json: unknown, now: number): Parsed {
@@ -160,7 +188,10 @@ function parse(source: AlertSource, json: unknown, now: number): Parsed {
   }
   if (source === 'grafana') {
     const r = GrafanaWebhook.safeParse(json);
-    return r.success ? { ok: true, group: fromGrafana(r.data, now) } : fail(r.error);
+    if (!r.success) return fail(r.error);
+    if (isGrafanaTest(r.data))
+      return { ok: true, group: undefined, test: { receiver: r.data.receiver, groupKey: r.data.groupKey } };
+    return { ok: true, group: fromGrafana(r.data, now) };
   }
   const r = PagerDutyEnvelope.safeParse(json);
   if (!r.success) return fail(r.error);

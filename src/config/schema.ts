@@ -75,6 +75,8 @@ export const Incidents = z.strictObject({
   environmentMap: z.record(z.string(), z.string()).default({}),
   /** The environment of incidents whose labels name none (manual ones included), for defaults and policy. */
   environment: z.string().min(1).optional(),
+  /** Where a Grafana contact point's "Test" notification is acknowledged (a channel id or #name); without it, only logged. */
+  testChannel: z.string().min(1).optional(),
 });
 
 export const Preview = z.strictObject({

@@ -17,6 +17,7 @@ audit: { repo: ${AUDIT_REPO}, branch: main, dir: audit }
 incidents:
   repo: ${INCIDENT_REPO}
   channelPrefix: inc
+  testChannel: "#ops"
 `;
 
 describe('real-world request shapes', () => {
@@ -179,6 +180,39 @@ describe('real-world request shapes', () => {
       } finally {
         world.slack.failNext({ method: 'chat.postMessage', error: 'invalid_blocks', times: 0 });
       }
+    });
+  });
+
+  // grafana/alerting notify/test_receivers.go: the contact point "Test" button sends one alert
+  // labelled alertname=TestAlert, instance=Grafana ("Notification test") under a group key that
+  // carries the time of the click (older Grafana: labels + time.String()).
+  describe("Grafana's contact-point test notification", () => {
+    it('is answered 2xx with one short note in the test channel per click, and opens no incident', async () => {
+      const notes = () =>
+        world.slack.messages('COPS').filter((m) => m.text?.includes('Grafana test notification'));
+      const click = alertFixture<{ groupKey: string; alerts: { startsAt: string }[] }>(
+        'grafana-test-notification.json',
+      );
+      const first = await postWebhook(bot.url, 'grafana', click);
+      expect([first.status, first.body.status]).toEqual([202, 'test']);
+      // Grafana retries a delivery it saw fail; the same click is noted once.
+      expect((await postWebhook(bot.url, 'grafana', click)).status).toBe(202);
+      const older = {
+        ...click,
+        groupKey:
+          '{alertname="TestAlert", instance="Grafana"}2026-11-23 10:05:00.123456789 +0000 UTC m=+300.000000001',
+      };
+      expect((await postWebhook(bot.url, 'grafana', older)).body.status).toBe('test');
+      const posted = await world.slack.waitFor(() => notes().length === 2 && notes(), 10_000);
+      expect(posted[0]?.text).toBe(
+        'Grafana test notification received from contact point "opsbot"; the webhook works and no incident was opened.',
+      );
+      await bot.waitForLog((l) => l.msg === 'Grafana test notification received' && l.receiver === 'opsbot');
+      await new Promise((r) => setTimeout(r, 500));
+      expect(notes()).toHaveLength(2);
+      // No incident: neither a channel nor an issue for TestAlert (other tests' incidents may still be syncing).
+      expect(world.slack.channels().filter((c) => c.name.includes('testalert'))).toEqual([]);
+      expect(world.github.issues(INCIDENT_REPO).filter((i) => i.title.includes('TestAlert'))).toEqual([]);
     });
   });
 });
