@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seedSampleApp } from '../../src/sandbox/sample-app.js';
-import { type GitHubFake, startGitHubFake } from '../fakes/github.js';
+import { type GitHubFake, type StartGitHubFakeOptions, startGitHubFake } from '../fakes/github.js';
 import { type KubeApi, startKubeFake } from '../fakes/kubernetes.js';
 import { type SlackFake, startSlackFake } from '../fakes/slack.js';
 import {
@@ -53,7 +53,13 @@ export interface World {
   close(): Promise<void>;
 }
 
-export async function startWorld(options: { config?: string; rolloutStepMs?: number } = {}): Promise<World> {
+export async function startWorld(
+  options: {
+    config?: string;
+    rolloutStepMs?: number;
+    github?: Pick<StartGitHubFakeOptions, 'app' | 'pathPrefix'>;
+  } = {},
+): Promise<World> {
   const slack = await startSlackFake({ botToken: BOT_TOKEN });
   slack.addUsergroup({ id: 'S0SRE', handle: 'sre-oncall', name: 'SRE on call', users: [USERS.oncall2.id] });
   slack.addUsergroup({
@@ -65,7 +71,7 @@ export async function startWorld(options: { config?: string; rolloutStepMs?: num
   for (const user of Object.values(USERS)) slack.addUser({ id: user.id, name: user.name });
   slack.addChannel({ id: 'COPS', name: 'ops' });
 
-  const github = await startGitHubFake({ token: GITHUB_TOKEN });
+  const github = await startGitHubFake({ token: GITHUB_TOKEN, ...options.github });
   github.createRepo(AUDIT_REPO, { files: { 'README.md': '# audit\n' } });
 
   const kube = await startKubeFake({ rolloutStepMs: options.rolloutStepMs ?? 0 });
