@@ -12,6 +12,7 @@ import {
   sendText,
   startServer,
 } from './http-server.js';
+import { type SlackSocketServer, startSlackSocketServer } from './slack-socket.js';
 
 /**
  * A local fake of the Slack Web API (https://docs.slack.dev/reference/methods): a real HTTP server that keeps
@@ -31,6 +32,8 @@ export type SlackLimits = Readonly<Partial<Record<string, SlackMethodLimit>>>;
 
 export interface StartSlackFakeOptions {
   botToken?: string | undefined;
+  /** An app-level token (xapp-…): enables Socket Mode, reached through apps.connections.open. */
+  appToken?: string | undefined;
   host?: string | undefined;
   port?: number | undefined;
   limits?: SlackLimits | undefined;
@@ -124,6 +127,8 @@ export interface SlackStats {
 export interface SlackFake {
   /** Base URL of the Web API, ending in `/api/` as WebClient's `slackApiUrl` expects. */
   readonly url: string;
+  /** The Socket Mode endpoint, when started with an app token. */
+  readonly socket: SlackSocketServer | undefined;
   readonly calls: readonly SlackCall[];
   readonly ephemerals: readonly SlackEphemeral[];
   readonly responses: readonly SlackResponseUrlPost[];
@@ -701,6 +706,7 @@ async function readArgs(req: IncomingMessage): Promise<Record<string, unknown>> 
 
 export async function startSlackFake(options: StartSlackFakeOptions = {}): Promise<SlackFake> {
   const botToken = options.botToken ?? 'xoxb-test';
+  const socket = options.appToken ? await startSlackSocketServer(SLACK_FAKE_BOT.appId) : undefined;
   const workspace = new SlackWorkspace();
   const limiter = new Limiter(options.limits ?? {});
   const calls: SlackCall[] = [];
@@ -728,6 +734,17 @@ export async function startSlackFake(options: StartSlackFakeOptions = {}): Promi
     token: string | undefined,
     at: number,
   ): Answer => {
+    // https://docs.slack.dev/reference/methods/apps.connections.open: app-level tokens only, and
+    // they are good for nothing else (not_allowed_token_type either way).
+    const appToken = options.appToken;
+    if (method === 'apps.connections.open') {
+      if (token === undefined) return { status: 200, body: { ok: false, error: 'not_authed' } };
+      if (token === botToken) return { status: 200, body: { ok: false, error: 'not_allowed_token_type' } };
+      if (!socket || token !== appToken) return { status: 200, body: { ok: false, error: 'invalid_auth' } };
+      return { status: 200, body: { ok: true, url: socket.openUrl() } };
+    }
+    if (appToken !== undefined && token === appToken)
+      return { status: 200, body: { ok: false, error: 'not_allowed_token_type' } };
     const handler = workspace.handlers[method];
     if (!handler) return { status: 200, body: { ok: false, error: 'unknown_method', req_method: method } };
     if (token === undefined) return { status: 200, body: { ok: false, error: 'not_authed' } };
@@ -784,6 +801,7 @@ export async function startSlackFake(options: StartSlackFakeOptions = {}): Promi
 
   return {
     url: `${server.url}/api/`,
+    socket,
     calls,
     ephemerals: workspace.ephemerals,
     responses,
@@ -808,7 +826,9 @@ export async function startSlackFake(options: StartSlackFakeOptions = {}): Promi
     },
     stats: () => computeStats(calls),
     waitFor: (fn, timeoutMs = 5000) => pollUntil(fn, timeoutMs),
-    close: () => server.close(),
+    close: async () => {
+      await Promise.all([server.close(), socket?.close()]);
+    },
   };
 }
 

@@ -16,6 +16,7 @@ import {
 
 export const SIGNING_SECRET = 'test-signing-secret-5f1c';
 export const BOT_TOKEN = 'xoxb-test-bot-token-9a2e';
+export const APP_TOKEN = 'xapp-1-A0OPSBOT-1234-test-app-token';
 export const GITHUB_TOKEN = 'ghp_testtoken0123456789';
 export const AUDIT_REPO = 'acme/ops-audit';
 
@@ -58,9 +59,14 @@ export async function startWorld(
     config?: string;
     rolloutStepMs?: number;
     github?: Pick<StartGitHubFakeOptions, 'app' | 'pathPrefix'>;
+    /** Socket Mode instead of HTTP: the bot gets SLACK_APP_TOKEN and no signing secret. */
+    socketMode?: boolean;
   } = {},
 ): Promise<World> {
-  const slack = await startSlackFake({ botToken: BOT_TOKEN });
+  const slack = await startSlackFake({
+    botToken: BOT_TOKEN,
+    ...(options.socketMode ? { appToken: APP_TOKEN } : {}),
+  });
   slack.addUsergroup({ id: 'S0SRE', handle: 'sre-oncall', name: 'SRE on call', users: [USERS.oncall2.id] });
   slack.addUsergroup({
     id: 'S0ENG',
@@ -90,7 +96,7 @@ export async function startWorld(
     dir,
     env: {
       SLACK_BOT_TOKEN: BOT_TOKEN,
-      SLACK_SIGNING_SECRET: SIGNING_SECRET,
+      ...(options.socketMode ? { SLACK_APP_TOKEN: APP_TOKEN } : { SLACK_SIGNING_SECRET: SIGNING_SECRET }),
       SLACK_API_URL: slack.url,
       GITHUB_TOKEN,
       GITHUB_API_URL: github.url,
