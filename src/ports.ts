@@ -114,6 +114,8 @@ export interface ApprovalRequest {
   messageTs: string;
   expiresAt: number;
   decidedBy?: { id: string; name?: string | undefined } | undefined;
+  /** The delivery (Slack's trigger id and action ts) of the click that decided it. */
+  decidedVia?: string | undefined;
 }
 
 export interface Approvals {
@@ -130,6 +132,7 @@ export interface Approvals {
     id: string,
     status: Exclude<ApprovalStatus, 'pending'>,
     by?: { id: string; name?: string | undefined },
+    deliveryId?: string,
   ): Promise<{ previous: ApprovalRequest; won: boolean } | undefined>;
 }
 

@@ -29,7 +29,7 @@ const DECIDE = `
 if redis.call('exists', KEYS[1]) == 0 then return nil end
 local status = redis.call('hget', KEYS[1], 'status')
 if status ~= 'pending' then return 0 end
-redis.call('hset', KEYS[1], 'status', ARGV[1], 'decidedBy', ARGV[2])
+redis.call('hset', KEYS[1], 'status', ARGV[1], 'decidedBy', ARGV[2], 'decidedVia', ARGV[3])
 return 1`;
 
 /** Only an existing request gets its message attached; a late call never resurrects one. */
@@ -82,6 +82,7 @@ export class RedisApprovals implements Approvals {
       status: Status.parse(fields.status ?? 'pending'),
       messageTs,
       decidedBy: fields.decidedBy ? Person.parse(JSON.parse(fields.decidedBy)) : undefined,
+      decidedVia: fields.decidedVia || undefined,
     };
   }
 
@@ -89,10 +90,18 @@ export class RedisApprovals implements Approvals {
     id: string,
     status: Exclude<ApprovalStatus, 'pending'>,
     by?: { id: string; name?: string | undefined },
+    deliveryId?: string,
   ) {
     const previous = await this.get(id);
     if (!previous) return undefined;
-    const won = await this.redis.eval(DECIDE, 1, this.key(id), status, by ? JSON.stringify(by) : '');
+    const won = await this.redis.eval(
+      DECIDE,
+      1,
+      this.key(id),
+      status,
+      by ? JSON.stringify(by) : '',
+      deliveryId ?? '',
+    );
     if (won === 1) return { previous, won: true };
     // Lost the race: answer with the state as it is now, so the message names who decided.
     return { previous: (await this.get(id)) ?? previous, won: false };

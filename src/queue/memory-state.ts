@@ -41,6 +41,7 @@ export class MemoryApprovals implements Approvals {
     id: string,
     status: Exclude<ApprovalStatus, 'pending'>,
     by?: { id: string; name?: string | undefined },
+    deliveryId?: string,
   ) {
     const request = this.requests.get(id);
     if (!request) return undefined;
@@ -48,6 +49,7 @@ export class MemoryApprovals implements Approvals {
     if (request.status !== 'pending') return { previous, won: false };
     request.status = status;
     if (by) request.decidedBy = by;
+    if (deliveryId) request.decidedVia = deliveryId;
     return { previous, won: true };
   }
 }
