@@ -237,7 +237,9 @@ export class IncidentService {
   /** The sync task: bring the channel, the summary and the issue up to date, one message at a time. */
   async sync(id: string, holder: string, lastAttempt = false): Promise<void> {
     const first = await this.deps.store.get(id);
-    if (!first) return;
+    // save() queues this task just before it stores the incident, and a worker may be quicker:
+    // fail this attempt so the queue tries again, rather than finish with the incident left pending.
+    if (!first) throw new StateError('not_found', `incident ${id} is not stored yet`, { retryable: true });
     await this.withLock(first.key, holder, async () => {
       const incident = await this.deps.store.get(id);
       if (!incident) return;

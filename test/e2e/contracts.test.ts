@@ -85,6 +85,20 @@ describe('real-world request shapes', () => {
   describe('Block Kit limits', () => {
     const incChannels = () => world.slack.channels().filter((c) => c.name.startsWith('inc-'));
     const issues = () => world.github.issues(INCIDENT_REPO);
+    /** Waits for the incident's issue; on a timeout, says what the bot did about it. */
+    const issueTitled = (title: string, name: string) =>
+      world.github
+        .waitFor(() => issues().find((i) => i.title === title), 30_000)
+        .catch((err: unknown) => {
+          const tail = bot.raw.filter((l) => l.includes(name) || /"level":(40|50)/.test(l)).slice(-25);
+          const calls = world.slack.calls.slice(-10).map((c) => `${c.method} ${c.status}`);
+          throw new Error(
+            `no issue "${title}"; bot said:\n${tail.join('\n')}\nlast Slack calls: ${calls.join(', ')}`,
+            {
+              cause: err,
+            },
+          );
+        });
 
     function alertGroup(
       groupKey: string,
@@ -135,10 +149,7 @@ describe('real-world request shapes', () => {
         alertGroup('{}:{alertname="PodCrashLooping"}', labels, annotations),
       );
       expect(res.status).toBe(202);
-      const issue = await world.github.waitFor(
-        () => issues().find((i) => i.title === '[critical] PodCrashLooping'),
-        20_000,
-      );
+      const issue = await issueTitled('[critical] PodCrashLooping', 'PodCrashLooping');
       const channel = incChannels().find((c) => c.name.endsWith('-podcrashlooping'));
       const summary = world.slack
         .messages(channel?.id)
@@ -160,13 +171,7 @@ describe('real-world request shapes', () => {
           alertGroup('{}:{alertname="QueueBacklog"}', { alertname: 'QueueBacklog', severity: 'warning' }, {}),
         );
         expect(res.status).toBe(202);
-        const issue = await world.github
-          .waitFor(() => issues().find((i) => i.title === '[warning] QueueBacklog'), 30_000)
-          .catch((err: unknown) => {
-            // Say what the bot did, so a slow run can be told from a stuck incident.
-            const tail = bot.raw.filter((l) => /QueueBacklog|refused|incident|sync/i.test(l)).slice(-20);
-            throw new Error(`no issue for QueueBacklog; bot said:\n${tail.join('\n')}`, { cause: err });
-          });
+        const issue = await issueTitled('[warning] QueueBacklog', 'QueueBacklog');
         const channel = incChannels().find((c) => c.name.endsWith('-queuebacklog'));
         expect(issue.body).toContain(`<#${channel?.id}>`);
         const warning = await bot.waitForLog(

@@ -16,7 +16,7 @@ import { alertFixture, INCIDENT_REPO } from '../helpers/alerts.js';
 const HOUR = 3_600_000;
 
 /** The service with its queues replaced by lists the test drains, and a clock the test moves. */
-function setup(slackFake: SlackFake, github: GitHubFake) {
+function setup(slackFake: SlackFake, github: GitHubFake, options: { eagerWorker?: boolean } = {}) {
   const config = OpsbotConfig.parse({
     environments: { prod: { context: 'prod', namespace: 'apps' } },
     audit: { repo: 'acme/ops-audit' },
@@ -37,6 +37,15 @@ function setup(slackFake: SlackFake, github: GitHubFake) {
     runbooks: [],
     syncQueue: () => ({
       add: async (_id, data) => {
+        if (options.eagerWorker) {
+          // A worker may take a task the moment it is queued, before the caller has done anything else.
+          try {
+            await service.sync(data.id, 'eager');
+            return { duplicate: false };
+          } catch {
+            // A failed attempt is retried by the queue (drain, below).
+          }
+        }
         syncs.push(data.id);
         return { duplicate: false };
       },
@@ -142,5 +151,17 @@ describe('incident service', () => {
     expect(issues[1]?.comments.some((c) => c.body.includes(`Follows #${issues[0]?.number}`))).toBe(true);
     const channels = slack.channels().filter((c) => c.name.includes('higherrorrate'));
     expect(channels.map((c) => c.name).sort()).toEqual([firstChannel.name, `${firstChannel.name}-2`]);
+  });
+
+  it('gets its channel and issue when a worker takes the sync task before the incident is stored', async () => {
+    const t = setup(slack, github, { eagerWorker: true });
+    const channelsBefore = slack.channels().length;
+    const issuesBefore = github.issues(INCIDENT_REPO).length;
+    const group = notification('firing', '2026-11-23T10:00:00Z');
+    group.groupKey = 'eager-worker';
+    await t.service.handleGroup(group, 'n1');
+    await t.drain();
+    expect(slack.channels()).toHaveLength(channelsBefore + 1);
+    expect(github.issues(INCIDENT_REPO)).toHaveLength(issuesBefore + 1);
   });
 });
