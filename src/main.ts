@@ -38,6 +38,7 @@ import { createMetrics } from './metrics.js';
 import type { Approvals, AuditLog, Chat, Clock, Directory, Jobs, Locks } from './ports.js';
 import { loadTemplateDir } from './preview/template-files.js';
 import { newApprovalId, RedisApprovals } from './queue/approvals.js';
+import { AuditHold } from './queue/audit-hold.js';
 import type { QueueBackend } from './queue/backend.js';
 import { BullBackend } from './queue/bull-backend.js';
 import { createRedis } from './queue/connection.js';
@@ -188,7 +189,7 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
   }
 
   let auditLog: AuditLog & { ping(): Promise<void> };
-  const octokit = createOctokit(env);
+  const octokit = createOctokit(env, log);
   if (octokit) {
     auditLog = new GitHubAuditLog(octokit, config.audit);
   } else {
@@ -250,12 +251,17 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
       : undefined,
   };
   const approvalDeps = { config, approvals, jobs, chat, directory: chat, clock: systemClock, log };
+  const auditHold = new AuditHold();
   lazyJobs.current = createJobs(backend, {
     log,
     auditLog,
     runCommand: (attempt) => runCommand(runDeps, attempt),
     expireApproval: (id) => expireApproval(approvalDeps, id),
-    onAuditWritten: (record) => noteIncidentAction(record),
+    onAuditWritten: async (record) => {
+      auditHold.release(record.id);
+      await noteIncidentAction(record);
+    },
+    onAuditHeld: (record, err) => auditHold.hold(record.id, err.message, Date.now()),
   });
   // Approved jobs a crash or a queue failure left in the outbox are queued now, and then every few seconds.
   const drainOutbox = () =>
@@ -342,6 +348,18 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
     { name: 'slack', check: () => chat.ping() },
     { name: 'kubernetes', check: async () => void (await Promise.all(contexts.map((c) => cluster.ping(c)))) },
     { name: 'github', check: () => auditLog.ping() },
+    {
+      name: 'audit',
+      check: async () => {
+        const oldest = auditHold.oldest();
+        if (!oldest) return;
+        const n = auditHold.count;
+        const waited = Math.round((Date.now() - oldest.since) / 1000);
+        throw new Error(
+          `${n} audit record${n === 1 ? '' : 's'} not written yet (waiting ${waited}s, kept queued): ${oldest.error}`,
+        );
+      },
+    },
     ...handles.flatMap((h) => h.readiness ?? []),
   ];
   let draining = false;
@@ -353,6 +371,9 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
     readiness,
     routes: Object.assign({}, ...handles.map((h) => h.routes ?? {})),
     beforeMetrics: async () => {
+      const oldest = auditHold.oldest();
+      metrics.auditHeld.set(auditHold.count);
+      metrics.auditHeldSeconds.set(oldest ? (Date.now() - oldest.since) / 1000 : 0);
       for (const [queue, counts] of Object.entries(await backend.counts())) {
         for (const [state, n] of Object.entries(counts)) metrics.queueDepth.set({ queue, state }, n);
       }

@@ -37,6 +37,16 @@ export function createMetrics() {
       labelNames: ['source', 'outcome'] as const,
       registers: [registry],
     }),
+    auditHeld: new Gauge({
+      name: 'opsbot_audit_records_held',
+      help: 'Audit records GitHub refuses for now (credentials or access), kept queued and retried',
+      registers: [registry],
+    }),
+    auditHeldSeconds: new Gauge({
+      name: 'opsbot_audit_oldest_held_seconds',
+      help: 'How long the oldest held audit record has been waiting (0 when none is)',
+      registers: [registry],
+    }),
     externalErrors: new Counter({
       name: 'opsbot_external_errors_total',
       help: 'Errors from Slack, GitHub, Kubernetes and Redis, by system and status',

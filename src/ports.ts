@@ -116,6 +116,8 @@ export interface ApprovalRequest {
   messageTs: string;
   expiresAt: number;
   decidedBy?: { id: string; name?: string | undefined } | undefined;
+  /** The delivery (Slack's trigger id and action ts) of the click that decided it. */
+  decidedVia?: string | undefined;
 }
 
 export interface Approvals {
@@ -134,7 +136,12 @@ export interface Approvals {
     id: string,
     status: Exclude<ApprovalStatus, 'pending'>,
     by?: { id: string; name?: string | undefined },
-    then?: CommandJobInput,
+    options?: {
+      /** The job an approval starts, kept in an outbox in the same atomic step. */
+      then?: CommandJobInput | undefined;
+      /** The delivery (click) that decides it, so a redelivery of that click gets the same answer. */
+      deliveryId?: string | undefined;
+    },
   ): Promise<{ previous: ApprovalRequest; won: boolean } | undefined>;
   /** Approved jobs not yet confirmed as queued: the outbox, drained after every decision and on a timer. */
   outbox(): Promise<{ approvalId: string; job: CommandJobInput }[]>;

@@ -1,12 +1,13 @@
 import { AlertGroup } from '../core/alert.js';
 import { AuditRecord } from '../core/audit.js';
 import { StateError } from '../core/errors.js';
+import { message } from '../core/message.js';
 import type { IncidentCommands } from '../ports.js';
 import { type QueueBackend, type TaskQueue, Unrecoverable } from '../queue/backend.js';
 import { createRedis } from '../queue/connection.js';
 import type { Feature, FeatureHandle, Runtime } from '../runtime.js';
 import { IncidentService } from './incident-service.js';
-import { createReceiver } from './receivers.js';
+import { createReceiver, type TestNote } from './receivers.js';
 import type { IncidentButton } from './store.js';
 import { type IncidentStore, MemoryIncidentStore, RedisIncidentStore } from './store.js';
 
@@ -15,6 +16,7 @@ export const INCIDENT_QUEUES = {
   sync: 'incident-sync',
   archive: 'incident-archive',
   notes: 'incident-notes',
+  testNotes: 'incident-test-notes',
 } as const;
 
 /** The running incidents feature, for commands and the button handler. */
@@ -168,6 +170,18 @@ export const incidentsFeature: Feature = {
     );
 
     const notes = defineIncidentNotes(runtime.backend, service);
+    const testChannel = runtime.config.incidents.testChannel;
+    const testNotes = testChannel
+      ? runtime.backend.define<TestNote>(
+          INCIDENT_QUEUES.testNotes,
+          async (task) => {
+            const receiver = String(task.data.receiver);
+            const text = `Grafana test notification received from contact point "${receiver}"; the webhook works and no incident was opened.`;
+            await runtime.chat.post(testChannel, message(text, { lines: [`:white_check_mark: ${text}`] }));
+          },
+          { concurrency: 1, attempts: 5 },
+        )
+      : undefined;
 
     runtime.incidents = {
       lookup: async (channelId) => {
@@ -190,6 +204,7 @@ export const incidentsFeature: Feature = {
         .map((s) => s.trim())
         .filter(Boolean),
       queue: alerts,
+      testNotes,
     };
     warnAboutWebhookAuth(log, deps);
     return {

@@ -44,3 +44,19 @@ export function fromGrafana(body: GrafanaWebhook, receivedAt: number): AlertGrou
     alerts: body.alerts.map(toAlert),
   };
 }
+
+/**
+ * Grafana's contact-point "Test" button: one alert labelled alertname=TestAlert and instance=Grafana
+ * (annotation summary "Notification test"), grouped under a key that carries the time of the click,
+ * so every click would open a new incident. Alerts of real Grafana-managed rules carry the
+ * grafana_folder label; the test alert has none. Source: grafana/alerting notify/test_receivers.go
+ * (newTestAlert, TestNotifier) and, in older releases, notify/testing.go.
+ */
+export function isGrafanaTest(body: GrafanaWebhook): boolean {
+  return body.alerts.every(
+    (a) =>
+      a.labels.alertname === 'TestAlert' &&
+      a.labels.instance === 'Grafana' &&
+      !('grafana_folder' in a.labels),
+  );
+}

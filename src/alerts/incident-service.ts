@@ -13,9 +13,11 @@ import {
   dateStamp,
   decideGroup,
   firingCount,
+  fitGitHubBody,
   type Incident,
   incidentTitle,
   issueBody,
+  issueTitle,
   matchRoutes,
   mergeAlerts,
   resolutionLines,
@@ -28,7 +30,7 @@ import { gitHubText, gitHubTitle } from '../core/text.js';
 import { failpoint } from '../failpoints.js';
 import type { Clock, IncidentContext, Locks } from '../ports.js';
 import { RetryLater, type TaskQueue } from '../queue/backend.js';
-import { toBlocks } from '../slack/render.js';
+import { clipText, fitText, toBlocks } from '../slack/render.js';
 import type { IncidentStore } from './store.js';
 
 type IncidentsConfig = NonNullable<OpsbotConfig['incidents']>;
@@ -166,6 +168,7 @@ export class IncidentService {
       actions: [],
       outbox: [],
       summaryDirty: false,
+      summaryRefused: false,
       issueDirty: false,
       resolutionDone: true,
       lastSentAt: 0,
@@ -237,8 +240,8 @@ export class IncidentService {
     return (
       !i.channelId ||
       !i.invited ||
-      !i.summaryTs ||
-      i.summaryDirty ||
+      (!i.summaryTs && !i.summaryRefused) ||
+      (i.summaryDirty && Boolean(i.summaryTs)) ||
       i.outbox.length > 0 ||
       (Boolean(this.deps.octokit) && (!i.issue || i.issueDirty || !i.resolutionDone))
     );
@@ -247,7 +250,9 @@ export class IncidentService {
   /** The sync task: bring the channel, the summary and the issue up to date, one message at a time. */
   async sync(id: string, holder: string, lastAttempt = false): Promise<void> {
     const first = await this.deps.store.get(id);
-    if (!first) return;
+    // save() queues this task just before it stores the incident, and a worker may be quicker:
+    // fail this attempt so the queue tries again, rather than finish with the incident left pending.
+    if (!first) throw new StateError('not_found', `incident ${id} is not stored yet`, { retryable: true });
     await this.withLock(first.key, holder, async () => {
       const incident = await this.deps.store.get(id);
       if (!incident) return;
@@ -302,29 +307,39 @@ export class IncidentService {
     }
     // One message per pass keeps the channel within about one message per second.
     const gapOk = now() - incident.lastSentAt >= CHANNEL_MESSAGE_GAP_MS;
-    if (!incident.summaryTs) {
+    if (!incident.summaryTs && !incident.summaryRefused) {
       const msg = summaryMessage(incident, await this.buttons(incident));
-      const posted = await slack.chat.postMessage({
-        channel,
-        text: msg.text,
-        blocks: toBlocks(msg) as never,
+      const posted = await this.refusable(incident, 'chat.postMessage', async () => {
+        try {
+          return await slack.chat.postMessage({
+            channel,
+            text: fitText(msg.text),
+            blocks: toBlocks(msg) as never,
+          });
+        } catch (err) {
+          if (!refusedBySlack(err)) throw err;
+          this.warnRefused(incident, 'chat.postMessage', err);
+          // The summary's blocks were refused: the channel still gets its headline, as plain text.
+          return await slack.chat.postMessage({ channel, text: fitText(`${msg.text}\n${SUMMARY_REFUSED}`) });
+        }
       });
-      incident.summaryTs = posted.ts as string;
+      if (posted?.ts) incident.summaryTs = posted.ts;
+      else incident.summaryRefused = true;
       incident.summaryDirty = false;
       incident.lastSentAt = now();
       await this.deps.store.put(incident);
     } else if (gapOk && incident.outbox.length > 0) {
       const lines = incident.outbox.splice(0, incident.outbox.length);
-      await slack.chat.postMessage({ channel, text: lines.join('\n') });
+      await this.refusable(incident, 'chat.postMessage', () =>
+        slack.chat.postMessage({ channel, text: fitText(lines.join('\n')) }),
+      );
       incident.lastSentAt = now();
-    } else if (gapOk && incident.summaryDirty) {
+    } else if (gapOk && incident.summaryDirty && incident.summaryTs) {
       const msg = summaryMessage(incident, await this.buttons(incident));
-      await slack.chat.update({
-        channel,
-        ts: incident.summaryTs,
-        text: msg.text,
-        blocks: toBlocks(msg) as never,
-      });
+      const ts = incident.summaryTs;
+      await this.refusable(incident, 'chat.update', () =>
+        slack.chat.update({ channel, ts, text: fitText(msg.text), blocks: toBlocks(msg) as never }),
+      );
       incident.summaryDirty = false;
       incident.lastSentAt = now();
     }
@@ -396,7 +411,7 @@ export class IncidentService {
 
   private async setTopicAndInvite(slack: WebClient, incident: Incident, channel: string): Promise<void> {
     const topic = `${incident.severity.toUpperCase()} ${incident.title} — opened ${new Date(incident.openedAt).toISOString().slice(0, 16)}Z`;
-    await slack.conversations.setTopic({ channel, topic: topic.slice(0, 250) });
+    await slack.conversations.setTopic({ channel, topic: clipText(topic, 250) });
     const members = matchRoutes(this.settings.routes, incident.labels);
     const users = new Set(members.filter((m) => !m.startsWith('@')));
     const handles = members.filter((m) => m.startsWith('@')).map((m) => m.slice(1));
@@ -412,12 +427,44 @@ export class IncidentService {
     });
   }
 
+  /**
+   * A post Slack refuses (invalid_blocks, msg_too_long, channel_not_found…) will not be accepted by
+   * retrying, so it is logged with Slack's error and skipped: the issue and the rest go on.
+   */
+  private async refusable<T>(
+    incident: Incident,
+    method: string,
+    post: () => Promise<T>,
+  ): Promise<T | undefined> {
+    try {
+      return await post();
+    } catch (err) {
+      if (!refusedBySlack(err)) throw err;
+      this.warnRefused(incident, method, err);
+      return undefined;
+    }
+  }
+
+  private warnRefused(incident: Incident, method: string, err: unknown): void {
+    const data = (err as { data?: { response_metadata?: { messages?: unknown } } }).data;
+    this.deps.log.warn(
+      {
+        incidentId: incident.id,
+        channel: incident.channelId,
+        method,
+        slackError: slackError(err),
+        slackMessages: data?.response_metadata?.messages,
+      },
+      'Slack refused an incident message; the incident goes on without it',
+    );
+  }
+
   private async syncIssue(octokit: Octokit, incident: Incident): Promise<void> {
     const [owner = '', repo = ''] = this.settings.repo.split('/');
     const labels = [`severity:${incident.severity}`, `status:${incident.status}`, 'incident'];
     const link = incident.channelId ? `<#${incident.channelId}> (#${incident.channelName ?? ''})` : undefined;
     if (!incident.issue) {
-      const title = gitHubTitle(`[${incident.severity}] ${incident.title}`);
+      const title = issueTitle(incident);
       const marker = `<!-- opsbot:incident:${incident.id} -->`;
       // A retry after an issue was created but not recorded finds it by its marker.
       const existing = incident.issueAttempted
@@ -465,13 +512,11 @@ export class IncidentService {
           owner,
           repo,
           issue_number: incident.issue as number,
-          body: [
-            marker,
-            '### Timeline',
-            ...timeline(incident),
-            '',
-            ...resolutionLines(incident, 'github'),
-          ].join('\n'),
+          body: fitGitHubBody(
+            [marker, '### Timeline', ...timeline(incident), '', ...resolutionLines(incident, 'github')].join(
+              '\n',
+            ),
+          ),
         });
       }
     }
@@ -638,6 +683,27 @@ function timeline(incident: Incident): string[] {
     ),
     `- ${at(incident.resolvedAt ?? incident.openedAt)} resolved by ${gitHubText(incident.resolvedBy ?? '?')}`,
   ];
+}
+
+const SUMMARY_REFUSED = '_(Slack refused the full summary; the incident issue has the details.)_';
+
+/** Slack errors that mean "not now" rather than "never": worth the queue's retry. */
+const TRANSIENT_SLACK_ERRORS = new Set([
+  'ratelimited',
+  'fatal_error',
+  'internal_error',
+  'service_unavailable',
+  'request_timeout',
+]);
+
+/** Slack answered ok:false with an error retrying will not change (as opposed to a transport failure). */
+function refusedBySlack(err: unknown): boolean {
+  const error = slackError(err);
+  return (
+    (err as { code?: string }).code === 'slack_webapi_platform_error' &&
+    error !== undefined &&
+    !TRANSIENT_SLACK_ERRORS.has(error)
+  );
 }
 
 function slackError(err: unknown): string | undefined {

@@ -2,64 +2,83 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import type { AlertGroup } from '../core/alert.js';
 
-/** PagerDuty v3 webhook (https://developer.pagerduty.com/docs/webhooks/v3-overview/), incident events. */
-export const PagerDutyWebhook = z.object({
+/**
+ * The v3 webhook envelope, common to every event type; only this is checked before the event type
+ * is known (https://developer.pagerduty.com/docs/webhooks/v3-overview#webhook-payload).
+ */
+export const PagerDutyEnvelope = z.object({
   event: z.object({
     id: z.string().min(1),
-    event_type: z.string().regex(/^incident\.[a-z_]+$/, 'must be an incident.* event'),
-    resource_type: z.literal('incident'),
+    event_type: z.string().min(1),
+    resource_type: z.string().min(1),
     occurred_at: z.string(),
-    data: z.object({
-      id: z.string().min(1),
-      type: z.string().default('incident'),
-      html_url: z.string().default(''),
-      number: z.number().optional(),
-      status: z.enum(['triggered', 'acknowledged', 'resolved']).optional(),
-      title: z.string().default('PagerDuty incident'),
-      urgency: z.enum(['high', 'low']).default('high'),
-      priority: z.object({ summary: z.string() }).nullish(),
-      service: z.object({ id: z.string(), summary: z.string().default('') }).optional(),
-    }),
+    data: z.record(z.string(), z.unknown()),
   }),
 });
-export type PagerDutyWebhook = z.infer<typeof PagerDutyWebhook>;
+export type PagerDutyEnvelope = z.infer<typeof PagerDutyEnvelope>;
 
-const RESOLVING = new Set(['incident.resolved']);
-const TRIGGERING = new Set(['incident.triggered', 'incident.reopened', 'incident.unacknowledged']);
+/** `event.data` of the incident events opsbot acts on (data.type "incident" in the Event Types table). */
+export const PagerDutyIncident = z.object({
+  id: z.string().min(1),
+  html_url: z.string().default(''),
+  number: z.number().optional(),
+  status: z.string().optional(),
+  title: z.string().default('PagerDuty incident'),
+  urgency: z.enum(['high', 'low']).default('high'),
+  priority: z.object({ summary: z.string() }).nullish(),
+  service: z.object({ id: z.string(), summary: z.string().default('') }).nullish(),
+});
+export type PagerDutyIncident = z.infer<typeof PagerDutyIncident>;
 
-/** Only events that start or end an incident matter; the rest (annotated, acknowledged…) are ignored. */
-export function fromPagerDuty(body: PagerDutyWebhook, receivedAt: number): AlertGroup | undefined {
+/** The events that start or end an incident. Every other type (notes, responders, services…) is acknowledged and ignored. */
+const ACTED_ON: Readonly<Record<string, 'firing' | 'resolved'>> = {
+  'incident.triggered': 'firing',
+  'incident.reopened': 'firing',
+  'incident.unacknowledged': 'firing',
+  'incident.resolved': 'resolved',
+};
+
+/** What "Send Test Event" (POST /webhook_subscriptions/{id}/ping) delivers. */
+export const PAGERDUTY_PING = 'pagey.ping';
+
+export type PagerDutyEvent =
+  | { act: true; group: AlertGroup }
+  | { act: false; reason: string; invalid?: boolean };
+
+/** An envelope's event: the incident as an alert group when opsbot acts on its type, else why not. */
+export function fromPagerDuty(body: PagerDutyEnvelope, receivedAt: number): PagerDutyEvent {
   const { event } = body;
-  const status = RESOLVING.has(event.event_type)
-    ? 'resolved'
-    : TRIGGERING.has(event.event_type)
-      ? 'firing'
-      : undefined;
-  if (!status) return undefined;
-  const d = event.data;
+  const status = ACTED_ON[event.event_type];
+  if (!status) return { act: false, reason: `event type ${event.event_type} is not acted on` };
+  const incident = PagerDutyIncident.safeParse(event.data);
+  if (!incident.success) return { act: false, invalid: true, reason: z.prettifyError(incident.error) };
+  const d = incident.data;
   const severity = d.priority?.summary?.toLowerCase() ?? (d.urgency === 'high' ? 'critical' : 'warning');
   return {
-    source: 'pagerduty',
-    groupKey: d.id,
-    status,
-    title: d.title,
-    commonLabels: { severity, ...(d.service?.summary ? { service: d.service.summary } : {}) },
-    commonAnnotations: d.html_url ? { dashboard_url: d.html_url } : {},
-    truncatedAlerts: 0,
-    receivedAt,
-    alerts: [
-      {
-        fingerprint: d.id,
-        status,
-        labels: {
-          alertname: d.title,
-          severity,
-          ...(d.service?.summary ? { service: d.service.summary } : {}),
+    act: true,
+    group: {
+      source: 'pagerduty',
+      groupKey: d.id,
+      status,
+      title: d.title,
+      commonLabels: { severity, ...(d.service?.summary ? { service: d.service.summary } : {}) },
+      commonAnnotations: d.html_url ? { dashboard_url: d.html_url } : {},
+      truncatedAlerts: 0,
+      receivedAt,
+      alerts: [
+        {
+          fingerprint: d.id,
+          status,
+          labels: {
+            alertname: d.title,
+            severity,
+            ...(d.service?.summary ? { service: d.service.summary } : {}),
+          },
+          annotations: {},
+          ...(status === 'firing' ? { startsAt: event.occurred_at } : { endsAt: event.occurred_at }),
         },
-        annotations: {},
-        ...(status === 'firing' ? { startsAt: event.occurred_at } : { endsAt: event.occurred_at }),
-      },
-    ],
+      ],
+    },
   };
 }
 

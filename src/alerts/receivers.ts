@@ -7,9 +7,9 @@ import { BodyTooLarge, readBody } from '../http/body.js';
 import type { Metrics } from '../metrics.js';
 import type { TaskQueue } from '../queue/backend.js';
 import { AlertmanagerWebhook, fromAlertmanager } from './alertmanager.js';
-import { fromGrafana, GrafanaWebhook } from './grafana.js';
+import { fromGrafana, GrafanaWebhook, isGrafanaTest } from './grafana.js';
 import { hashOf } from './incident-service.js';
-import { fromPagerDuty, PagerDutyWebhook, verifyPagerDutySignature } from './pagerduty.js';
+import { fromPagerDuty, PAGERDUTY_PING, PagerDutyEnvelope, verifyPagerDutySignature } from './pagerduty.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -25,6 +25,15 @@ export interface ReceiverDeps {
   pagerDutySecrets: string[];
   /** Job data is re-validated by the worker, so the queue holds it as unknown. */
   queue: TaskQueue<{ group: unknown }>;
+  /** Where a source's test notification becomes a short note; without it, it is only logged. */
+  testNotes?: TaskQueue<TestNote> | undefined;
+}
+
+/** A source's "Test" button was pressed (Grafana's contact point test). */
+export interface TestNote {
+  source: AlertSource;
+  receiver: string;
+  receivedAt: number;
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
@@ -87,13 +96,45 @@ export function createReceiver(source: AlertSource, deps: ReceiverDeps): Request
         return send(res, 400, { error: 'invalid_json', reason: 'the body is not JSON' });
       }
       const parsed = parse(source, json, deps.now());
+      if (!parsed.ok && source === 'pagerduty') {
+        // PagerDuty drops a 4xx without retrying and disables the subscription after three in a
+        // row, discarding what is queued behind them: only credentials and non-JSON get a 4xx.
+        deps.log.warn(
+          { source, reason: parsed.reason },
+          'PagerDuty delivery not understood; acknowledged and ignored',
+        );
+        count('invalid');
+        return send(res, 202, { status: 'ignored', reason: parsed.reason });
+      }
       if (!parsed.ok) {
         count('invalid');
         return send(res, 400, { error: 'invalid_payload', reason: parsed.reason });
       }
+      if (parsed.test) {
+        deps.log.info({ source, receiver: parsed.test.receiver }, 'Grafana test notification received');
+        count('test');
+        const id = `${source}-test-${hashOf(parsed.test.groupKey, 24)}`;
+        try {
+          await deps.testNotes?.add(id, { source, receiver: parsed.test.receiver, receivedAt: deps.now() });
+        } catch (err) {
+          deps.log.error({ err, source }, 'could not queue a test notification note');
+          return send(res, 503, { error: 'queue_unavailable' });
+        }
+        return send(res, 202, { status: 'test' });
+      }
       if (!parsed.group) {
+        if (parsed.eventType === PAGERDUTY_PING)
+          deps.log.info(
+            { source, eventType: parsed.eventType },
+            'PagerDuty test event (pagey.ping) received; the webhook works',
+          );
+        else
+          deps.log.debug(
+            { source, eventType: parsed.eventType, reason: parsed.ignored },
+            'webhook event ignored',
+          );
         count('ignored');
-        return send(res, 202, { status: 'ignored' });
+        return send(res, 202, { status: 'ignored', ...(parsed.ignored ? { reason: parsed.ignored } : {}) });
       }
       const webhookId = header(req, 'x-webhook-id');
       const id =
@@ -121,7 +162,16 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value.join(',') : value;
 }
 
-type Parsed = { ok: true; group: AlertGroup | undefined; eventId?: string } | { ok: false; reason: string };
+type Parsed =
+  | {
+      ok: true;
+      group: AlertGroup | undefined;
+      eventId?: string;
+      eventType?: string;
+      ignored?: string;
+      test?: { receiver: string; groupKey: string };
+    }
+  | { ok: false; reason: string };
 
 function parse(source: AlertSource, json: unknown, now: number): Parsed {
   const fail = (error: z.ZodError): Parsed => ({ ok: false, reason: z.prettifyError(error) });
@@ -131,10 +181,20 @@ function parse(source: AlertSource, json: unknown, now: number): Parsed {
   }
   if (source === 'grafana') {
     const r = GrafanaWebhook.safeParse(json);
-    return r.success ? { ok: true, group: fromGrafana(r.data, now) } : fail(r.error);
+    if (!r.success) return fail(r.error);
+    if (isGrafanaTest(r.data))
+      return { ok: true, group: undefined, test: { receiver: r.data.receiver, groupKey: r.data.groupKey } };
+    return { ok: true, group: fromGrafana(r.data, now) };
   }
-  const r = PagerDutyWebhook.safeParse(json);
-  return r.success
-    ? { ok: true, group: fromPagerDuty(r.data, now), eventId: r.data.event.id }
-    : fail(r.error);
+  const r = PagerDutyEnvelope.safeParse(json);
+  if (!r.success) return fail(r.error);
+  const event = fromPagerDuty(r.data, now);
+  if (!event.act && event.invalid) return { ok: false, reason: event.reason };
+  return {
+    ok: true,
+    group: event.act ? event.group : undefined,
+    eventId: r.data.event.id,
+    eventType: r.data.event.event_type,
+    ...(event.act ? {} : { ignored: event.reason }),
+  };
 }

@@ -77,6 +77,8 @@ export const Incidents = z.strictObject({
   environment: z.string().min(1).optional(),
   /** Alerts kept in one incident's record (the most recent); older ones are dropped but still counted. */
   maxAlerts: z.int().min(10).default(200),
+  /** Where a Grafana contact point's "Test" notification is acknowledged (a channel id or #name); without it, only logged. */
+  testChannel: z.string().min(1).optional(),
 });
 
 export const Preview = z.strictObject({

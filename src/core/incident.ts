@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { type Alert, type AlertGroup, alertTime } from './alert.js';
 import { formatDuration } from './duration.js';
 import { type Button, type Message, message } from './message.js';
-import { escapeGitHub, escapeMrkdwn, gitHubText, slackLink, slackText } from './text.js';
+import { escapeGitHub, escapeMrkdwn, gitHubText, gitHubTitle, slackLink, slackText } from './text.js';
 
 export const StoredAlert = z.object({
   status: z.enum(['firing', 'resolved']),
@@ -52,6 +52,8 @@ export const Incident = z.object({
   channelId: z.string().optional(),
   channelName: z.string().optional(),
   summaryTs: z.string().optional(),
+  /** Slack refused the summary even as plain text; it is not posted again for this incident. */
+  summaryRefused: z.boolean().default(false),
   issue: z.int().optional(),
   invited: z.boolean().default(false),
   archived: z.boolean().default(false),
@@ -288,10 +290,13 @@ export function summaryMessage(incident: Incident, buttons: Button[] = []): Mess
   });
 }
 
+/** A label value shown in a summary or an issue row; one huge value must not crowd out the others. */
+const LABEL_VALUE_MAX = 300;
+
 function describeLabels(labels: Record<string, string>, omit: Record<string, string> = {}): string {
   return Object.entries(labels)
     .filter(([k]) => !Object.hasOwn(omit, k))
-    .map(([k, v]) => `${k}=${v}`)
+    .map(([k, v]) => `${k}=${shorten(v, LABEL_VALUE_MAX)}`)
     .join(', ');
 }
 
@@ -316,11 +321,34 @@ export function resolutionLines(incident: Incident, target: 'slack' | 'github' =
   ];
 }
 
+/** GitHub refuses issue and comment bodies over 65,536 characters (422 "body is too long"). */
+export const GITHUB_BODY_MAX = 65_536;
+/** One alert's labels in the issue table; a 2,000-character label value stays readable but bounded. */
+const ISSUE_ROW_LABELS_MAX = 1_000;
+
+/** At most `max` characters (code points), ending in "…" when cut. */
+function shorten(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const chars = Array.from(text);
+  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
+}
+
+/** A GitHub issue or comment body within GitHub's limit; a trailing marker line survives the cut. */
+export function fitGitHubBody(body: string, marker = ''): string {
+  const room = GITHUB_BODY_MAX - Array.from(marker).length - (marker ? 1 : 0);
+  return marker ? `${shorten(body, room)}\n${marker}` : shorten(body, room);
+}
+
+/** The issue title, within GitHub's 256 characters (422 "title is too long" past it). */
+export function issueTitle(incident: Pick<Incident, 'severity' | 'title'>): string {
+  return shorten(gitHubTitle(`[${incident.severity}] ${incident.title}`), 256);
+}
+
 /** The issue body: the incident record on GitHub, with every piece of alert text escaped for markdown. */
 export function issueBody(incident: Incident, channelLink: string | undefined): string {
   const alerts = Object.entries(incident.alerts).slice(0, 50);
   const unlisted = totalAlerts(incident) - incident.truncatedAlerts - alerts.length;
-  return [
+  const body = [
     `**Severity:** ${gitHubText(incident.severity)}  `,
     `**Source:** ${incident.source}  `,
     `**Opened:** ${new Date(incident.openedAt).toISOString()}  `,
@@ -334,10 +362,10 @@ export function issueBody(incident: Incident, channelLink: string | undefined): 
     '| --- | --- | --- |',
     ...alerts.map(
       ([, a]) =>
-        `| ${gitHubText(a.labels.alertname ?? 'alert')} | ${a.status} | ${gitHubText(describeLabels(a.labels))} |`,
+        `| ${gitHubText(a.labels.alertname ?? 'alert')} | ${a.status} | ${gitHubText(shorten(describeLabels(a.labels), ISSUE_ROW_LABELS_MAX))} |`,
     ),
     ...(unlisted > 0 ? [`…and ${unlisted} more`] : []),
     '',
-    `<!-- opsbot:incident:${incident.id} -->`,
   ].join('\n');
+  return fitGitHubBody(body, `<!-- opsbot:incident:${incident.id} -->`);
 }

@@ -33,6 +33,15 @@ function what(request: ApprovalRequest): string {
   return `${request.job.command} ${request.target ?? ''} in ${request.environment}`.replace(/\s+/g, ' ');
 }
 
+function redelivered(request: ApprovalRequest, click: ApprovalClick): boolean {
+  return request.status !== 'pending' && request.decidedVia === click.deliveryId;
+}
+
+/** What the deciding click was answered, for a redelivery of that same click. */
+function decidedAnswer(request: ApprovalRequest): Message {
+  return message(`${request.status === 'approved' ? 'Approved' : 'Denied'}: ${what(request)}.`);
+}
+
 function statusText(request: ApprovalRequest): string {
   const by = request.decidedBy ? ` by ${mention(request.decidedBy)}` : '';
   return `already ${request.status}${by}`;
@@ -49,6 +58,9 @@ export async function decideApproval(deps: ApprovalDeps, click: ApprovalClick): 
     return message(`Refused: ${reason}.`, { lines: [`:no_entry: Refused: ${reason}. Nothing was changed.`] });
   };
   if (!request) return refuse('this approval request is unknown');
+  // Slack may deliver one click twice (a Socket Mode envelope retried on another connection): the
+  // delivery that decided gets the same answer again, and nothing else happens.
+  if (redelivered(request, click)) return decidedAnswer(request);
   if (request.status !== 'pending') return refuse(`this request is ${statusText(request)}`, request);
   if (deps.clock.now() >= request.expiresAt) return refuse('this request has expired', request);
 
@@ -70,12 +82,11 @@ export async function decideApproval(deps: ApprovalDeps, click: ApprovalClick): 
   };
   // The decision and the job it starts are one atomic write (the job waits in the approvals outbox),
   // so a crash or a queue failure between them can neither lose the approval nor run a denied job.
-  const result = await deps.approvals.decide(
-    request.id,
-    status,
-    click.user,
-    status === 'approved' ? approvedJob : undefined,
-  );
+  const result = await deps.approvals.decide(request.id, status, click.user, {
+    ...(status === 'approved' ? { then: approvedJob } : {}),
+    deliveryId: click.deliveryId,
+  });
+  if (result && !result.won && redelivered(result.previous, click)) return decidedAnswer(result.previous);
   if (!result?.won)
     return refuse(`this request is ${result ? statusText(result.previous) : 'unknown'}`, request);
 

@@ -1,20 +1,38 @@
-import { createAppAuth } from '@octokit/auth-app';
 import { RequestError } from '@octokit/request-error';
 import { Octokit } from '@octokit/rest';
+import type { Logger } from 'pino';
 import type { Env } from '../config/env.js';
 import { ExternalServiceError } from '../core/errors.js';
+import { createInstallationAuth } from './installation-auth.js';
+
+/**
+ * Octokit's log calls (strings) as pino lines, so they are JSON like the rest. Its request-log
+ * plugin writes one info line per request and one error line per failed one, most of which we
+ * handle (a 404 probe, the 422 of a file already written): those go to debug and warn.
+ */
+export function octokitLogger(log: Logger) {
+  const line = (write: (fields: object, msg: string) => void) => (message: unknown) =>
+    write({ octokit: String(message) }, 'octokit');
+  return {
+    debug: line(log.debug.bind(log)),
+    info: line(log.debug.bind(log)),
+    warn: line(log.warn.bind(log)),
+    error: line(log.warn.bind(log)),
+  };
+}
 
 /** An Octokit for GITHUB_API_URL, authenticated by token or as a GitHub App installation. */
-export function createOctokit(env: Env): Octokit | undefined {
+export function createOctokit(env: Env, log: Logger): Octokit | undefined {
   const common = {
     baseUrl: env.GITHUB_API_URL.replace(/\/+$/, ''),
     userAgent: 'opsbot',
     request: { retries: 0 },
+    log: octokitLogger(log.child({ component: 'octokit' })),
   };
   if (env.GITHUB_APP_ID && env.GITHUB_APP_PRIVATE_KEY && env.GITHUB_APP_INSTALLATION_ID) {
     return new Octokit({
       ...common,
-      authStrategy: createAppAuth,
+      authStrategy: createInstallationAuth,
       auth: {
         appId: env.GITHUB_APP_ID,
         privateKey: env.GITHUB_APP_PRIVATE_KEY.replace(/\\n/g, '\n'),

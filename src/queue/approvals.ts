@@ -32,7 +32,7 @@ const DECIDE = `
 if redis.call('exists', KEYS[1]) == 0 then return nil end
 local status = redis.call('hget', KEYS[1], 'status')
 if status ~= 'pending' then return 0 end
-redis.call('hset', KEYS[1], 'status', ARGV[1], 'decidedBy', ARGV[2])
+redis.call('hset', KEYS[1], 'status', ARGV[1], 'decidedBy', ARGV[2], 'decidedVia', ARGV[5])
 if ARGV[3] ~= '' then redis.call('hset', KEYS[2], ARGV[4], ARGV[3]) end
 return 1`;
 
@@ -86,6 +86,7 @@ export class RedisApprovals implements Approvals {
       status: Status.parse(fields.status ?? 'pending'),
       messageTs,
       decidedBy: fields.decidedBy ? Person.parse(JSON.parse(fields.decidedBy)) : undefined,
+      decidedVia: fields.decidedVia || undefined,
     };
   }
 
@@ -97,7 +98,7 @@ export class RedisApprovals implements Approvals {
     id: string,
     status: Exclude<ApprovalStatus, 'pending'>,
     by?: { id: string; name?: string | undefined },
-    then?: CommandJobInput,
+    options: { then?: CommandJobInput | undefined; deliveryId?: string | undefined } = {},
   ) {
     const previous = await this.get(id);
     if (!previous) return undefined;
@@ -108,8 +109,9 @@ export class RedisApprovals implements Approvals {
       this.outboxKey(),
       status,
       by ? JSON.stringify(by) : '',
-      then ? JSON.stringify(then) : '',
+      options.then ? JSON.stringify(options.then) : '',
       id,
+      options.deliveryId ?? '',
     );
     if (won === 1) return { previous, won: true };
     // Lost the race: answer with the state as it is now, so the message names who decided.

@@ -44,7 +44,7 @@ export class MemoryApprovals implements Approvals {
     id: string,
     status: Exclude<ApprovalStatus, 'pending'>,
     by?: { id: string; name?: string | undefined },
-    then?: CommandJobInput,
+    options: { then?: CommandJobInput | undefined; deliveryId?: string | undefined } = {},
   ) {
     const request = this.requests.get(id);
     if (!request) return undefined;
@@ -52,7 +52,8 @@ export class MemoryApprovals implements Approvals {
     if (request.status !== 'pending') return { previous, won: false };
     request.status = status;
     if (by) request.decidedBy = by;
-    if (then) this.pending.set(id, structuredClone(then));
+    if (options.then) this.pending.set(id, structuredClone(options.then));
+    if (options.deliveryId) request.decidedVia = options.deliveryId;
     return { previous, won: true };
   }
 

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { AuditRecord } from '../core/audit.js';
-import { OpsError, StateError } from '../core/errors.js';
+import { ExternalServiceError, OpsError, StateError } from '../core/errors.js';
 import type { CommandJobInput } from '../engine/command-job.js';
 import { FinalFailure, type JobAttempt } from '../engine/run-command.js';
 import { failpoint } from '../failpoints.js';
@@ -11,6 +11,13 @@ export const COMMAND_ATTEMPTS = 5;
 /** Audit records are retried for days rather than dropped; backoff is capped at 5 minutes. */
 export const AUDIT_ATTEMPTS = 2_000;
 const BUSY_RETRY_MS = 1_500;
+/** A held record is retried at least this often, so it is written soon after access is restored. */
+const HELD_RETRY_MAX_MS = 30_000;
+
+/** GitHub refusing our credentials or access (401, 403, 404): an operator must act, the record waits. */
+function waitsForAccess(err: unknown): err is ExternalServiceError {
+  return err instanceof ExternalServiceError && [401, 403, 404].includes(err.status ?? 0);
+}
 
 export const QUEUES = { commands: 'commands', audit: 'audit', approvals: 'approvals' } as const;
 
@@ -47,6 +54,8 @@ export interface CoreHandlers {
   expireApproval(approvalId: string): Promise<void>;
   /** Awaited before the record's task completes, so what it queues (an incident note) is never lost. */
   onAuditWritten?(record: AuditRecord, location: string): Promise<void>;
+  /** A record the audit log refuses for now (credentials, access); it stays queued and is retried. */
+  onAuditHeld?(record: AuditRecord, err: ExternalServiceError): void;
 }
 
 /**
@@ -86,7 +95,9 @@ export function createJobs(backend: QueueBackend, handlers: CoreHandlers, concur
           await handlers.onAuditWritten?.(record.data, location);
           return;
         } catch (err) {
-          if (err instanceof OpsError && !err.retryable) {
+          // Bad credentials or lost access hold the record (and those behind it) until fixed: never dropped.
+          const held = waitsForAccess(err);
+          if (err instanceof OpsError && !err.retryable && !held) {
             log.error(
               { err, record: record.data },
               'audit record REFUSED by the audit log; kept in the failed set until replayed',
@@ -94,8 +105,18 @@ export function createJobs(backend: QueueBackend, handlers: CoreHandlers, concur
             throw new Unrecoverable(err.message, { cause: err });
           }
           const attempt = task.attempt + failures;
-          const delayMs = backoffDelay(attempt, err);
-          log.warn({ err, recordId: record.data.id, attempt, delayMs }, 'audit write failed; will retry');
+          const delayMs = held
+            ? Math.min(backoffDelay(attempt, err), HELD_RETRY_MAX_MS)
+            : backoffDelay(attempt, err);
+          if (held) {
+            handlers.onAuditHeld?.(record.data, err);
+            log.warn(
+              { err, recordId: record.data.id, attempt, delayMs },
+              'audit record held: GitHub refuses our credentials or access; it stays queued and is retried',
+            );
+          } else {
+            log.warn({ err, recordId: record.data.id, attempt, delayMs }, 'audit write failed; will retry');
+          }
           // Without a shutdown signal (or once it fires) the queue's own backoff takes over.
           if (!task.signal || task.signal.aborted || !(await pause(delayMs, task.signal))) throw err;
         }

@@ -9,7 +9,7 @@ import type { ApprovalClick } from '../engine/decide-approval.js';
 import type { PreviewExtendClick } from '../engine/preview-click.js';
 import { boltLogger } from './bolt-logger.js';
 import { slackEventsGate } from './events-gate.js';
-import { toBlocks } from './render.js';
+import { fitText, toBlocks } from './render.js';
 import { claimOf, workspaceRefusal } from './workspace.js';
 
 const ACK_BUDGET_MS = 2_500;
@@ -131,7 +131,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
         'opsbot could not confirm this request in time (its queue is slow or unavailable). If it was accepted, its outcome will appear here; check before you try again.',
       );
     }
-    await ack({ response_type: 'ephemeral', text: reply.text, blocks: toBlocks(reply) });
+    await ack({ response_type: 'ephemeral', text: fitText(reply.text), blocks: toBlocks(reply) });
   });
 
   /**
@@ -159,7 +159,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
           await client.chat.postEphemeral({
             channel: click.channelId,
             user: click.user.id,
-            text: reply.text,
+            text: fitText(reply.text),
             blocks: toBlocks(reply),
           });
         }

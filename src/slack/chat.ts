@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { ExternalServiceError } from '../core/errors.js';
 import type { Message } from '../core/message.js';
 import type { Chat, Directory } from '../ports.js';
-import { toBlocks } from './render.js';
+import { fitText, toBlocks } from './render.js';
 
 /** Default hard maximum age of cached user-group memberships (OPSBOT_GROUPS_MAX_AGE). */
 export const GROUPS_MAX_AGE_MS = 5 * 60_000;
@@ -56,7 +56,7 @@ export class SlackChat implements Chat, Directory {
     try {
       const res = await this.client.chat.postMessage({
         channel,
-        text: message.text,
+        text: fitText(message.text),
         blocks: toBlocks(message),
       });
       return { ts: String(res.ts) };
@@ -67,7 +67,7 @@ export class SlackChat implements Chat, Directory {
 
   async update(channel: string, ts: string, message: Message): Promise<void> {
     try {
-      await this.client.chat.update({ channel, ts, text: message.text, blocks: toBlocks(message) });
+      await this.client.chat.update({ channel, ts, text: fitText(message.text), blocks: toBlocks(message) });
     } catch (err) {
       throw slackError(err, 'chat.update');
     }
@@ -75,7 +75,12 @@ export class SlackChat implements Chat, Directory {
 
   async postEphemeral(channel: string, user: string, message: Message): Promise<void> {
     try {
-      await this.client.chat.postEphemeral({ channel, user, text: message.text, blocks: toBlocks(message) });
+      await this.client.chat.postEphemeral({
+        channel,
+        user,
+        text: fitText(message.text),
+        blocks: toBlocks(message),
+      });
     } catch (err) {
       throw slackError(err, 'chat.postEphemeral');
     }

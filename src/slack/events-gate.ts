@@ -1,6 +1,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { BodyTooLarge, readBody } from '../http/body.js';
+import { mediaType } from '../http/content-type.js';
 import { type Verification, verifySlackSignature } from './verify.js';
 import { claimOfRaw, type ExpectedWorkspace, workspaceRefusal } from './workspace.js';
 
@@ -65,6 +66,8 @@ export function slackEventsGate(options: GateOptions): RequestListener {
         }
         // Bolt reads a pre-buffered body from rawBody instead of the consumed stream.
         (req as IncomingMessage & { rawBody?: Buffer }).rawBody = body;
+        // Bolt matches the header exactly; a `; charset=utf-8` would make it parse a form as JSON.
+        if (req.headers['content-type']) req.headers['content-type'] = mediaType(req.headers['content-type']);
         options.next(req, res);
       },
       (err: unknown) => {

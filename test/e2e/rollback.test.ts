@@ -177,9 +177,11 @@ describe('/ops rollback, end to end through the bot process', () => {
       ['slack', true],
       ['kubernetes', true],
       ['github', true],
+      ['audit', true],
     ]);
     expect(ready.status).toBe(200);
     const metrics = await (await fetch(`${bot.url}/metrics`)).text();
     expect(metrics).toMatch(/opsbot_commands_total\{verb="rollback",outcome="queued"\} \d+/);
+    expect(metrics).toMatch(/^opsbot_audit_records_held 0$/m);
   });
 });

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GitHubAppFake, type GitHubAppOptions, type IssuedToken, JWT_UNDECODABLE } from './github-app.js';
 import {
   HttpError,
   isRecord,
@@ -23,6 +24,13 @@ export interface StartGitHubFakeOptions {
   port?: number | undefined;
   /** The login the token acts as, shown as the author of issues and comments. */
   login?: string | undefined;
+  /** Speak the GitHub App flow: an RS256 JWT of this app buys installation tokens that expire. */
+  app?: GitHubAppOptions | undefined;
+  /**
+   * Serve the REST API under a prefix, as GitHub Enterprise Server does under `/api/v3`
+   * (https://docs.github.com/en/enterprise-server@latest/rest/quickstart); `url` includes it.
+   */
+  pathPrefix?: string | undefined;
 }
 
 export interface GitHubRequestRecord {
@@ -93,6 +101,14 @@ export interface GitHubFake {
   /** Base URL without a trailing slash, for Octokit's `baseUrl`. */
   readonly url: string;
   readonly requests: readonly GitHubRequestRecord[];
+  /** Installation tokens handed out so far (App flow only), oldest first. */
+  readonly installationTokens: readonly IssuedToken[];
+  /** Revokes every installation token, as GitHub does when an installation's permissions change. */
+  revokeInstallationTokens(): void;
+  /** Replaces the app's public key: JWTs signed with the old private key are refused (401). */
+  setAppPublicKey(publicKey: string): void;
+  /** Installation tokens issued from now on live this long. */
+  setInstallationTokenTtl(ms: number): void;
   createRepo(fullName: string, opts?: CreateRepoOptions): void;
   createBranch(fullName: string, branch: string, fromBranch?: string): void;
   files(fullName: string, branch?: string): Record<string, string>;
@@ -131,6 +147,31 @@ function fail(status: number, message: string, documentationUrl = DOCS): HttpErr
 
 function notSupplied(field: string, docs: string): HttpError {
   return fail(422, `Invalid request.\n\n"${field}" wasn't supplied.`, docs);
+}
+
+/** Issue and comment bodies: GitHub answers 422 past 65,536 characters; titles past 256. */
+const BODY_MAX = 65_536;
+const TITLE_MAX = 256;
+
+/** GitHub's refusal of an over-long field: 422 Validation Failed, `<field> is too long (maximum is N characters)`. */
+function tooLong(resource: 'Issue' | 'IssueComment', field: string, max: number, docs: string): HttpError {
+  return new HttpError(
+    422,
+    {
+      message: 'Validation Failed',
+      errors: [
+        { resource, code: 'custom', field, message: `${field} is too long (maximum is ${max} characters)` },
+      ],
+      documentation_url: docs,
+      status: '422',
+    },
+    `${field} is too long`,
+  );
+}
+
+function checkBodyLength(body: unknown, resource: 'Issue' | 'IssueComment', docs: string): void {
+  if (typeof body === 'string' && [...body].length > BODY_MAX)
+    throw tooLong(resource, 'body', BODY_MAX, docs);
 }
 
 /** Git's blob id: sha1 of `blob <size>\0<content>`. */
@@ -792,6 +833,8 @@ class GitHubState {
     const body = isRecord(ctx.body) ? ctx.body : {};
     if (typeof body.title !== 'string' && typeof body.title !== 'number')
       throw notSupplied('title', ISSUES_DOCS);
+    checkBodyLength(body.body, 'Issue', ISSUES_DOCS);
+    if ([...String(body.title)].length > TITLE_MAX) throw tooLong('Issue', 'title', TITLE_MAX, ISSUES_DOCS);
     const now = iso(Date.now());
     const issue: IssueRecord = {
       id: this.nextId++,
@@ -846,6 +889,7 @@ class GitHubState {
     const repo = this.repo(params);
     const issue = this.issue(repo, params[2]);
     const body = isRecord(ctx.body) ? ctx.body : {};
+    checkBodyLength(body.body, 'Issue', `${DOCS}/issues/issues#update-an-issue`);
     if (typeof body.title === 'string') issue.title = body.title;
     if (typeof body.body === 'string' || body.body === null) issue.body = body.body;
     if (body.labels !== undefined) issue.labels = labelNames(body.labels);
@@ -892,6 +936,7 @@ class GitHubState {
     const body = isRecord(ctx.body) ? ctx.body.body : undefined;
     if (typeof body !== 'string')
       throw notSupplied('body', `${DOCS}/issues/comments#create-an-issue-comment`);
+    checkBodyLength(body, 'IssueComment', `${DOCS}/issues/comments#create-an-issue-comment`);
     const comment: GitHubComment = { id: this.nextId++, body, user: this.login, created_at: iso(Date.now()) };
     issue.comments.push(comment);
     issue.updated_at = comment.created_at;
@@ -997,27 +1042,34 @@ class GitHubState {
   // ---- auth and GitHub App -----------------------------------------------------------------------
 
   /** Returns an error answer for a request whose credentials do not fit the route, else undefined. */
-  checkAuth(path: string, authorization: string | undefined): HttpError | undefined {
+  checkAuth(
+    path: string,
+    authorization: string | undefined,
+    app: GitHubAppFake | undefined,
+  ): HttpError | undefined {
     const credential = /^(?:token|bearer)\s+(\S+)$/i.exec(authorization ?? '')?.[1];
-    if (path.startsWith('/app/')) {
-      return credential?.split('.').length === 3
-        ? undefined
-        : fail(401, 'A JSON web token could not be decoded');
+    const now = Date.now();
+    if (path.startsWith('/app/') || path === '/app') {
+      const refusal = app ? (credential ? app.verifyJwt(credential, now) : JWT_UNDECODABLE) : JWT_UNDECODABLE;
+      return refusal ? fail(401, refusal) : undefined;
     }
     if (credential === undefined)
       return path === '/' || path === '/rate_limit' ? undefined : fail(401, 'Requires authentication');
-    return credential === this.token ? undefined : fail(401, 'Bad credentials');
+    const valid = credential === this.token || (app?.accepts(credential, now) ?? false);
+    return valid ? undefined : fail(401, 'Bad credentials');
   }
 
-  installationToken(installationId: string): Answer {
+  /** POST /app/installations/{id}/access_tokens, after the JWT was verified. */
+  installationToken(app: GitHubAppFake, installationId: string): Answer {
+    if (Number(installationId) !== app.options.installationId) throw fail(404, 'Not Found');
+    const issued = app.issue(Date.now());
     return {
       status: 201,
       body: {
-        token: this.token,
-        expires_at: iso(Date.now() + 3600_000),
+        token: issued.token,
+        expires_at: iso(issued.expiresAt),
         permissions: { contents: 'write', issues: 'write', pull_requests: 'write', metadata: 'read' },
         repository_selection: 'all',
-        installation_id: Number(installationId),
       },
     };
   }
@@ -1086,6 +1138,8 @@ function faultAnswer(fault: GitHubFault): Answer {
 
 export async function startGitHubFake(options: StartGitHubFakeOptions = {}): Promise<GitHubFake> {
   let baseUrl = '';
+  const prefix = (options.pathPrefix ?? '').replace(/\/+$/, '');
+  const app = options.app ? new GitHubAppFake(options.app) : undefined;
   const state = new GitHubState(() => baseUrl, options.login ?? 'opsbot[bot]', options.token ?? 'ghp_test');
   const requests: GitHubRequestRecord[] = [];
   let faults: ActiveFault[] = [];
@@ -1113,10 +1167,10 @@ export async function startGitHubFake(options: StartGitHubFakeOptions = {}): Pro
   };
 
   const route = (ctx: Ctx, authorization: string | undefined): Answer => {
-    const authError = state.checkAuth(ctx.path, authorization);
+    const authError = state.checkAuth(ctx.path, authorization, app);
     if (authError) throw authError;
-    const app = /^\/app\/installations\/(\d+)\/access_tokens$/.exec(ctx.path);
-    if (app?.[1] && ctx.method === 'POST') return state.installationToken(app[1]);
+    const tokenRoute = /^\/app\/installations\/(\d+)\/access_tokens$/.exec(ctx.path);
+    if (app && tokenRoute?.[1] && ctx.method === 'POST') return state.installationToken(app, tokenRoute[1]);
     if (ctx.method === 'GET' && ctx.path === '/rate_limit') {
       return { status: 200, body: rateLimitBody(rateHeaders()) };
     }
@@ -1131,10 +1185,13 @@ export async function startGitHubFake(options: StartGitHubFakeOptions = {}): Pro
     const url = new URL(req.url ?? '/', 'http://fake');
     const raw = (await readBody(req)).toString('utf8');
     const at = Date.now();
+    // Without the prefix a GitHub Enterprise Server answers with its web UI, never the API.
+    if (!url.pathname.startsWith(`${prefix}/`)) throw new HttpError(404, { message: 'Not Found' });
+    const rawPath = url.pathname.slice(prefix.length);
     const ctx: Ctx = {
       method: req.method ?? 'GET',
-      path: safeDecode(url.pathname),
-      rawPath: url.pathname,
+      path: safeDecode(rawPath),
+      rawPath,
       query: url.searchParams,
       body: undefined,
     };
@@ -1165,11 +1222,15 @@ export async function startGitHubFake(options: StartGitHubFakeOptions = {}): Pro
     ...(options.host === undefined ? {} : { host: options.host }),
     port: options.port ?? 0,
   });
-  baseUrl = server.url;
+  baseUrl = `${server.url}${prefix}`;
 
   return {
-    url: server.url,
+    url: baseUrl,
     requests,
+    installationTokens: app?.issued ?? [],
+    revokeInstallationTokens: () => app?.revokeTokens(),
+    setAppPublicKey: (publicKey) => app?.setPublicKey(publicKey),
+    setInstallationTokenTtl: (ms) => app?.setTokenTtl(ms),
     createRepo: (fullName, opts) => state.createRepo(fullName, opts),
     createBranch: (fullName, branch, from) => state.createBranch(fullName, branch, from),
     files: (fullName, branch) => state.files(fullName, branch),

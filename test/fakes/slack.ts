@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { blockErrors, characters } from './block-kit.js';
 import {
   HttpError,
   parseBody,
@@ -11,6 +12,7 @@ import {
   sendText,
   startServer,
 } from './http-server.js';
+import { type SlackSocketServer, startSlackSocketServer } from './slack-socket.js';
 
 /**
  * A local fake of the Slack Web API (https://docs.slack.dev/reference/methods): a real HTTP server that keeps
@@ -30,6 +32,8 @@ export type SlackLimits = Readonly<Partial<Record<string, SlackMethodLimit>>>;
 
 export interface StartSlackFakeOptions {
   botToken?: string | undefined;
+  /** An app-level token (xapp-…): enables Socket Mode, reached through apps.connections.open. */
+  appToken?: string | undefined;
   host?: string | undefined;
   port?: number | undefined;
   limits?: SlackLimits | undefined;
@@ -123,6 +127,8 @@ export interface SlackStats {
 export interface SlackFake {
   /** Base URL of the Web API, ending in `/api/` as WebClient's `slackApiUrl` expects. */
   readonly url: string;
+  /** The Socket Mode endpoint, when started with an app token. */
+  readonly socket: SlackSocketServer | undefined;
   readonly calls: readonly SlackCall[];
   readonly ephemerals: readonly SlackEphemeral[];
   readonly responses: readonly SlackResponseUrlPost[];
@@ -146,7 +152,6 @@ export interface SlackFake {
 const CHANNEL_NAME_MAX = 80;
 const TOPIC_MAX = 250;
 const TEXT_MAX = 40_000;
-const BLOCKS_MAX = 50;
 const PAGE_DEFAULT = 100;
 const PAGE_MAX = 1000;
 const JSON_VALUED_ARGS = ['blocks', 'attachments', 'metadata'] as const;
@@ -200,7 +205,14 @@ class SlackArgs {
     const value = this.raw.blocks;
     if (value === undefined || value === null || value === '') return undefined;
     if (!Array.isArray(value)) throw new SlackApiError('invalid_blocks_format');
-    if (value.length > BLOCKS_MAX) throw new SlackApiError('invalid_blocks');
+    // Any block over a Block Kit limit refuses the whole message, with Slack's json-pointer messages.
+    const errors = blockErrors(value);
+    if (errors.length > 0) {
+      throw new SlackApiError('invalid_blocks', {
+        errors,
+        response_metadata: { messages: errors.map((e) => `[ERROR] ${e}`) },
+      });
+    }
     return value;
   }
 }
@@ -414,7 +426,8 @@ class SlackWorkspace {
     const attachments = args.string('attachments');
     if (text === undefined && blocks === undefined && attachments === undefined)
       throw new SlackApiError('no_text');
-    if (text !== undefined && text.length > TEXT_MAX) throw new SlackApiError('msg_too_long');
+    // https://docs.slack.dev/reference/methods/chat.postMessage: msg_too_long past 40,000 characters.
+    if (text !== undefined && characters(text) > TEXT_MAX) throw new SlackApiError('msg_too_long');
     return { text, blocks };
   }
 
@@ -560,7 +573,7 @@ class SlackWorkspace {
   private setTopic(args: SlackArgs): Record<string, unknown> {
     const channel = this.writableChannel(args.string('channel'));
     const topic = args.string('topic') ?? '';
-    if (topic.length > TOPIC_MAX) throw new SlackApiError('too_long');
+    if (characters(topic) > TOPIC_MAX) throw new SlackApiError('too_long');
     channel.topic = { value: topic, creator: SLACK_FAKE_BOT.userId, last_set: nowSeconds() };
     return { channel: this.channelView(channel) };
   }
@@ -693,6 +706,7 @@ async function readArgs(req: IncomingMessage): Promise<Record<string, unknown>> 
 
 export async function startSlackFake(options: StartSlackFakeOptions = {}): Promise<SlackFake> {
   const botToken = options.botToken ?? 'xoxb-test';
+  const socket = options.appToken ? await startSlackSocketServer(SLACK_FAKE_BOT.appId) : undefined;
   const workspace = new SlackWorkspace();
   const limiter = new Limiter(options.limits ?? {});
   const calls: SlackCall[] = [];
@@ -720,6 +734,17 @@ export async function startSlackFake(options: StartSlackFakeOptions = {}): Promi
     token: string | undefined,
     at: number,
   ): Answer => {
+    // https://docs.slack.dev/reference/methods/apps.connections.open: app-level tokens only, and
+    // they are good for nothing else (not_allowed_token_type either way).
+    const appToken = options.appToken;
+    if (method === 'apps.connections.open') {
+      if (token === undefined) return { status: 200, body: { ok: false, error: 'not_authed' } };
+      if (token === botToken) return { status: 200, body: { ok: false, error: 'not_allowed_token_type' } };
+      if (!socket || token !== appToken) return { status: 200, body: { ok: false, error: 'invalid_auth' } };
+      return { status: 200, body: { ok: true, url: socket.openUrl() } };
+    }
+    if (appToken !== undefined && token === appToken)
+      return { status: 200, body: { ok: false, error: 'not_allowed_token_type' } };
     const handler = workspace.handlers[method];
     if (!handler) return { status: 200, body: { ok: false, error: 'unknown_method', req_method: method } };
     if (token === undefined) return { status: 200, body: { ok: false, error: 'not_authed' } };
@@ -776,6 +801,7 @@ export async function startSlackFake(options: StartSlackFakeOptions = {}): Promi
 
   return {
     url: `${server.url}/api/`,
+    socket,
     calls,
     ephemerals: workspace.ephemerals,
     responses,
@@ -800,7 +826,9 @@ export async function startSlackFake(options: StartSlackFakeOptions = {}): Promi
     },
     stats: () => computeStats(calls),
     waitFor: (fn, timeoutMs = 5000) => pollUntil(fn, timeoutMs),
-    close: () => server.close(),
+    close: async () => {
+      await Promise.all([server.close(), socket?.close()]);
+    },
   };
 }
 

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seedSampleApp } from '../../src/sandbox/sample-app.js';
-import { type GitHubFake, startGitHubFake } from '../fakes/github.js';
+import { type GitHubFake, type StartGitHubFakeOptions, startGitHubFake } from '../fakes/github.js';
 import { type KubeApi, startKubeFake } from '../fakes/kubernetes.js';
 import { type SlackFake, startSlackFake } from '../fakes/slack.js';
 import {
@@ -16,6 +16,7 @@ import {
 
 export const SIGNING_SECRET = 'test-signing-secret-5f1c';
 export const BOT_TOKEN = 'xoxb-test-bot-token-9a2e';
+export const APP_TOKEN = 'xapp-1-A0OPSBOT-1234-test-app-token';
 export const GITHUB_TOKEN = 'ghp_testtoken0123456789';
 export const AUDIT_REPO = 'acme/ops-audit';
 
@@ -53,8 +54,19 @@ export interface World {
   close(): Promise<void>;
 }
 
-export async function startWorld(options: { config?: string; rolloutStepMs?: number } = {}): Promise<World> {
-  const slack = await startSlackFake({ botToken: BOT_TOKEN });
+export async function startWorld(
+  options: {
+    config?: string;
+    rolloutStepMs?: number;
+    github?: Pick<StartGitHubFakeOptions, 'app' | 'pathPrefix'>;
+    /** Socket Mode instead of HTTP: the bot gets SLACK_APP_TOKEN and no signing secret. */
+    socketMode?: boolean;
+  } = {},
+): Promise<World> {
+  const slack = await startSlackFake({
+    botToken: BOT_TOKEN,
+    ...(options.socketMode ? { appToken: APP_TOKEN } : {}),
+  });
   slack.addUsergroup({ id: 'S0SRE', handle: 'sre-oncall', name: 'SRE on call', users: [USERS.oncall2.id] });
   slack.addUsergroup({
     id: 'S0ENG',
@@ -65,7 +77,7 @@ export async function startWorld(options: { config?: string; rolloutStepMs?: num
   for (const user of Object.values(USERS)) slack.addUser({ id: user.id, name: user.name });
   slack.addChannel({ id: 'COPS', name: 'ops' });
 
-  const github = await startGitHubFake({ token: GITHUB_TOKEN });
+  const github = await startGitHubFake({ token: GITHUB_TOKEN, ...options.github });
   github.createRepo(AUDIT_REPO, { files: { 'README.md': '# audit\n' } });
 
   const kube = await startKubeFake({ rolloutStepMs: options.rolloutStepMs ?? 0 });
@@ -84,7 +96,7 @@ export async function startWorld(options: { config?: string; rolloutStepMs?: num
     dir,
     env: {
       SLACK_BOT_TOKEN: BOT_TOKEN,
-      SLACK_SIGNING_SECRET: SIGNING_SECRET,
+      ...(options.socketMode ? { SLACK_APP_TOKEN: APP_TOKEN } : { SLACK_SIGNING_SECRET: SIGNING_SECRET }),
       SLACK_API_URL: slack.url,
       GITHUB_TOKEN,
       GITHUB_API_URL: github.url,

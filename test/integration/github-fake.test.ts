@@ -1,4 +1,5 @@
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync, sign } from 'node:crypto';
+import { createAppAuth } from '@octokit/auth-app';
 import { Octokit } from '@octokit/rest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type GitHubFake, startGitHubFake } from '../fakes/github.js';
@@ -113,14 +114,13 @@ describe('github fake: auth and errors', () => {
     expect(bearer.status).toBe(200);
   });
 
-  it('issues installation tokens for any three-part JWT and only for JWTs', async () => {
-    const app = client('header.payload.signature');
-    const res = await app.rest.apps.createInstallationAccessToken({ installation_id: 42 });
-    expect(res.status).toBe(201);
-    expect(res.data.token).toBe('ghp_test');
-    expect(Date.parse(res.data.expires_at)).toBeGreaterThan(Date.now());
+  it('refuses /app routes without a JWT of a configured app', async () => {
     const notJwt = await httpError(octokit.rest.apps.createInstallationAccessToken({ installation_id: 42 }));
-    expect(notJwt.status).toBe(401);
+    expect(notJwt).toMatchObject({ status: 401, data: { message: 'A JSON web token could not be decoded' } });
+    const anyJwt = await httpError(
+      client('header.payload.signature').rest.apps.createInstallationAccessToken({ installation_id: 42 }),
+    );
+    expect(anyJwt.status).toBe(401);
   });
 
   it('serves /rate_limit', async () => {
@@ -300,6 +300,38 @@ describe('github fake: issues', () => {
     ]);
   });
 
+  it('refuses titles over 256 and bodies over 65,536 characters with 422, as GitHub does', async () => {
+    const tooLong = (field: string, max: number, resource = 'Issue') => ({
+      status: 422,
+      data: {
+        message: 'Validation Failed',
+        errors: [
+          { resource, code: 'custom', field, message: `${field} is too long (maximum is ${max} characters)` },
+        ],
+      },
+    });
+    expect(await httpError(octokit.rest.issues.create({ ...REPO, title: 't'.repeat(257) }))).toMatchObject(
+      tooLong('title', 256),
+    );
+    const big = '😀'.repeat(65_537);
+    expect(await httpError(octokit.rest.issues.create({ ...REPO, title: 'x', body: big }))).toMatchObject(
+      tooLong('body', 65_536),
+    );
+    // Characters, not UTF-16 units: 65,536 emoji fit.
+    const { data } = await octokit.rest.issues.create({
+      ...REPO,
+      title: 't'.repeat(256),
+      body: big.slice(2),
+    });
+    expect(
+      await httpError(octokit.rest.issues.update({ ...REPO, issue_number: data.number, body: big })),
+    ).toMatchObject(tooLong('body', 65_536));
+    expect(
+      await httpError(octokit.rest.issues.createComment({ ...REPO, issue_number: data.number, body: big })),
+    ).toMatchObject(tooLong('body', 65_536, 'IssueComment'));
+    expect(gh.issues(FULL)).toHaveLength(1);
+  });
+
   it('gets, closes and reopens issues; 404 for unknown numbers', async () => {
     await octokit.rest.issues.create({ ...REPO, title: 'incident' });
     const closed = await octokit.rest.issues.update({
@@ -471,5 +503,103 @@ describe('github fake: injected faults', () => {
     const issue = await gh.waitFor(() => gh.issues(FULL)[0], 2000);
     expect(issue.title).toBe('later');
     await expect(gh.waitFor(() => undefined, 50)).rejects.toThrow(/timed out/);
+  });
+});
+
+describe('github fake: the GitHub App flow on a GitHub Enterprise Server prefix', () => {
+  const keys = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const privateKey = keys.privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
+  const publicKey = keys.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  let ghes: GitHubFake;
+
+  beforeEach(async () => {
+    ghes = await startGitHubFake({
+      token: 'ghp_unused',
+      app: { id: 12345, publicKey, installationId: 42, tokenTtlMs: 1_500 },
+      pathPrefix: '/api/v3',
+    });
+    ghes.createRepo(FULL);
+  });
+
+  afterEach(async () => {
+    await ghes.close();
+  });
+
+  const at = (auth?: string) =>
+    new Octokit({ ...(auth === undefined ? {} : { auth }), baseUrl: ghes.url, log: silentLog });
+  /** A JWT signed by hand, to set claims @octokit/auth-app never would. */
+  const jwt = (claims: Record<string, unknown>, key = privateKey) => {
+    const part = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const unsigned = `${part({ alg: 'RS256', typ: 'JWT' })}.${part(claims)}`;
+    return `${unsigned}.${sign('RSA-SHA256', Buffer.from(unsigned), key).toString('base64url')}`;
+  };
+
+  it('exchanges an RS256 JWT for an installation token that expires, under /api/v3', async () => {
+    expect(ghes.url).toMatch(/\/api\/v3$/);
+    const { token: appJwt } = await createAppAuth({ appId: 12345, privateKey })({ type: 'app' });
+    const res = await at(appJwt).rest.apps.createInstallationAccessToken({ installation_id: 42 });
+    expect(res.status).toBe(201);
+    expect(res.data.token).toMatch(/^ghs_[A-Za-z0-9]{36}$/);
+    expect(res.data.expires_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    const installation = at(res.data.token);
+    expect((await installation.rest.repos.get(REPO)).status).toBe(200);
+    // The API lives under the prefix only.
+    expect((await fetch(`${ghes.url.replace(/\/api\/v3$/, '')}/repos/${FULL}`)).status).toBe(404);
+    await new Promise((r) => setTimeout(r, Date.parse(res.data.expires_at) - Date.now() + 50));
+    expect(await httpError(installation.rest.repos.get(REPO))).toMatchObject({
+      status: 401,
+      data: { message: 'Bad credentials' },
+    });
+  });
+
+  it('refuses JWTs GitHub refuses: another key, a foreign app, an exp too far ahead or past; and unknown installations', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+    const refusal = async (token: string, installation_id = 42) =>
+      (await httpError(at(token).rest.apps.createInstallationAccessToken({ installation_id }))).data;
+    expect(
+      await refusal(
+        jwt(
+          { iat: now - 30, exp: now + 540, iss: '12345' },
+          other.export({ type: 'pkcs1', format: 'pem' }).toString(),
+        ),
+      ),
+    ).toMatchObject({
+      message: 'A JSON web token could not be decoded',
+    });
+    expect(await refusal(jwt({ iat: now - 30, exp: now + 540, iss: '999' }))).toMatchObject({
+      message: 'A JSON web token could not be decoded',
+    });
+    expect(await refusal(jwt({ iat: now, exp: now + 3_600, iss: 12345 }))).toMatchObject({
+      message: "'Expiration time' claim ('exp') is too far in the future",
+    });
+    expect(await refusal(jwt({ iat: now - 700, exp: now - 100, iss: 12345 }))).toMatchObject({
+      message: expect.stringMatching(/^'Expiration time' claim \('exp'\) must be a numeric value/),
+    });
+    const good = jwt({ iat: now - 30, exp: now + 540, iss: 12345 });
+    expect(
+      (await httpError(at(good).rest.apps.createInstallationAccessToken({ installation_id: 7 }))).status,
+    ).toBe(404);
+    // A regenerated key: the old private key's JWTs stop working.
+    ghes.setAppPublicKey(
+      generateKeyPairSync('rsa', { modulusLength: 2048 })
+        .publicKey.export({ type: 'spki', format: 'pem' })
+        .toString(),
+    );
+    expect(await refusal(good)).toMatchObject({ message: 'A JSON web token could not be decoded' });
+  });
+
+  it('revokes installation tokens early, as a permission change does', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const res = await at(
+      jwt({ iat: now - 30, exp: now + 540, iss: 12345 }),
+    ).rest.apps.createInstallationAccessToken({
+      installation_id: 42,
+    });
+    ghes.revokeInstallationTokens();
+    expect((await httpError(at(res.data.token).rest.repos.get(REPO))).status).toBe(401);
+    expect(ghes.installationTokens).toEqual([
+      { token: res.data.token, expiresAt: expect.any(Number), revoked: true },
+    ]);
   });
 });

@@ -16,7 +16,7 @@ import { alertFixture, INCIDENT_REPO } from '../helpers/alerts.js';
 const HOUR = 3_600_000;
 
 /** The service with its queues replaced by lists the test drains, and a clock the test moves. */
-function setup(slackFake: SlackFake, github: GitHubFake) {
+function setup(slackFake: SlackFake, github: GitHubFake, options: { eagerWorker?: boolean } = {}) {
   const config = OpsbotConfig.parse({
     environments: { prod: { context: 'prod', namespace: 'apps' } },
     audit: { repo: 'acme/ops-audit' },
@@ -38,6 +38,15 @@ function setup(slackFake: SlackFake, github: GitHubFake) {
     runbooks: [],
     syncQueue: () => ({
       add: async (_id, data) => {
+        if (options.eagerWorker) {
+          // A worker may take a task the moment it is queued, before the caller has done anything else.
+          try {
+            await service.sync(data.id, 'eager');
+            return { duplicate: false };
+          } catch {
+            // A failed attempt is retried by the queue (drain, below).
+          }
+        }
         syncs.push(data.id);
         everSynced.add(data.id);
         return { duplicate: false };
@@ -174,5 +183,17 @@ describe('incident service', () => {
     expect(channels.map((c) => c.name)).toEqual(['inc-20261123-crashbetweencreateandsave']);
     const incident = await t.service.lookup(channels[0]!.id);
     expect(incident?.incident.channelName).toBe('inc-20261123-crashbetweencreateandsave');
+  });
+
+  it('gets its channel and issue when a worker takes the sync task before the incident is stored', async () => {
+    const t = setup(slack, github, { eagerWorker: true });
+    const channelsBefore = slack.channels().length;
+    const issuesBefore = github.issues(INCIDENT_REPO).length;
+    const group = notification('firing', '2026-11-23T10:00:00Z');
+    group.groupKey = 'eager-worker';
+    await t.service.handleGroup(group, 'n1');
+    await t.drain();
+    expect(slack.channels()).toHaveLength(channelsBefore + 1);
+    expect(github.issues(INCIDENT_REPO)).toHaveLength(issuesBefore + 1);
   });
 });

@@ -124,6 +124,87 @@ describe('slack fake: messages', () => {
     expect(slack.messages()).toHaveLength(1);
   });
 
+  it('refuses blocks over a Block Kit limit with invalid_blocks and the json-pointer of each, as Slack does', async () => {
+    const mrkdwn = (text: string) => ({ type: 'mrkdwn', text });
+    const button = (text: string, value = 'v') => ({
+      type: 'button',
+      action_id: 'a',
+      text: { type: 'plain_text', text },
+      value,
+    });
+    // The WebClient logs Slack's response_metadata messages at error level; here they are expected.
+    const quiet = new WebClient('xoxb-test', {
+      slackApiUrl: slack.url,
+      retryConfig: { retries: 0 },
+      logger: {
+        debug: () => {},
+        info: () => {},
+        warn: () => {},
+        error: () => {},
+        setLevel: () => {},
+        getLevel: () => LogLevel.ERROR,
+        setName: () => {},
+      },
+    });
+    const refusal = async (
+      blocks: unknown[],
+      method: 'chat.postMessage' | 'chat.postEphemeral' = 'chat.postMessage',
+    ) => {
+      const err = (await quiet
+        .apiCall(method, { channel: 'C0OPS', user: 'U1', text: 'fallback', blocks })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        )) as { data?: { error?: string; response_metadata?: { messages?: string[] } } } | undefined;
+      return err ? [err.data?.error, ...(err.data?.response_metadata?.messages ?? [])] : ['ok'];
+    };
+    // 😀 is two UTF-16 units but one character: 3000 of them fit a section.
+    expect(await refusal([{ type: 'section', text: mrkdwn('😀'.repeat(3000)) }])).toEqual(['ok']);
+    expect(await refusal([{ type: 'section', text: mrkdwn('x'.repeat(3001)) }])).toEqual([
+      'invalid_blocks',
+      '[ERROR] must be less than 3001 characters [json-pointer:/blocks/0/text/text]',
+    ]);
+    expect(await refusal([{ type: 'section', fields: [mrkdwn('ok'), mrkdwn('y'.repeat(2001))] }])).toEqual([
+      'invalid_blocks',
+      '[ERROR] must be less than 2001 characters [json-pointer:/blocks/0/fields/1/text]',
+    ]);
+    const eleven = Array.from({ length: 11 }, () => mrkdwn('f'));
+    expect(await refusal([{ type: 'section', fields: eleven }])).toEqual([
+      'invalid_blocks',
+      '[ERROR] no more than 10 items allowed [json-pointer:/blocks/0/fields]',
+    ]);
+    expect(await refusal([{ type: 'header', text: { type: 'plain_text', text: 'h'.repeat(151) } }])).toEqual([
+      'invalid_blocks',
+      '[ERROR] must be less than 151 characters [json-pointer:/blocks/0/text/text]',
+    ]);
+    expect(await refusal([{ type: 'actions', elements: [button('b'.repeat(76))] }])).toEqual([
+      'invalid_blocks',
+      '[ERROR] must be less than 76 characters [json-pointer:/blocks/0/elements/0/text/text]',
+    ]);
+    expect(
+      await refusal([{ type: 'actions', elements: [button('b', 'v'.repeat(2001))] }], 'chat.postEphemeral'),
+    ).toEqual([
+      'invalid_blocks',
+      '[ERROR] must be less than 2001 characters [json-pointer:/blocks/0/elements/0/value]',
+    ]);
+    expect(
+      await refusal([{ type: 'actions', elements: Array.from({ length: 26 }, () => button('b')) }]),
+    ).toEqual(['invalid_blocks', '[ERROR] no more than 25 items allowed [json-pointer:/blocks/0/elements]']);
+    expect(
+      await refusal([{ type: 'context', elements: Array.from({ length: 11 }, () => mrkdwn('c')) }]),
+    ).toEqual(['invalid_blocks', '[ERROR] no more than 10 items allowed [json-pointer:/blocks/0/elements]']);
+    expect(await refusal([{ type: 'section', text: mrkdwn('') }])).toEqual([
+      'invalid_blocks',
+      '[ERROR] must be more than 0 characters [json-pointer:/blocks/0/text/text]',
+    ]);
+    const fiftyOne = Array.from({ length: 51 }, () => ({ type: 'divider' }));
+    expect((await refusal(fiftyOne))[0]).toBe('invalid_blocks');
+    expect(await slackError(client.chat.postMessage({ channel: 'C0OPS', text: 't'.repeat(40_001) }))).toBe(
+      'msg_too_long',
+    );
+    expect(slack.messages()).toHaveLength(1);
+  });
+
   it('updates messages, keeps their history and rejects unknown ts', async () => {
     const posted = await client.chat.postMessage({ channel: 'C0OPS', text: 'pending' });
     const updated = await client.chat.update({ channel: 'C0OPS', ts: posted.ts ?? '', text: 'approved' });
@@ -411,7 +492,17 @@ describe('slack fake with a real Bolt app', () => {
       await ack();
       await respond({ response_type: 'ephemeral', text: `working on: ${command.text}` });
       const blocks = [
-        { type: 'actions', elements: [{ type: 'button', action_id: 'approve', value: command.text }] },
+        {
+          type: 'actions',
+          elements: [
+            {
+              type: 'button',
+              action_id: 'approve',
+              text: { type: 'plain_text', text: 'Approve' },
+              value: command.text,
+            },
+          ],
+        },
       ];
       await bolt.chat.postMessage({ channel: command.channel_id, text: 'approve?', blocks });
     });

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { AlertmanagerWebhook, fromAlertmanager } from '../../src/alerts/alertmanager.js';
 import { fromGrafana, GrafanaWebhook } from '../../src/alerts/grafana.js';
 import { runbookArgs } from '../../src/alerts/incident-service.js';
-import { fromPagerDuty, PagerDutyWebhook, verifyPagerDutySignature } from '../../src/alerts/pagerduty.js';
+import { fromPagerDuty, PagerDutyEnvelope, verifyPagerDutySignature } from '../../src/alerts/pagerduty.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Alert } from '../../src/core/alert.js';
 import {
@@ -54,17 +54,19 @@ describe('source payloads', () => {
   });
 
   it('reads PagerDuty v3 events: triggered fires, resolved resolves, the rest are ignored', () => {
-    const triggered = fromPagerDuty(PagerDutyWebhook.parse(fixture('pagerduty-triggered.json')), 1);
+    const triggered = fromPagerDuty(PagerDutyEnvelope.parse(fixture('pagerduty-triggered.json')), 1);
     expect(triggered).toMatchObject({
-      groupKey: 'PGR0VU2',
-      status: 'firing',
-      commonLabels: { severity: 'p1' },
+      act: true,
+      group: { groupKey: 'PGR0VU2', status: 'firing', commonLabels: { severity: 'p1' } },
     });
-    const resolved = fromPagerDuty(PagerDutyWebhook.parse(fixture('pagerduty-resolved.json')), 2);
-    expect(resolved?.status).toBe('resolved');
-    const annotated = PagerDutyWebhook.parse(fixture('pagerduty-triggered.json'));
+    const resolved = fromPagerDuty(PagerDutyEnvelope.parse(fixture('pagerduty-resolved.json')), 2);
+    expect(resolved.act && resolved.group.status).toBe('resolved');
+    const annotated = PagerDutyEnvelope.parse(fixture('pagerduty-triggered.json'));
     annotated.event.event_type = 'incident.annotated';
-    expect(fromPagerDuty(annotated, 3)).toBeUndefined();
+    expect(fromPagerDuty(annotated, 3)).toEqual({
+      act: false,
+      reason: 'event type incident.annotated is not acted on',
+    });
   });
 
   it('verifies PagerDuty signatures, any of several', () => {
