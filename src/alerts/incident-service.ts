@@ -371,7 +371,8 @@ export class IncidentService {
     const name = channelName(this.settings.channelName, vars, incident.nameSuffix);
     // The name is claimed for this incident before Slack is asked, so that after a crash between
     // conversations.create and saving its answer, the channel found under that name is known to be ours.
-    if (!(await this.deps.store.claimChannelName(name, incident.id))) {
+    const claimedAt = await this.deps.store.claimChannelName(name, incident.id, this.deps.clock.now());
+    if (claimedAt === undefined) {
       incident.nameSuffix++;
       return;
     }
@@ -382,7 +383,7 @@ export class IncidentService {
       failpoint('incident.after-channel-create');
     } catch (err) {
       if (slackError(err) !== 'name_taken') throw err;
-      const ours = await this.findOwnChannel(slack, name);
+      const ours = await this.findOwnChannel(slack, name, claimedAt);
       if (ours) {
         this.deps.log.info(
           { incidentId: incident.id, channel: name },
@@ -394,17 +395,24 @@ export class IncidentService {
     }
   }
 
-  /** The id of the channel called `name` if this bot created it (archived ones included). */
-  private async findOwnChannel(slack: WebClient, name: string): Promise<string | undefined> {
+  /**
+   * The id of the channel called `name` if this bot created it after `since` (when this incident
+   * claimed the name): only then is it the one an earlier attempt made. Archived ones included.
+   */
+  private async findOwnChannel(slack: WebClient, name: string, since: number): Promise<string | undefined> {
     this.botUserId ??= (await slack.auth.test()).user_id;
     for await (const page of slack.paginate('conversations.list', {
       types: 'public_channel,private_channel',
       exclude_archived: false,
       limit: 200,
     })) {
-      const channels = (page as { channels?: { id?: string; name?: string; creator?: string }[] }).channels;
+      const channels = (
+        page as { channels?: { id?: string; name?: string; creator?: string; created?: number }[] }
+      ).channels;
       const found = channels?.find((c) => c.name === name);
-      if (found) return found.creator === this.botUserId ? found.id : undefined;
+      // Slack's `created` is in whole seconds; a second of slack covers that rounding.
+      const madeSince = (found?.created ?? 0) * 1000 >= since - 1000;
+      if (found) return found.creator === this.botUserId && madeSince ? found.id : undefined;
     }
     return undefined;
   }

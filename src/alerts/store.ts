@@ -24,8 +24,11 @@ export interface IncidentStore {
   takeCreateSlot(now: number, limit: number, windowMs: number, token: string): Promise<number>;
   /** Moves a taken slot's time to `now`, once the call it was taken for has finished. */
   touchCreateSlot(now: number, token: string): Promise<void>;
-  /** Reserves a channel name for an incident; true when it is (or already was) this incident's. */
-  claimChannelName(name: string, incidentId: string): Promise<boolean>;
+  /**
+   * Reserves a channel name for an incident, answering when it was claimed (ms), or undefined when
+   * another incident holds it. Claiming again returns the first claim's time.
+   */
+  claimChannelName(name: string, incidentId: string, now: number): Promise<number | undefined>;
 }
 
 const TAKE_SLOT = `
@@ -98,10 +101,11 @@ export class RedisIncidentStore implements IncidentStore {
     await this.redis.zadd(this.k('create-slots'), 'XX', now, token);
   }
 
-  async claimChannelName(name: string, incidentId: string): Promise<boolean> {
+  async claimChannelName(name: string, incidentId: string, now: number): Promise<number | undefined> {
     const key = this.k('channel-name', name);
-    if ((await this.redis.set(key, incidentId, 'EX', TTL_S, 'NX')) === 'OK') return true;
-    return (await this.redis.get(key)) === incidentId;
+    await this.redis.set(key, `${incidentId} ${now}`, 'EX', TTL_S, 'NX');
+    const [holder, at] = ((await this.redis.get(key)) ?? '').split(' ');
+    return holder === incidentId ? Number(at) : undefined;
   }
 }
 
@@ -110,7 +114,7 @@ export class MemoryIncidentStore implements IncidentStore {
   private readonly incidents = new Map<string, string>();
   private readonly channels = new Map<string, string>();
   private readonly buttons = new Map<string, IncidentButton>();
-  private readonly names = new Map<string, string>();
+  private readonly names = new Map<string, { incidentId: string; at: number }>();
   private slots: { at: number; token: string }[] = [];
 
   async current(key: string) {
@@ -149,9 +153,9 @@ export class MemoryIncidentStore implements IncidentStore {
     for (const slot of this.slots) if (slot.token === token) slot.at = now;
     this.slots.sort((a, b) => a.at - b.at);
   }
-  async claimChannelName(name: string, incidentId: string) {
-    const holder = this.names.get(name) ?? incidentId;
-    this.names.set(name, holder);
-    return holder === incidentId;
+  async claimChannelName(name: string, incidentId: string, now: number) {
+    const claim = this.names.get(name) ?? { incidentId, at: now };
+    this.names.set(name, claim);
+    return claim.incidentId === incidentId ? claim.at : undefined;
   }
 }

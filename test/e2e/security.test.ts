@@ -1,5 +1,6 @@
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startGitHubFake } from '../fakes/github.js';
 import { blockActionPayload, interactionBody, postSigned, slashCommandBody } from '../fakes/slack-signing.js';
 import { until } from '../faults/support.js';
 import {
@@ -207,9 +208,19 @@ describe('security boundaries of a running bot', () => {
 
   it('without a webhook token, refuses alert webhooks with a start-up warning; a signed PagerDuty route still works', async () => {
     const { GITHUB_TOKEN: _token, ...rest } = world.env;
+    // GitHub as it knows this app: its public key, and the installation its JWT buys tokens for.
+    const github = await startGitHubFake({
+      app: {
+        id: 4242,
+        publicKey: createPublicKey(SECRETS.privateKey).export({ type: 'spki', format: 'pem' }) as string,
+        installationId: 777,
+      },
+    });
+    github.createRepo(AUDIT_REPO, { files: { 'README.md': '# audit\n' } });
     const worker = await startBotProcess(
       {
         ...rest,
+        GITHUB_API_URL: github.url,
         LOG_LEVEL: 'trace',
         OPSBOT_QUEUE_PREFIX: `test-${randomUUID()}`,
         PAGERDUTY_WEBHOOK_SECRET: SECRETS.pagerDuty,
@@ -248,6 +259,7 @@ describe('security boundaries of a running bot', () => {
       expect((await fetch(`${worker.url}/readyz`)).status).toBe(200);
     } finally {
       await worker.stop();
+      await github.close();
     }
     const all = worker.raw.join('\n');
     for (const secret of [

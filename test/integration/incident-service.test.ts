@@ -6,6 +6,7 @@ import { IncidentService } from '../../src/alerts/incident-service.js';
 import { MemoryIncidentStore } from '../../src/alerts/store.js';
 import { OpsbotConfig } from '../../src/config/schema.js';
 import type { AlertGroup } from '../../src/core/alert.js';
+import { dateStamp } from '../../src/core/incident.js';
 import { createLogger } from '../../src/logger.js';
 import { RetryLater } from '../../src/queue/backend.js';
 import { MemoryLocks } from '../../src/queue/memory-state.js';
@@ -191,9 +192,29 @@ describe('incident service', () => {
     const issuesBefore = github.issues(INCIDENT_REPO).length;
     const group = notification('firing', '2026-11-23T10:00:00Z');
     group.groupKey = 'eager-worker';
+    // Its own alert name, so its channel name is its own, whatever earlier tests made.
+    group.commonLabels = { ...group.commonLabels, alertname: 'EagerWorker' };
+    for (const a of group.alerts) a.labels = { ...a.labels, alertname: 'EagerWorker' };
     await t.service.handleGroup(group, 'n1');
     await t.drain();
     expect(slack.channels()).toHaveLength(channelsBefore + 1);
     expect(github.issues(INCIDENT_REPO)).toHaveLength(issuesBefore + 1);
+  });
+
+  it('never takes over an older channel of the same name that this incident did not make', async () => {
+    const t = setup(slack, github);
+    // The service's clock a minute ahead of now; a channel of the name it will want was made before,
+    // by the bot too, and no claim for it is left.
+    t.advance(Date.now() + 60_000 - t.at());
+    const stale = slack.addChannel({ name: `inc-${dateStamp(t.at())}-stalename` });
+    const group = notification('firing', '2026-11-23T10:00:00Z');
+    group.groupKey = 'stale-name';
+    group.commonLabels = { ...group.commonLabels, alertname: 'StaleName' };
+    for (const a of group.alerts) a.labels = { ...a.labels, alertname: 'StaleName' };
+    await t.service.handleGroup(group, 's1');
+    await t.drain();
+    const made = slack.channels().filter((c) => c.name.startsWith('inc-') && c.name.includes('stalename'));
+    expect(made.map((c) => c.id)).toContain(stale.id);
+    expect(made).toHaveLength(2);
   });
 });
