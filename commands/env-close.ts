@@ -1,9 +1,10 @@
 import { defineArgs } from '../src/core/grammar.js';
 import { message } from '../src/core/message.js';
 import { PreviewName, previewNamespace } from '../src/core/preview.js';
-import { defineCommand, type Outcome } from '../src/engine/command-module.js';
+import type { Outcome } from '../src/engine/command-module.js';
 import {
   assertMayManage,
+  definePreviewCommand,
   findPreview,
   isoTime,
   livePreviews,
@@ -11,16 +12,17 @@ import {
   previewEnvironmentOf,
   previewScope,
   previewTarget,
-  servicesOf,
 } from './env-shared.js';
 
 const parse = defineArgs({ positionals: { name: PreviewName }, flags: {} });
 
-export const envClose = defineCommand({
+export const envClose = definePreviewCommand({
   name: 'env close',
   summary: 'Close a preview environment: its namespace and everything in it are deleted',
   usage: '/ops env close <name>',
   action: 'env.close',
+  // Closing or extending someone else's preview (checked in env-shared.ts assertMayManage).
+  permissions: ['env.close-any'],
   parse,
   environmentOf: previewEnvironmentOf,
   scope: previewScope,
@@ -72,7 +74,7 @@ export const envClose = defineCommand({
     await assertMayManage(ctx, env, 'close');
     if (!intent) await ctx.checkpoint.set('intent', { owner: env.owner, expiresAt: env.expiresAt });
     ctx.failpoint('before-patch');
-    await servicesOf(ctx).workspaces.deleteNamespace(target.context, namespace);
+    await ctx.services.workspaces.deleteNamespace(target.context, namespace);
     ctx.failpoint('after-patch');
     return closed(false);
   },

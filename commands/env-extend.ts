@@ -9,16 +9,16 @@ import {
   PreviewName,
   previewNamespace,
 } from '../src/core/preview.js';
-import { defineCommand, type Outcome } from '../src/engine/command-module.js';
+import type { Outcome } from '../src/engine/command-module.js';
 import {
   assertMayManage,
+  definePreviewCommand,
   findPreview,
   isoTime,
   previewConfig,
   previewEnvironmentOf,
   previewScope,
   previewTarget,
-  servicesOf,
   TtlText,
 } from './env-shared.js';
 
@@ -27,7 +27,7 @@ const sameSecond = (a: number, b: number) => Math.floor(a / 1000) === Math.floor
 
 const parse = defineArgs({ positionals: { name: PreviewName }, flags: { ttl: TtlText.optional() } });
 
-export const envExtend = defineCommand({
+export const envExtend = definePreviewCommand({
   name: 'env extend',
   summary: 'Keep a preview environment longer (by the default TTL unless --ttl says)',
   usage: '/ops env extend <name> [--ttl 4h]',
@@ -62,7 +62,7 @@ export const envExtend = defineCommand({
     const next = intent.to;
     if (!resumed) {
       ctx.failpoint('before-patch');
-      await servicesOf(ctx).workspaces.patchNamespace(target.context, namespace, {
+      await ctx.services.workspaces.patchNamespace(target.context, namespace, {
         labels: { [LABELS.expiresAt]: String(Math.floor(next / 1000)) },
         annotations: { [ANNOTATIONS.warnedFor]: null },
       });

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { defineArgs } from '../src/core/grammar.js';
 import { message } from '../src/core/message.js';
-import { defineCommand, type Outcome } from '../src/engine/command-module.js';
+import type { Outcome } from '../src/engine/command-module.js';
 import {
+  definePreviewCommand,
   isoTime,
   livePreviews,
   previewConfig,
@@ -14,7 +15,7 @@ import {
 
 const parse = defineArgs({ positionals: {}, flags: { mine: z.literal(true).optional() } });
 
-export const envList = defineCommand({
+export const envList = definePreviewCommand({
   name: 'env list',
   summary: 'List open preview environments (yours only with --mine)',
   usage: '/ops env list [--mine]',

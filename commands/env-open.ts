@@ -18,10 +18,11 @@ import {
 import { type Manifest, renderHost, renderTemplate } from '../src/core/preview-template.js';
 import { escapeGitHub } from '../src/core/text.js';
 import { mention } from '../src/engine/audit-records.js';
-import { defineCommand, type Outcome } from '../src/engine/command-module.js';
+import type { Outcome } from '../src/engine/command-module.js';
 import { type RolloutResult, rolloutLine, watchRollout } from '../src/engine/watch-rollout.js';
 import {
   assertMayManage,
+  definePreviewCommand,
   findPreview,
   isoTime,
   livePreviews,
@@ -30,7 +31,6 @@ import {
   previewEnvironmentOf,
   previewScope,
   previewTarget,
-  servicesOf,
   TtlText,
 } from './env-shared.js';
 
@@ -72,7 +72,7 @@ function applyFailure(err: unknown, namespace: string, cleanedUp: boolean): OpsE
   );
 }
 
-export const envOpen = defineCommand({
+export const envOpen = definePreviewCommand({
   name: 'env open',
   summary: 'Open (or update) a preview environment from a branch or pull request',
   usage: '/ops env open <name> [--ref <git ref> | --pr <number>] [--ttl 8h]',
@@ -83,7 +83,7 @@ export const envOpen = defineCommand({
   check: (config, args) => checkArgs(previewConfig(config), args),
 
   async run(ctx, args): Promise<Outcome> {
-    const services = servicesOf(ctx);
+    const services = ctx.services;
     const { cfg, target } = previewTarget(ctx);
     checkArgs(cfg, args);
     const namespace = previewNamespace(args.name);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { OpsbotConfig } from '../src/config/schema.js';
 import { parseDuration } from '../src/core/duration.js';
-import { ConfigError, PermissionError, UserInputError } from '../src/core/errors.js';
+import { PermissionError, UserInputError } from '../src/core/errors.js';
 import { authorize } from '../src/core/policy.js';
 import {
   PREVIEW_SELECTOR,
@@ -10,7 +10,7 @@ import {
   previewNamespace,
 } from '../src/core/preview.js';
 import { mention } from '../src/engine/audit-records.js';
-import type { RunContext, Scope } from '../src/engine/command-module.js';
+import { commandsWith, type RunContext, type Scope } from '../src/engine/command-module.js';
 import type { ClusterTarget } from '../src/ports.js';
 import type { PreviewServices } from '../src/preview/services.js';
 
@@ -48,35 +48,34 @@ export function previewScope(args: { name?: string | undefined }, config: Opsbot
   };
 }
 
-export function servicesOf(ctx: RunContext): PreviewServices {
-  if (!ctx.previews) throw new ConfigError('preview environments are not wired into this worker');
-  return ctx.previews;
-}
+/** The env commands run with the preview feature's services: namespaces, templates, pull requests. */
+export const definePreviewCommand = commandsWith<PreviewServices>();
+type PreviewContext = RunContext<PreviewServices>;
 
-export function previewTarget(ctx: RunContext): { cfg: PreviewConfig; target: ClusterTarget } {
+export function previewTarget(ctx: PreviewContext): { cfg: PreviewConfig; target: ClusterTarget } {
   const cfg = previewConfig(ctx.config);
   return { cfg, target: ctx.target(cfg.environment) };
 }
 
 /** Every preview opsbot made, read from the cluster's labels. */
-export async function livePreviews(ctx: RunContext): Promise<PreviewEnv[]> {
+export async function livePreviews(ctx: PreviewContext): Promise<PreviewEnv[]> {
   const { target } = previewTarget(ctx);
-  const namespaces = await servicesOf(ctx).workspaces.listNamespaces(target.context, PREVIEW_SELECTOR);
+  const namespaces = await ctx.services.workspaces.listNamespaces(target.context, PREVIEW_SELECTOR);
   return namespaces.flatMap((ns) => previewFromNamespace(ns) ?? []);
 }
 
-export async function findPreview(ctx: RunContext, name: string): Promise<PreviewEnv | undefined> {
+export async function findPreview(ctx: PreviewContext, name: string): Promise<PreviewEnv | undefined> {
   const { target } = previewTarget(ctx);
-  const ns = await servicesOf(ctx).workspaces.getNamespace(target.context, previewNamespace(name));
+  const ns = await ctx.services.workspaces.getNamespace(target.context, previewNamespace(name));
   return ns ? previewFromNamespace(ns) : undefined;
 }
 
 /** The owner may act on their own preview; anyone else needs env.close-any in the preview environment. */
-export async function assertMayManage(ctx: RunContext, env: PreviewEnv, verb: string): Promise<void> {
+export async function assertMayManage(ctx: PreviewContext, env: PreviewEnv, verb: string): Promise<void> {
   const requester = ctx.job.requester;
   if (env.owner === requester.id) return;
   const { cfg } = previewTarget(ctx);
-  const groups = await servicesOf(ctx).directory.groupsOf(requester.id);
+  const groups = await ctx.services.directory.groupsOf(requester.id);
   const decision = authorize(
     ctx.config,
     { userId: requester.id, groups, channel: ctx.job.channel },

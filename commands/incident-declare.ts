@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import type { OpsbotConfig } from '../src/config/schema.js';
-import { StateError } from '../src/core/errors.js';
 import { defineArgs, oneLineText } from '../src/core/grammar.js';
 import { message } from '../src/core/message.js';
 import { slackText } from '../src/core/text.js';
 import { mention } from '../src/engine/audit-records.js';
-import { defineCommand, type RunContext } from '../src/engine/command-module.js';
+import { commandsWith } from '../src/engine/command-module.js';
+import type { IncidentCommands } from '../src/ports.js';
 
 const parse = defineArgs({
   positionals: { title: oneLineText(3, 150) },
@@ -23,15 +23,10 @@ export function incidentEnvironment(config: OpsbotConfig, env: string | undefine
   return env ?? config.incidents?.environment ?? Object.keys(config.environments)[0] ?? '';
 }
 
-/** The incident service, or a clear error when opsbot.yml configures no incidents. */
-export function incidentsOf(ctx: RunContext): NonNullable<RunContext['incidents']> {
-  if (!ctx.incidents) {
-    throw new StateError('not_found', 'Incidents are not configured (opsbot.yml has no incidents: section).');
-  }
-  return ctx.incidents;
-}
+/** The incident commands run with the incidents feature's service. */
+export const defineIncidentCommand = commandsWith<IncidentCommands>();
 
-export const incidentDeclare = defineCommand({
+export const incidentDeclare = defineIncidentCommand({
   name: 'incident declare',
   summary: 'Open an incident by hand: a channel, the responders and a GitHub issue',
   usage: '/ops incident declare "<title>" [--severity sev1|sev2|…] [--env <env>]',
@@ -42,7 +37,7 @@ export const incidentDeclare = defineCommand({
   scope: (args, config) => ({ environment: incidentEnvironment(config, args.env) }),
 
   async run(ctx, args) {
-    const incidents = incidentsOf(ctx);
+    const incidents = ctx.services;
     const environment = incidentEnvironment(ctx.config, args.env);
     const opened = await incidents.declare({
       title: args.title,

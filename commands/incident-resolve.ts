@@ -3,8 +3,7 @@ import { UserInputError } from '../src/core/errors.js';
 import { defineArgs, oneLineText } from '../src/core/grammar.js';
 import { message } from '../src/core/message.js';
 import { mention } from '../src/engine/audit-records.js';
-import { defineCommand } from '../src/engine/command-module.js';
-import { incidentEnvironment, incidentsOf } from './incident-declare.js';
+import { defineIncidentCommand, incidentEnvironment } from './incident-declare.js';
 
 const parse = defineArgs({
   positionals: {},
@@ -14,7 +13,7 @@ const parse = defineArgs({
   },
 });
 
-export const incidentResolve = defineCommand({
+export const incidentResolve = defineIncidentCommand({
   name: 'incident resolve',
   summary: "Resolve this channel's incident: summary here, issue closed, channel archived later",
   usage: '/ops incident resolve [--note "<text>"]  (in an incident channel)',
@@ -42,7 +41,7 @@ export const incidentResolve = defineCommand({
   scope: (args, config) => ({ environment: incidentEnvironment(config, args.env) }),
 
   async run(ctx, args) {
-    const incidents = incidentsOf(ctx);
+    const incidents = ctx.services;
     const result = await incidents.resolve(ctx.job.channel.id, mention(ctx.job.requester), args.note);
     const text = result.alreadyResolved ? 'This incident was already resolved.' : 'Incident resolved.';
     return {

@@ -26,6 +26,8 @@ export const restart = defineCommand({
   summary: 'Restart every pod of a deployment with a rolling update, as kubectl rollout restart does',
   usage: '/ops restart <deployment> --env <env> [--reason "<text>"] [--emergency]',
   action: 'restart',
+  mutates: true,
+  step: { label: (args) => `Restart ${args.deployment} in ${args.env}` },
   parse,
   scope: mutatingScope,
 

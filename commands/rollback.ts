@@ -54,6 +54,11 @@ export const rollback = defineCommand({
   summary: 'Roll a deployment back to its previous revision, or to --to <revision>',
   usage: '/ops rollback <deployment> --env <env> [--to <revision>] [--reason "<text>"] [--emergency]',
   action: 'rollback',
+  mutates: true,
+  step: {
+    label: (args) =>
+      `Roll back ${args.deployment} in ${args.env}${args.to === undefined ? '' : ` to revision ${args.to}`}`,
+  },
   parse,
   scope: mutatingScope,
 

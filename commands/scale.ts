@@ -30,6 +30,8 @@ export const scale = defineCommand({
   summary: "Set a deployment's replica count, within the environment's bounds",
   usage: '/ops scale <deployment> <replicas> --env <env> [--reason "<text>"] [--emergency]',
   action: 'scale',
+  mutates: true,
+  step: { label: (args) => `Scale ${args.deployment} in ${args.env} to ${args.replicas}` },
   parse,
   scope: mutatingScope,
   check: checkBounds,

@@ -13,6 +13,7 @@ export const status = defineCommand({
   summary: 'Replicas, images, revision, conditions and troubled pods of a deployment',
   usage: '/ops status <deployment> --env <env>',
   action: 'status',
+  step: { label: (args) => `Status of ${args.deployment} in ${args.env}` },
   parse,
   scope: (args) => ({ environment: args.env, target: args.deployment }),
 

@@ -1,6 +1,7 @@
-import { OpsbotConfig } from './schema.js';
+import { type OpsbotConfig, withKnownActions } from './schema.js';
 import { loadYamlFile } from './yaml-file.js';
 
-export function loadConfig(file: string): OpsbotConfig {
-  return loadYamlFile(file, OpsbotConfig);
+/** Reads opsbot.yml; grants may name only the actions the registered commands check. */
+export function loadConfig(file: string, knownActions: readonly string[]): OpsbotConfig {
+  return loadYamlFile(file, withKnownActions(knownActions));
 }

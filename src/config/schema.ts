@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { ACTIONS } from '../core/actions.js';
 import { Duration } from '../core/duration.js';
 import { Dns1123Label, RepoSlug, SlackMember } from '../core/names.js';
 
-const ActionName = z.enum(ACTIONS);
+/** A permission name; which ones exist is known from the registered commands (see withKnownActions). */
+const ActionName = z.string().min(1);
 
 export const Environment = z.strictObject({
   /** A kube context from the kubeconfig; omitted means the current context, or in-cluster. */
@@ -165,3 +165,26 @@ export const OpsbotConfig = z
     if (config.incidents?.environment) checkEnv(config.incidents.environment, ['incidents', 'environment']);
   });
 export type OpsbotConfig = z.infer<typeof OpsbotConfig>;
+
+/**
+ * The config schema that also refuses grants of actions no registered command checks, naming the
+ * key: a typo such as "rolback" would otherwise grant nothing, silently.
+ */
+export function withKnownActions(known: readonly string[]) {
+  const set = new Set(known);
+  return OpsbotConfig.superRefine((config, ctx) => {
+    for (const [roleName, role] of Object.entries(config.roles)) {
+      role.can.forEach((grant, i) => {
+        grant.actions.forEach((action, j) => {
+          if (!set.has(action)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['roles', roleName, 'can', i, 'actions', j],
+              message: `unknown action "${action}"; known: ${[...set].join(', ')}`,
+            });
+          }
+        });
+      });
+    }
+  });
+}

@@ -121,7 +121,32 @@ export function defineArgs<P extends Shape, F extends Shape>(spec: ArgsSpec<P, F
     const message = issue.code === 'invalid_type' && raw[key] === undefined ? 'is required' : issue.message;
     throw new UserInputError(`${label} ${message}.`);
   };
-  return Object.assign(parse, { positionals: names, flags: Object.keys(spec.flags).map(kebabCase) });
+  const args = [
+    ...names.map((name) => ({ name, positional: true, schema: spec.positionals[name] as z.ZodType })),
+    ...Object.keys(spec.flags).map((key) => ({
+      name: kebabCase(key),
+      positional: false,
+      schema: spec.flags[key] as z.ZodType,
+    })),
+  ].map((a) => ({
+    name: a.name,
+    positional: a.positional,
+    required: !a.schema.safeParse(undefined).success,
+    takesValue: !a.schema.safeParse(true).success,
+    description: a.schema.description,
+  }));
+  return Object.assign(parse, { positionals: names, flags: Object.keys(spec.flags).map(kebabCase), args });
+}
+
+/** One argument a command takes, as other surfaces (runbook steps, forms) need to know it. */
+export interface ArgSpec {
+  /** `deployment` for a positional, `dry-run` for a flag. */
+  name: string;
+  positional: boolean;
+  required: boolean;
+  /** False for boolean flags such as --dry-run. */
+  takesValue: boolean;
+  description?: string | undefined;
 }
 
 /** A command's argument parser, which also says what it accepts (for defaults and help). */
@@ -129,6 +154,8 @@ export interface ArgsParser<T> {
   (input: ParsedInput): T;
   readonly positionals: readonly string[];
   readonly flags: readonly string[];
+  /** Every argument, in order: the one source of truth for chat, runbook steps and forms. */
+  readonly args: readonly ArgSpec[];
 }
 
 /**

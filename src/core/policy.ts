@@ -1,5 +1,7 @@
 import type { OpsbotConfig } from '../config/schema.js';
-import type { Action } from './actions.js';
+
+/** A permission a role can be granted, named by the command that checks it ("rollback", "env.open"). */
+export type Action = string;
 
 export type PolicyConfig = Pick<OpsbotConfig, 'roles' | 'environments'>;
 

@@ -1,5 +1,4 @@
 import type { OpsbotConfig } from '../config/schema.js';
-import { MUTATING_ACTIONS } from '../core/actions.js';
 import type { AuditRecord } from '../core/audit.js';
 import { formatDuration } from '../core/duration.js';
 import { OpsError, UserInputError, userMessageOf } from '../core/errors.js';
@@ -108,6 +107,8 @@ export async function acceptCommand(deps: AcceptDeps, request: CommandRequest): 
     if (!found || !command) {
       throw new UserInputError(`I don't know "${input.words[0]}".`, { code: 'unknown_command' });
     }
+    // A verb whose feature opsbot.yml does not turn on is refused here, before anything is queued.
+    if (command.unavailable) throw new UserInputError(command.unavailable, { code: 'unknown_command' });
     const given = { words: found.rest, flags: input.flags };
     const parser: unknown = command.parse;
     const rest = incident && isArgsParser(parser) ? withDefaults(given, parser, incident) : given;
@@ -139,11 +140,12 @@ export async function acceptCommand(deps: AcceptDeps, request: CommandRequest): 
     }
     const environment = deps.config.environments[scope.environment]!;
 
-    command.check?.(deps.config, args);
+    // Bound commands pass their feature's services themselves; the engine has none to give.
+    command.check?.(deps.config, args, undefined);
     // Every permission the request needs (a runbook: each step's) is checked now, so a run is never half-allowed.
     const needs = [
       { action: command.action, environment: scope.environment },
-      ...(command.requires?.(deps.config, args) ?? []),
+      ...(command.requires?.(deps.config, args, undefined) ?? []),
     ];
     const decisions: Decision[] = needs.map((n) =>
       authorize(deps.config, principal, n.action, n.environment),
@@ -151,8 +153,8 @@ export async function acceptCommand(deps: AcceptDeps, request: CommandRequest): 
     const decision = decisions.find((d) => !d.allowed) ?? decisions[0]!;
     if (!decision.allowed) return await deny(scope, decision.reason, decision.wouldAllow);
     const guarded =
-      (environment.protected && MUTATING_ACTIONS.has(command.action)) ||
-      command.needsApproval?.(deps.config, args) === true;
+      (environment.protected && command.mutates === true) ||
+      command.needsApproval?.(deps.config, args, undefined) === true;
     if (guarded && !scope.reason) {
       throw new UserInputError(`${scope.environment} is protected: say why with --reason "<text>".`);
     }

@@ -1,18 +1,9 @@
 import type { OpsbotConfig } from '../config/schema.js';
-import type { Action } from '../core/actions.js';
 import type { AuditRecord } from '../core/audit.js';
 import type { ParsedInput } from '../core/grammar.js';
 import type { Message } from '../core/message.js';
-import { grantsOf, type Principal } from '../core/policy.js';
-import type {
-  Clock,
-  Cluster,
-  ClusterTarget,
-  IncidentCommands,
-  IncidentContext,
-  LockResult,
-} from '../ports.js';
-import type { PreviewServices } from '../preview/services.js';
+import { type Action, grantsOf, type Principal } from '../core/policy.js';
+import type { Clock, Cluster, ClusterTarget, IncidentContext, LockResult } from '../ports.js';
 import type { CommandJob } from './command-job.js';
 
 /** Answers that need nothing but config and the asker: help, whoami. They run inside the ack. */
@@ -28,8 +19,13 @@ export interface Checkpoint {
   set(key: string, value: unknown): Promise<void>;
 }
 
-export interface RunContext {
+/**
+ * What a queued command runs with. `services` are the ones its feature provides (previews:
+ * namespaces and templates; incidents: the incident service); undefined for plain commands.
+ */
+export interface RunContext<S = unknown> {
   job: CommandJob;
+  services: S;
   config: OpsbotConfig;
   cluster: Cluster;
   clock: Clock;
@@ -49,10 +45,6 @@ export interface RunContext {
    * the plan the approver saw. A no-op for requests that needed no approval.
    */
   expectUnchanged(resourceVersion: string): void;
-  /** Namespaces, templates and pull requests for the env commands; absent when previews are not wired. */
-  previews?: PreviewServices | undefined;
-  /** Declare and resolve incidents; absent when incidents are not configured. */
-  incidents?: IncidentCommands | undefined;
   /** Queues an extra audit record for a part of this job (a runbook step); the job's own record is written anyway. */
   audit?(
     record: Pick<AuditRecord, 'id' | 'outcome' | 'action' | 'message'> & Partial<AuditRecord>,
@@ -104,14 +96,27 @@ export const RESUMED_NOTE = 'was already applied before a restart of opsbot';
  */
 export type EffectCheck = 'applied' | 'not-applied';
 
-/** One /ops verb. Registered by hand in commands/index.ts. */
-export interface CommandModule<A = unknown> {
+/**
+ * One /ops verb: everything about it in one place. Registered by hand, one line each, in its
+ * feature's command list (commands/index.ts for the cluster verbs). A verb with `step` is also a
+ * runbook step kind, with the same grammar, permission, plan and run.
+ */
+export interface CommandModule<A = unknown, S = unknown> {
   /** The words that select it: "rollback", "env open". */
   name: string;
   summary: string;
   usage: string;
   /** The permission policy checks; absent for commands everyone may run. */
   action?: Action;
+  /** Permissions it checks besides `action` that roles may be granted ("env.close-any"). */
+  permissions?: readonly Action[];
+  /**
+   * It changes something: it takes a lock on its target, and in a protected environment it needs
+   * a reason and a second person's approval.
+   */
+  mutates?: boolean;
+  /** Usable as a runbook step; `label` names the step in the run's message. */
+  step?: { label(args: A): string };
   parse(input: ParsedInput): A;
   /**
    * The environment a request acts in, read before its arguments are validated, so permission is
@@ -125,30 +130,62 @@ export interface CommandModule<A = unknown> {
   /** Where the request acts, for policy, approval and locking. The config names where previews live. */
   scope?(args: A, config: OpsbotConfig): Scope;
   /** Checks that need the config (bounds, limits), run in the ack path so bad input is never queued. */
-  check?(config: OpsbotConfig, args: A): void;
+  check?(config: OpsbotConfig, args: A, services: S): void;
   /** Permissions needed beyond `action` (a runbook's steps); all are checked before anything is queued. */
-  requires?(config: OpsbotConfig, args: A): { action: Action; environment: string }[];
+  requires?(config: OpsbotConfig, args: A, services: S): { action: Action; environment: string }[];
   /** A second person must approve even where `action` alone would not need it (a runbook's approval step). */
-  needsApproval?(config: OpsbotConfig, args: A): boolean;
-  /** The plan shown to an approver; mutating commands in protected environments need it. */
-  preview?(ctx: RunContext, args: A): Promise<Preview>;
+  needsApproval?(config: OpsbotConfig, args: A, services: S): boolean;
+  /** The plan shown to an approver (a server-side dry run); mutating commands in protected environments need it. */
+  preview?(ctx: RunContext<S>, args: A): Promise<Preview>;
   /** Answered inside the ack, with no cluster or GitHub call. */
   reply?(ctx: InlineContext, args: A): Message;
   /** Runs in a queued job. */
-  run?(ctx: RunContext, args: A): Promise<Outcome>;
+  run?(ctx: RunContext<S>, args: A): Promise<Outcome>;
   /**
    * For mutating commands: whether the intent saved by `run` is in effect on the live object.
    * Asked after a final failure, so the record says "executed" when the change did happen.
    * Undefined when `run` saved no intent (it failed before its first write).
    */
-  verify?(ctx: RunContext, args: A): Promise<EffectCheck | undefined>;
+  verify?(ctx: RunContext<S>, args: A): Promise<EffectCheck | undefined>;
+  /** Set on a command whose feature is not configured here: why, said in the ack before anything is queued. */
+  unavailable?: string;
 }
 
-/** Keeps each module's argument type while the registry holds them together. */
-export function defineCommand<A>(
-  module: { parse(input: ParsedInput): A } & CommandModule<NoInfer<A>>,
-): CommandModule<A> {
+/** Keeps each module's argument and services types while the registry holds them together. */
+export function defineCommand<A, S = unknown>(
+  module: { parse(input: ParsedInput): A } & CommandModule<NoInfer<A>, S>,
+): CommandModule<A, S> {
   return module;
+}
+
+/** defineCommand for the commands of a feature, whose contexts carry that feature's services. */
+export function commandsWith<S>() {
+  return <A>(module: { parse(input: ParsedInput): A } & CommandModule<NoInfer<A>, S>): CommandModule<A, S> =>
+    module;
+}
+
+/**
+ * A command as the engine runs it: with its feature's services bound into every context it gets,
+ * or, when its feature is not configured, marked unavailable with the reason.
+ */
+export function bindCommand<A, S>(
+  command: CommandModule<A, S>,
+  binding: { services: S } | { unavailable: string },
+): CommandModule<A> {
+  // The engine passes no services (undefined); the bound methods pass the feature's own instead.
+  const { run, preview, verify, check, requires, needsApproval, ...rest } = command;
+  if ('unavailable' in binding) return { ...rest, unavailable: binding.unavailable };
+  const { services } = binding;
+  const withServices = (ctx: RunContext): RunContext<S> => ({ ...ctx, services });
+  return {
+    ...rest,
+    ...(check ? { check: (config, args) => check(config, args, services) } : {}),
+    ...(requires ? { requires: (config, args) => requires(config, args, services) } : {}),
+    ...(needsApproval ? { needsApproval: (config, args) => needsApproval(config, args, services) } : {}),
+    ...(run ? { run: (ctx, args) => run(withServices(ctx), args) } : {}),
+    ...(preview ? { preview: (ctx, args) => preview(withServices(ctx), args) } : {}),
+    ...(verify ? { verify: (ctx, args) => verify(withServices(ctx), args) } : {}),
+  };
 }
 
 /** The command whose name matches the leading words; the longest name wins ("env open" over "env"). */

@@ -1,24 +1,13 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { OpsbotConfig } from '../config/schema.js';
-import { MUTATING_ACTIONS } from '../core/actions.js';
 import type { AuditRecord } from '../core/audit.js';
 import { formatDuration } from '../core/duration.js';
 import { ConfigError, OpsError, StateError, userMessageOf } from '../core/errors.js';
 import { type Message, message, withContext } from '../core/message.js';
 import { slackText } from '../core/text.js';
 import { failpoint } from '../failpoints.js';
-import type {
-  Approvals,
-  Chat,
-  Clock,
-  Cluster,
-  ClusterTarget,
-  IncidentCommands,
-  Jobs,
-  Locks,
-} from '../ports.js';
-import type { PreviewServices } from '../preview/services.js';
+import type { Approvals, Chat, Clock, Cluster, ClusterTarget, Jobs, Locks } from '../ports.js';
 import { jobRecord, mention } from './audit-records.js';
 import { type Checkpoints, CommandJob } from './command-job.js';
 import {
@@ -43,10 +32,6 @@ export interface RunDeps {
   newApprovalId(): string;
   /** Told how long each run took and how it ended, for metrics. */
   observe?(command: string, outcome: string, seconds: number): void;
-  /** For the env commands: namespaces, templates, pull requests. */
-  previews?: PreviewServices | undefined;
-  /** For /ops incident declare|resolve. */
-  incidents?: IncidentCommands | undefined;
 }
 
 /** The queue-independent view of one attempt of a job. */
@@ -140,8 +125,8 @@ export async function runCommand(deps: RunDeps, attempt: JobAttempt): Promise<Jo
     config: deps.config,
     cluster: deps.cluster,
     clock: deps.clock,
-    ...(deps.previews ? { previews: deps.previews } : {}),
-    ...(deps.incidents ? { incidents: deps.incidents } : {}),
+    // A command's own services are bound by its feature (bindCommand).
+    services: undefined,
     target: (environment) => resolveTarget(deps.config, environment),
     progress,
     checkpoint,
@@ -244,7 +229,7 @@ export async function runCommand(deps: RunDeps, attempt: JobAttempt): Promise<Jo
     if (job.stage === 'approval') return await requestApproval(deps, ctx, command, args, scope, audit, show);
 
     const lock =
-      scope?.target && command.action && MUTATING_ACTIONS.has(command.action)
+      scope?.target && command.mutates === true
         ? await deps.locks.acquire(`${scope.environment}/${scope.target}`, job.id, describeJob(job, scope))
         : undefined;
     if (lock && !lock.acquired) {

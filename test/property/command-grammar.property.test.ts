@@ -129,7 +129,7 @@ function allowedByPolicy(job: CommandJobInput, userId: string): boolean {
   const principal = { userId, groups: new Set(GROUPS[userId] ?? []), channel: job.channel };
   const needs = [
     { action: command.action, environment: scope.environment },
-    ...(command.requires?.(config, args) ?? []),
+    ...(command.requires?.(config, args, undefined) ?? []),
   ];
   return needs.every((n) => authorize(config, principal, n.action, n.environment).allowed);
 }

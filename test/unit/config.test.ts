@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { readEnv } from '../../src/config/env.js';
 import { loadConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/core/errors.js';
+import { knownActions } from '../../src/features.js';
 
 function configFile(text: string): string {
   const file = join(mkdtempSync(join(tmpdir(), 'opsbot-config-')), 'opsbot.yml');
@@ -14,7 +15,7 @@ function configFile(text: string): string {
 
 describe('loadConfig', () => {
   it('accepts the committed example and applies defaults', () => {
-    const config = loadConfig('opsbot.example.yml');
+    const config = loadConfig('opsbot.example.yml', knownActions());
     expect(config.environments.prod).toMatchObject({ protected: true, namespace: 'apps' });
     expect(config.approvals.ttl).toBe(15 * 60_000);
     expect(config.audit.branch).toBe('main');
@@ -35,7 +36,7 @@ describe('loadConfig', () => {
     );
     let error: unknown;
     try {
-      loadConfig(file);
+      loadConfig(file, knownActions());
     } catch (err) {
       error = err;
     }
@@ -52,16 +53,18 @@ describe('loadConfig', () => {
     const file = configFile(
       'environments: { prod: { namespace: apps, protcted: true } }\naudit: { repo: a/b }\n',
     );
-    expect(() => loadConfig(file)).toThrow(/environments\.prod: Unrecognized key: "protcted"/);
+    expect(() => loadConfig(file, knownActions())).toThrow(
+      /environments\.prod: Unrecognized key: "protcted"/,
+    );
     const file2 = configFile(
       'environments: { prod: { namespace: apps } }\naudit: { repo: a/b }\nroles: { r: { members: [U1AB], can: [{ actions: [nuke], environments: [prod] }] } }\n',
     );
-    expect(() => loadConfig(file2)).toThrow(/roles\.r\.can\[0\]\.actions\[0\]/);
+    expect(() => loadConfig(file2, knownActions())).toThrow(/roles\.r\.can\[0\]\.actions\[0\]/);
   });
 
   it('reports YAML syntax errors with their position, and a missing file', () => {
-    expect(() => loadConfig(configFile('environments: [\n'))).toThrow(/is not valid YAML/);
-    expect(() => loadConfig('/nonexistent/opsbot.yml')).toThrow(
+    expect(() => loadConfig(configFile('environments: [\n'), knownActions())).toThrow(/is not valid YAML/);
+    expect(() => loadConfig('/nonexistent/opsbot.yml', knownActions())).toThrow(
       '/nonexistent/opsbot.yml: cannot read the file (ENOENT)',
     );
   });

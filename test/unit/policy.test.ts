@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
-import { ACTIONS } from '../../src/core/actions.js';
 import {
   authorize,
   authorizeApproval,
@@ -8,8 +7,9 @@ import {
   mayUseEmergency,
   type Principal,
 } from '../../src/core/policy.js';
+import { knownActions } from '../../src/features.js';
 
-const config = loadConfig('test/fixtures/opsbot.yml');
+const config = loadConfig('test/fixtures/opsbot.yml', knownActions());
 const channel = { id: 'COPS', name: 'ops' };
 const oncall: Principal = { userId: 'UONCALL1', groups: new Set(), channel };
 const oncallByGroup: Principal = { userId: 'UX', groups: new Set(['sre-oncall']), channel };
@@ -55,7 +55,7 @@ describe('authorize', () => {
     const people: Record<string, Principal> = { oncall, developer, stranger };
     for (const [who, byEnv] of Object.entries(expected)) {
       for (const [env, allowed] of Object.entries(byEnv)) {
-        for (const action of ACTIONS) {
+        for (const action of knownActions()) {
           const decision = authorize(config, people[who]!, action, env);
           expect(decision.allowed, `${who} ${action} ${env}`).toBe(allowed.includes(action));
         }
