@@ -1,8 +1,7 @@
 import { z } from 'zod';
-import type { Action } from './actions.js';
-import { Duration } from './duration.js';
 import { UserInputError } from './errors.js';
 import { Dns1123Label } from './names.js';
+import type { Action } from './policy.js';
 
 /** `{{name}}` in a step value: replaced by the parameter's value when the run is planned. */
 const REFERENCE = /\{\{\s*([^}\s]*)\s*\}\}/g;
@@ -13,19 +12,16 @@ const ParamName = z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be lowercase lette
 const Scalar = z.union([z.string(), z.int()]);
 
 /** A text value that may contain `{{param}}` references. */
-const Text = z.string().min(1);
+export const Text = z.string().min(1);
 /** A deployment name, literal or `{{param}}`. */
-const DeploymentRef = z
+export const DeploymentRef = z
   .string()
   .regex(
     /^([a-z0-9-]|\{\{\s*[a-z][a-z0-9_]*\s*\}\})+$/,
     'must be a deployment name or a {{param}} reference',
   );
-/** A whole number, literal or `{{param}}`. */
-const IntRef = z.union([
-  z.int().min(0),
-  z.string().regex(/^\{\{\s*[a-z][a-z0-9_]*\s*\}\}$/, 'must be a whole number or a {{param}} reference'),
-]);
+/** Any argument of a command used as a step: text or a whole number, either may be a `{{param}}`. */
+export const ArgValue = z.union([Text, z.int()]);
 
 export const PARAM_TYPES = ['string', 'int', 'enum', 'deployment', 'environment'] as const;
 
@@ -82,6 +78,18 @@ export const HostPattern = z
       ),
   );
 
+/**
+ * What the runbook format needs to know of a step kind: its name, what it does, and its fields
+ * (values may hold `{{param}}` references). The kinds are a registry (src/runbooks/steps): every
+ * command with `step` is one, beside the runbook-only kinds; this module only assembles them.
+ */
+export interface StepShape {
+  kind: string;
+  description: string;
+  fields: z.ZodRawShape;
+}
+
+/** The fields every step has, whatever its kind. */
 const StepBase = {
   /** What the step is called in the progress message; defaults to a description of it. */
   name: z.string().min(1).optional(),
@@ -89,142 +97,58 @@ const StepBase = {
   env: Text.optional(),
 };
 
-export const RollbackStep = z
-  .strictObject({
-    kind: z.literal('rollback'),
-    ...StepBase,
-    deployment: DeploymentRef,
-    to: IntRef.optional(),
-  })
-  .meta({
-    description: `Roll a deployment back to its previous revision (or to revision "to"), as /ops rollback does`,
-  });
-export const RestartStep = z
-  .strictObject({
-    kind: z.literal('restart'),
-    ...StepBase,
-    deployment: DeploymentRef,
-  })
-  .meta({
-    description: `Restart every pod of a deployment with a rolling update, as /ops restart does`,
-  });
-export const ScaleStep = z
-  .strictObject({
-    kind: z.literal('scale'),
-    ...StepBase,
-    deployment: DeploymentRef,
-    replicas: IntRef,
-  })
-  .meta({
-    description: `Set a deployment's replica count within the environment's bounds, as /ops scale does`,
-  });
-export const WaitForRolloutStep = z
-  .strictObject({
-    kind: z.literal('wait-for-rollout'),
-    ...StepBase,
-    deployment: DeploymentRef,
-    /** How long to wait; defaults to `rollout.timeout` of opsbot.yml. */
-    timeout: Duration.optional(),
-  })
-  .meta({
-    description: `Wait until the deployment has rolled out; fails when it fails or times out`,
-  });
-export const StatusStep = z
-  .strictObject({
-    kind: z.literal('status'),
-    ...StepBase,
-    deployment: DeploymentRef,
-  })
-  .meta({
-    description: `Read replicas, images, revision and troubled pods of a deployment`,
-  });
-export const HttpCheckStep = z
-  .strictObject({
-    kind: z.literal('http-check'),
-    ...StepBase,
-    url: Text,
-    expectStatus: z.int().min(100).max(599).default(200),
-    timeout: Duration.default(5_000),
-  })
-  .meta({
-    description: `Fail unless the URL answers expectStatus within timeout`,
-  });
-export const MessageStep = z.strictObject({ kind: z.literal('message'), ...StepBase, text: Text }).meta({
-  description: `Show a line in the run's message`,
-});
-export const ApprovalStep = z
-  .strictObject({
-    kind: z.literal('approval'),
-    ...StepBase,
-    /** What the approver is asked. */
-    text: Text.optional(),
-  })
-  .meta({
-    description: `A second person approves (up front, with the whole plan) before the run starts`,
-  });
+/** One step of a runbook file, as written: its kind, its name and env, and the kind's own fields. */
+export interface RunbookStep {
+  kind: string;
+  name?: string | undefined;
+  env?: string | undefined;
+  [field: string]: unknown;
+}
 
-export const STEP_KINDS = [
-  'rollback',
-  'restart',
-  'scale',
-  'wait-for-rollout',
-  'status',
-  'http-check',
-  'message',
-  'approval',
-] as const;
-export type StepKind = (typeof STEP_KINDS)[number];
-
-export const RunbookStep = z.discriminatedUnion(
-  'kind',
-  [
-    RollbackStep,
-    RestartStep,
-    ScaleStep,
-    WaitForRolloutStep,
-    StatusStep,
-    HttpCheckStep,
-    MessageStep,
-    ApprovalStep,
-  ],
-  {
+/** The schema of one step: a union over the registered kinds, discriminated by `kind`. */
+export function stepSchema(kinds: readonly StepShape[]): z.ZodType<RunbookStep> {
+  const names = kinds.map((k) => k.kind);
+  const [first, ...rest] = kinds.map((k) =>
+    z
+      .strictObject({ kind: z.literal(k.kind), ...StepBase, ...k.fields })
+      .meta({ description: k.description }),
+  );
+  if (!first) throw new Error('no runbook step kinds are registered');
+  return z.discriminatedUnion('kind', [first, ...rest], {
     error: (issue) =>
       issue.code === 'invalid_union'
-        ? `unknown step kind${typeof (issue.input as { kind?: unknown } | undefined)?.kind === 'string' ? ` "${(issue.input as { kind: string }).kind}"` : ''}; expected one of ${STEP_KINDS.join(', ')}`
+        ? `unknown step kind${typeof (issue.input as { kind?: unknown } | undefined)?.kind === 'string' ? ` "${(issue.input as { kind: string }).kind}"` : ''}; expected one of ${names.join(', ')}`
         : undefined,
-  },
-);
-export type RunbookStep = z.infer<typeof RunbookStep>;
+  }) as unknown as z.ZodType<RunbookStep>;
+}
 
-export const Runbook = z.strictObject({
-  name: Dns1123Label.meta({ description: 'Unique; /ops run <name>' }),
-  description: z.string().min(1).meta({ description: 'One line: what the runbook is for' }),
-  params: z.record(ParamName, RunbookParam).default({}),
-  /** Alert labels this runbook answers; all must match. Offered as a button on matching incidents. */
-  match: z.record(z.string().min(1), LabelMatcher).optional(),
-  allowHosts: z.array(HostPattern).optional().meta({
-    description:
-      'Hosts its http-check steps may reach (names, IPs, or "*.example.com"). A host named exactly may resolve to a private, loopback or link-local address; one matched by "*." only to public ones. Redirects are followed only to these hosts.',
-  }),
-  steps: z.array(RunbookStep).min(1).meta({ description: 'Run in order; the first failure stops the run' }),
-  /** Run, in order, after the first failing step; their own failures are reported, not chained. */
-  onFailure: z.array(RunbookStep).default([]),
-});
-export type Runbook = z.infer<typeof Runbook>;
+/** The runbook file format for the registered step kinds. */
+export function runbookSchema(kinds: readonly StepShape[]) {
+  const step = stepSchema(kinds);
+  return z.strictObject({
+    name: Dns1123Label.meta({ description: 'Unique; /ops run <name>' }),
+    description: z.string().min(1).meta({ description: 'One line: what the runbook is for' }),
+    params: z.record(ParamName, RunbookParam).default({}),
+    /** Alert labels this runbook answers; all must match. Offered as a button on matching incidents. */
+    match: z.record(z.string().min(1), LabelMatcher).optional(),
+    allowHosts: z.array(HostPattern).optional().meta({
+      description:
+        'Hosts its http-check steps may reach (names, IPs, or "*.example.com"). A host named exactly may resolve to a private, loopback or link-local address; one matched by "*." only to public ones. Redirects are followed only to these hosts.',
+    }),
+    steps: z.array(step).min(1).meta({ description: 'Run in order; the first failure stops the run' }),
+    /** Run, in order, after the first failing step; their own failures are reported, not chained. */
+    onFailure: z.array(step).default([]),
+  });
+}
 
-/** The permission a step needs, beyond `run` itself; undefined for steps that touch nothing. */
-export function actionOfStep(kind: StepKind): Action | undefined {
-  switch (kind) {
-    case 'rollback':
-    case 'restart':
-    case 'scale':
-    case 'status':
-      return kind;
-    case 'wait-for-rollout':
-      return 'status';
-    default:
-      return undefined;
-  }
+export interface Runbook {
+  name: string;
+  description: string;
+  params: Record<string, RunbookParam>;
+  match?: Record<string, LabelMatcher> | undefined;
+  allowHosts?: string[] | undefined;
+  steps: RunbookStep[];
+  onFailure: RunbookStep[];
 }
 
 /** Every `{{name}}` referenced in a value. */
@@ -245,6 +169,12 @@ export interface CrossCheckContext {
   environments: readonly string[];
   /** Names of runbooks already loaded, for the duplicate check. */
   seenNames?: ReadonlySet<string>;
+  /** A step kind's own checks of a step against its runbook (an http-check's host against allowHosts). */
+  checkStep?(
+    step: Record<string, unknown>,
+    runbook: Partial<Runbook>,
+    path: (string | number)[],
+  ): RunbookIssue[];
 }
 
 export interface RunbookIssue {
@@ -259,7 +189,7 @@ const isRecord = (v: unknown): v is Record<string, unknown> =>
  * Checks a runbook against the config: references, environments, parameter defaults, duplicate
  * names. It tolerates a runbook that failed its schema, so every problem of a file is reported at once.
  */
-export function crossCheckRunbook(runbook: Runbook, context: CrossCheckContext): RunbookIssue[] {
+export function crossCheckRunbook(runbook: Partial<Runbook>, context: CrossCheckContext): RunbookIssue[] {
   const issues: RunbookIssue[] = [];
   const envs = new Set(context.environments);
   const params = isRecord(runbook.params) ? (runbook.params as Record<string, RunbookParam>) : {};
@@ -328,28 +258,13 @@ export function crossCheckRunbook(runbook: Runbook, context: CrossCheckContext):
   };
   checkSteps(runbook.steps, 'steps');
   checkSteps(runbook.onFailure, 'onFailure');
-  const allowHosts = Array.isArray(runbook.allowHosts) ? runbook.allowHosts : [];
-  const checks = (list: unknown, name: 'steps' | 'onFailure') =>
-    (Array.isArray(list) ? list : []).flatMap((step: unknown, i) =>
-      isRecord(step) && step.kind === 'http-check' ? [{ step, path: [name, i] as (string | number)[] }] : [],
-    );
-  const httpChecks = [...checks(runbook.steps, 'steps'), ...checks(runbook.onFailure, 'onFailure')];
-  if (httpChecks.length > 0 && allowHosts.length === 0) {
-    issues.push({
-      path: ['allowHosts'],
-      message: 'a runbook with http-check steps must list the hosts they may reach in allowHosts',
+  for (const [list, steps] of [
+    ['steps', runbook.steps],
+    ['onFailure', runbook.onFailure],
+  ] as const) {
+    (Array.isArray(steps) ? steps : []).forEach((step: unknown, i) => {
+      if (isRecord(step)) issues.push(...(context.checkStep?.(step, runbook, [list, i]) ?? []));
     });
-  }
-  for (const { step, path } of httpChecks) {
-    const url = typeof step.url === 'string' ? step.url : '';
-    if (allowHosts.length === 0 || referencesIn(url).length > 0 || !URL.canParse(url)) continue;
-    const host = hostOf(url);
-    if (!hostAllowed(allowHosts, host)) {
-      issues.push({
-        path: [...path, 'url'],
-        message: `${host} is not in allowHosts (${allowHosts.join(', ')})`,
-      });
-    }
   }
   return issues;
 }
@@ -433,24 +348,37 @@ export function parseAssignments(words: readonly string[]): Record<string, strin
   return out;
 }
 
-/** A step with every reference replaced and every value checked: what actually runs. */
-export type PlannedStep =
-  | { kind: 'rollback'; label: string; env: string; deployment: string; to?: number }
-  | { kind: 'restart' | 'status'; label: string; env: string; deployment: string }
-  | { kind: 'scale'; label: string; env: string; deployment: string; replicas: number }
-  | { kind: 'wait-for-rollout'; label: string; env: string; deployment: string; timeout?: number }
-  | {
-      kind: 'http-check';
-      label: string;
-      env: string;
-      url: string;
-      expectStatus: number;
-      timeout: number;
-      /** The runbook's allowHosts: the only hosts the check and its redirects may reach. */
-      allowHosts: string[];
-    }
-  | { kind: 'message'; label: string; env: string; text: string }
-  | { kind: 'approval'; label: string; env: string; text: string };
+/**
+ * A step with every reference replaced and every value checked, as its kind planned it: what
+ * actually runs, what it needs, and what it is called.
+ */
+export interface PlannedStep<P = unknown> {
+  kind: string;
+  label: string;
+  env: string;
+  /** What the kind made of the step's fields: a command's parsed arguments, a URL… */
+  params: P;
+  /** The permission the step needs beyond `run`; none for steps that touch nothing. */
+  permission?: { action: Action; environment: string } | undefined;
+  /** It changes something: it takes the target's lock, and in a protected environment needs approval. */
+  mutates: boolean;
+  /** The lock it holds while it runs, the same one the single command takes. */
+  lockKey?: string | undefined;
+  /** An approval step: a second person approves the run before it starts. */
+  approval?: boolean | undefined;
+}
+
+/**
+ * A step kind as planning sees it: it checks the rendered fields and says what the step will do.
+ * `config` is the bot's configuration, passed through untouched for the kinds that need it.
+ */
+export interface StepPlanner<P = unknown, C = unknown> extends StepShape {
+  plan(
+    fields: Readonly<Record<string, string | number>>,
+    env: string,
+    context: { runbook: Runbook; config: C },
+  ): Omit<PlannedStep<P>, 'kind' | 'env' | 'label'> & { label: string };
+}
 
 export interface RunPlan {
   steps: PlannedStep[];
@@ -458,97 +386,30 @@ export interface RunPlan {
 }
 
 /** Renders every step with the run's values; a value that is not valid once rendered is refused. */
-export function planRun(
+export function planRun<C>(
   runbook: Runbook,
   values: Readonly<Record<string, string | number>>,
-  environments: readonly string[],
+  context: { environments: readonly string[]; config: C; kinds: readonly StepPlanner<unknown, C>[] },
 ): RunPlan {
+  const { environments, kinds } = context;
   const plan = (step: RunbookStep): PlannedStep => {
+    const kind = kinds.find((k) => k.kind === step.kind);
+    if (!kind) throw new UserInputError(`Step kind "${step.kind}" is not available here.`);
     const env = step.env === undefined ? String(values.env) : render(step.env, values);
     if (!environments.includes(env)) throw new UserInputError(`There is no environment "${env}".`);
-    const name = (s: string | undefined) => (s === undefined ? undefined : render(s, values));
-    const deployment = (ref: string) => {
-      const value = render(ref, values);
-      if (!Dns1123Label.safeParse(value).success)
-        throw new UserInputError(`"${value}" is not a deployment name.`);
-      return value;
-    };
-    const int = (ref: number | string, what: string) => {
-      const value = typeof ref === 'number' ? String(ref) : render(ref, values);
-      if (!/^(0|[1-9]\d{0,8})$/.test(value))
-        throw new UserInputError(`${what} "${value}" is not a whole number.`);
-      return Number(value);
-    };
-    switch (step.kind) {
-      case 'rollback': {
-        const d = deployment(step.deployment);
-        return {
-          kind: 'rollback',
-          env,
-          deployment: d,
-          label: name(step.name) ?? `Roll back ${d} in ${env}`,
-          ...(step.to === undefined ? {} : { to: int(step.to, 'to') }),
-        };
-      }
-      case 'restart':
-      case 'status': {
-        const d = deployment(step.deployment);
-        const verb = step.kind === 'restart' ? 'Restart' : 'Status of';
-        return { kind: step.kind, env, deployment: d, label: name(step.name) ?? `${verb} ${d} in ${env}` };
-      }
-      case 'scale': {
-        const d = deployment(step.deployment);
-        const replicas = int(step.replicas, 'replicas');
-        return {
-          kind: 'scale',
-          env,
-          deployment: d,
-          replicas,
-          label: name(step.name) ?? `Scale ${d} in ${env} to ${replicas}`,
-        };
-      }
-      case 'wait-for-rollout': {
-        const d = deployment(step.deployment);
-        return {
-          kind: 'wait-for-rollout',
-          env,
-          deployment: d,
-          label: name(step.name) ?? `Wait for ${d} to roll out in ${env}`,
-          ...(step.timeout === undefined ? {} : { timeout: step.timeout }),
-        };
-      }
-      case 'http-check': {
-        const url = render(step.url, values);
-        if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol))
-          throw new UserInputError(`"${url}" is not an http(s) URL.`);
-        if (new URL(url).username || new URL(url).password)
-          throw new UserInputError(`"${hostOf(url)}": an http-check URL must not carry credentials.`);
-        const allowHosts = runbook.allowHosts ?? [];
-        if (!hostAllowed(allowHosts, hostOf(url))) {
-          throw new UserInputError(
-            `${runbook.name} may not check ${hostOf(url)}: its allowHosts ${allowHosts.length ? `are ${allowHosts.join(', ')}` : 'list no hosts'}.`,
-          );
-        }
-        return {
-          kind: 'http-check',
-          env,
-          url,
-          expectStatus: step.expectStatus,
-          timeout: step.timeout,
-          allowHosts,
-          label: name(step.name) ?? `Check ${url} answers ${step.expectStatus}`,
-        };
-      }
-      case 'message':
-        return { kind: 'message', env, text: render(step.text, values), label: name(step.name) ?? 'Message' };
-      case 'approval':
-        return {
-          kind: 'approval',
-          env,
-          text: step.text === undefined ? 'Approve this run' : render(step.text, values),
-          label: name(step.name) ?? 'Approval by a second person',
-        };
+    const fields: Record<string, string | number> = Object.create(null);
+    for (const [key, value] of Object.entries(step)) {
+      if (key === 'kind' || key === 'name' || key === 'env') continue;
+      if (typeof value === 'string') fields[key] = render(value, values);
+      else if (typeof value === 'number') fields[key] = value;
     }
+    const planned = kind.plan(fields, env, { runbook, config: context.config });
+    return {
+      ...planned,
+      kind: step.kind,
+      env,
+      label: step.name === undefined ? planned.label : render(step.name, values),
+    };
   };
   return { steps: runbook.steps.map(plan), onFailure: runbook.onFailure.map(plan) };
 }
@@ -581,8 +442,8 @@ export function hostAllowed(allowHosts: readonly string[], host: string): boolea
 export function requiredPermissions(plan: RunPlan): { action: Action; environment: string }[] {
   const seen = new Map<string, { action: Action; environment: string }>();
   for (const step of [...plan.steps, ...plan.onFailure]) {
-    const action = actionOfStep(step.kind);
-    if (action) seen.set(`${action}@${step.env}`, { action, environment: step.env });
+    if (step.permission)
+      seen.set(`${step.permission.action}@${step.permission.environment}`, step.permission);
   }
   return [...seen.values()];
 }

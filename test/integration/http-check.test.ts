@@ -2,7 +2,7 @@ import type { LookupAddress, lookup as realLookup } from 'node:dns';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HostRefused, httpCheck, restrictedKind } from '../../src/runbooks/http-check.js';
+import { HostRefused, httpCheck, restrictedKind } from '../../src/runbooks/http-fetch.js';
 
 /** A resolver standing in for DNS an attacker controls: names map to whatever address they like. */
 function fakeDns(names: Record<string, string>): typeof realLookup {

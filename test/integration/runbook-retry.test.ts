@@ -1,15 +1,14 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRunCommand } from '../../commands/run.js';
 import { OpsbotConfig } from '../../src/config/schema.js';
 import { parseYamlText } from '../../src/config/yaml-file.js';
 import type { AuditRecord } from '../../src/core/audit.js';
 import type { Message } from '../../src/core/message.js';
-import { Runbook } from '../../src/core/runbook.js';
 import type { Checkpoint, RunContext } from '../../src/engine/command-module.js';
 import { resolveTarget } from '../../src/engine/run-command.js';
 import { KubeCluster } from '../../src/kubernetes/cluster.js';
 import { type KubeApi, seedSampleApp, startKubeFake } from '../fakes/kubernetes.js';
+import { parseRunbook, runWith } from '../helpers/registry.js';
 
 const config = parseYamlText(
   `
@@ -22,7 +21,7 @@ rollout: { timeout: 10s, pollInterval: 1s }
   OpsbotConfig,
 );
 
-const runbook = Runbook.parse({
+const runbook = parseRunbook({
   name: 'restart-and-scale',
   description: 'restart, scale, say so',
   params: { deployment: { type: 'deployment' } },
@@ -49,7 +48,7 @@ describe('a runbook job retried after a crash', () => {
   });
 
   it('never repeats a finished step, nor the effect of a step interrupted after it applied', async () => {
-    const command = createRunCommand([runbook]);
+    const command = runWith([runbook]);
     const args = command.parse({ words: ['restart-and-scale', 'deployment=api'], flags: { env: 'staging' } });
     // What survives between attempts, as the queue keeps it.
     const saved = new Map<string, unknown>();
@@ -73,6 +72,7 @@ describe('a runbook job retried after a crash', () => {
         stage: 'run',
       },
       config,
+      services: undefined,
       cluster,
       clock: { now: () => Date.now() },
       target: (env) => resolveTarget(config, env),
@@ -112,7 +112,7 @@ describe('a runbook job retried after a crash', () => {
   });
 
   it('waits behind a command holding the target lock, without doing anything first', async () => {
-    const command = createRunCommand([runbook]);
+    const command = runWith([runbook]);
     const args = command.parse({ words: ['restart-and-scale', 'deployment=web'], flags: { env: 'staging' } });
     const saved = new Map<string, unknown>();
     let held = true;
@@ -128,6 +128,7 @@ describe('a runbook job retried after a crash', () => {
         stage: 'run',
       },
       config,
+      services: undefined,
       cluster,
       clock: { now: () => Date.now() },
       target: (env) => resolveTarget(config, env),
@@ -162,12 +163,12 @@ describe('a runbook job retried after a crash', () => {
   });
 
   it('retries a step that failed transiently as the command would, and runs onFailure only on a final failure', async () => {
-    const withFallback = Runbook.parse({
+    const withFallback = parseRunbook({
       ...runbook,
       name: 'restart-with-fallback',
       onFailure: [{ kind: 'message', text: 'fallback ran' }],
     });
-    const command = createRunCommand([withFallback]);
+    const command = runWith([withFallback]);
     const args = command.parse({
       words: ['restart-with-fallback', 'deployment=worker'],
       flags: { env: 'staging' },
@@ -185,6 +186,7 @@ describe('a runbook job retried after a crash', () => {
         stage: 'run',
       },
       config,
+      services: undefined,
       cluster,
       clock: { now: () => Date.now() },
       target: (env) => resolveTarget(config, env),

@@ -1,12 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { withRunbooks } from '../../commands/index.js';
 import { OpsbotConfig } from '../../src/config/schema.js';
 import type { AuditRecord } from '../../src/core/audit.js';
-import { Runbook } from '../../src/core/runbook.js';
 import { type AcceptDeps, type Ack, acceptCommand } from '../../src/engine/accept-command.js';
 import type { CommandJobInput } from '../../src/engine/command-job.js';
 import type { Directory, IncidentContext, Jobs } from '../../src/ports.js';
+import { commandsWith, parseRunbook } from '../helpers/registry.js';
 
 const CONFIG = OpsbotConfig.parse(
   parseYaml(`
@@ -28,7 +27,7 @@ incidents: { repo: acme/incidents }
 `),
 );
 
-const SCALE_OUT = Runbook.parse(
+const SCALE_OUT = parseRunbook(
   parseYaml(`
 name: scale-out
 description: Scale out under load
@@ -87,7 +86,7 @@ function world(options: { incidents?: Record<string, IncidentContext>; directory
     jobs,
     directory: options.directory ?? { userName: async (id) => id, groupsOf: async () => new Set() },
     clock: { now: () => 1_790_000_000_000 },
-    commands: withRunbooks([SCALE_OUT]),
+    commands: commandsWith([SCALE_OUT]),
     incidents: { lookup: async (channel) => options.incidents?.[channel] },
   };
   let n = 0;

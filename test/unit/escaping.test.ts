@@ -3,16 +3,15 @@ import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { restart } from '../../commands/restart.js';
 import { rollback } from '../../commands/rollback.js';
-import { createRunCommand } from '../../commands/run.js';
 import { OpsbotConfig } from '../../src/config/schema.js';
 import { type AuditRecord, auditCommitMessage } from '../../src/core/audit.js';
 import type { Message } from '../../src/core/message.js';
-import { Runbook } from '../../src/core/runbook.js';
 import type { CommandModule, RunContext } from '../../src/engine/command-module.js';
 import { runCommand } from '../../src/engine/run-command.js';
 import { createLogger } from '../../src/logger.js';
 import type { Cluster } from '../../src/ports.js';
 import { MemoryApprovals, MemoryLocks } from '../../src/queue/memory-state.js';
+import { parseRunbook, runWith } from '../helpers/registry.js';
 
 const config = OpsbotConfig.parse(
   parseYaml(`
@@ -130,13 +129,13 @@ describe('audit commit messages', () => {
 
 describe('runbook messages', () => {
   it('show parameter values as text, never as mentions or links', async () => {
-    const runbook = Runbook.parse({
+    const runbook = parseRunbook({
       name: 'say',
       description: 'Say something',
       params: { note: { type: 'string' } },
       steps: [{ kind: 'message', text: 'Note: {{note}}' }],
     });
-    const command = createRunCommand([runbook]);
+    const command = runWith([runbook]);
     const note = '<!channel> <https://evil.example|log in again>';
     const args = command.parse({ words: ['say', `note=${note}`], flags: { env: 'staging' } });
     const saved = new Map<string, unknown>();

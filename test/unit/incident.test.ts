@@ -15,7 +15,9 @@ import {
   mergeAlerts,
   type StoredAlert,
 } from '../../src/core/incident.js';
+import { knownActions } from '../../src/features.js';
 import { loadRunbooks } from '../../src/runbooks/load.js';
+import { kinds } from '../helpers/registry.js';
 
 const fixture = (name: string): unknown =>
   JSON.parse(readFileSync(new URL(`../fixtures/alerts/${name}`, import.meta.url), 'utf8'));
@@ -144,7 +146,7 @@ describe('channel names and routes', () => {
 });
 
 describe('runbook buttons on an incident', () => {
-  const runbooks = loadRunbooks('runbooks', loadConfig('test/fixtures/opsbot.yml'));
+  const runbooks = loadRunbooks('runbooks', loadConfig('test/fixtures/opsbot.yml', knownActions()), kinds);
   const byName = (name: string) => runbooks.find((r) => r.name === name)!;
 
   it('fills parameters from the alert and skips runbooks it cannot fill', () => {

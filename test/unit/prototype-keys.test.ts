@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { withRunbooks } from '../../commands/index.js';
 import { IncidentService } from '../../src/alerts/incident-service.js';
 import { MemoryIncidentStore } from '../../src/alerts/store.js';
 import { OpsbotConfig } from '../../src/config/schema.js';
 import type { AuditRecord } from '../../src/core/audit.js';
-import { parseAssignments, Runbook } from '../../src/core/runbook.js';
+import { parseAssignments } from '../../src/core/runbook.js';
 import { type Ack, acceptCommand } from '../../src/engine/accept-command.js';
 import { createLogger } from '../../src/logger.js';
 import { MemoryLocks } from '../../src/queue/memory-state.js';
+import { commandsWith, parseRunbook } from '../helpers/registry.js';
 
 /** User text names object keys in flags, runbook parameters and alert labels: none may reach Object.prototype. */
 const CONFIG = OpsbotConfig.parse(
@@ -25,7 +25,7 @@ incidents: { repo: acme/incidents, environmentMap: { production: staging } }
 `),
 );
 
-const SCALE_OUT = Runbook.parse(
+const SCALE_OUT = parseRunbook(
   parseYaml(`
 name: scale-out
 description: Scale out under load
@@ -53,7 +53,7 @@ function send(text: string): Promise<Ack> {
       },
       directory: { userName: async (id) => id, groupsOf: async () => new Set() },
       clock: { now: () => 1_790_000_000_000 },
-      commands: withRunbooks([SCALE_OUT]),
+      commands: commandsWith([SCALE_OUT]),
     },
     { text, requester: { id: 'UONCALL1', name: 'alice' }, channel: { id: 'COPS' }, deliveryId: text },
   );

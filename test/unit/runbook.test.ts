@@ -2,18 +2,18 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createRunCommand } from '../../commands/run.js';
 import { ConfigError, UserInputError } from '../../src/core/errors.js';
 import {
   matchRunbooks,
   parseAssignments,
   planRun,
-  Runbook,
+  type Runbook,
   requiredPermissions,
   resolveParams,
 } from '../../src/core/runbook.js';
 import { loadRunbooks, runbooksDir } from '../../src/runbooks/load.js';
 import { RUNBOOK_SCHEMA_FILE, runbookJsonSchema } from '../../src/runbooks/schema.js';
+import { kinds, parseRunbook, runWith } from '../helpers/registry.js';
 
 const CONFIG = { environments: { staging: {}, prod: {} } } as never;
 const ENVS = ['staging', 'prod'];
@@ -54,7 +54,7 @@ function load(files: Record<string, string>) {
   const dir = mkdtempSync(join(tmpdir(), 'runbooks-'));
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   try {
-    return { runbooks: loadRunbooks(dir, CONFIG), dir, error: undefined };
+    return { runbooks: loadRunbooks(dir, CONFIG, kinds), dir, error: undefined };
   } catch (err) {
     expect(err).toBeInstanceOf(ConfigError);
     return { runbooks: [], dir, error: (err as Error).message };
@@ -148,7 +148,7 @@ describe('runbook files', () => {
 
   it('ignores other files and a missing folder', () => {
     expect(load({ 'README.md': '# no', 'schema.json': '{}' }).runbooks).toEqual([]);
-    expect(loadRunbooks('/nonexistent/runbooks', CONFIG)).toEqual([]);
+    expect(loadRunbooks('/nonexistent/runbooks', CONFIG, kinds)).toEqual([]);
   });
 
   it('resolves the folder relative to the config file', () => {
@@ -160,7 +160,7 @@ describe('runbook files', () => {
 
   it('ships example runbooks that validate against the example config', () => {
     const repo = join(import.meta.dirname, '../..');
-    const runbooks = loadRunbooks(join(repo, 'runbooks'), CONFIG);
+    const runbooks = loadRunbooks(join(repo, 'runbooks'), CONFIG, kinds);
     expect(runbooks.map((r) => r.name).sort()).toEqual([
       'restart-stuck-worker',
       'rollback-on-error-rate',
@@ -176,7 +176,7 @@ describe('runbook files', () => {
   it('has a committed JSON Schema that matches the zod schema (run `npm run schema` when this fails)', () => {
     const repo = join(import.meta.dirname, '../..');
     const committed = readFileSync(join(repo, RUNBOOK_SCHEMA_FILE), 'utf8');
-    expect(committed).toBe(runbookJsonSchema());
+    expect(committed).toBe(runbookJsonSchema(kinds));
     const schema = JSON.parse(committed) as { properties: Record<string, unknown>; required: string[] };
     expect(Object.keys(schema.properties)).toEqual(
       expect.arrayContaining(['name', 'description', 'params', 'match', 'steps', 'onFailure']),
@@ -186,7 +186,7 @@ describe('runbook files', () => {
 });
 
 describe('parameters of a run', () => {
-  const rb = Runbook.parse({
+  const rb = parseRunbook({
     name: 'x',
     description: 'x',
     params: {
@@ -235,15 +235,16 @@ describe('parameters of a run', () => {
 
   it('plans the steps with every value rendered, and lists every permission they need', () => {
     const values = resolveParams(rb, { deployment: 'api', target: 'prod' }, 'staging', ENVS);
-    const plan = planRun(rb, values, ENVS);
-    expect(plan.steps.map((s) => [s.kind, s.env])).toEqual([
-      ['scale', 'staging'],
-      ['restart', 'prod'],
-      ['wait-for-rollout', 'staging'],
-      ['message', 'staging'],
+    const plan = planRun(rb, values, { environments: ENVS, config: CONFIG, kinds });
+    expect(plan.steps.map((s) => [s.kind, s.env, s.label])).toEqual([
+      ['scale', 'staging', 'Scale api in staging to 4'],
+      ['restart', 'prod', 'Restart api in prod'],
+      ['wait-for-rollout', 'staging', 'Wait for api to roll out in staging'],
+      ['message', 'staging', 'Message'],
     ]);
-    expect(plan.steps[0]).toMatchObject({ replicas: 4, deployment: 'api' });
-    expect(plan.steps[3]).toMatchObject({ text: 'done in staging (safe)' });
+    // A command step is the command's own arguments, parsed by its own grammar when it runs.
+    expect(plan.steps[0]).toMatchObject({ params: { words: ['api', '4'], flags: { env: 'staging' } } });
+    expect(plan.steps[3]).toMatchObject({ params: { text: 'done in staging (safe)' } });
     expect(requiredPermissions(plan)).toEqual([
       { action: 'scale', environment: 'staging' },
       { action: 'restart', environment: 'prod' },
@@ -255,7 +256,7 @@ describe('parameters of a run', () => {
 
 describe('matchRunbooks', () => {
   const rb = (name: string, match?: Runbook['match']) =>
-    Runbook.parse({
+    parseRunbook({
       name,
       description: 'd',
       ...(match ? { match } : {}),
@@ -288,7 +289,7 @@ describe('the example folder layout', () => {
     const dir = mkdtempSync(join(tmpdir(), 'runbooks-'));
     mkdirSync(join(dir, 'preview'));
     writeFileSync(join(dir, 'preview', 'deployment.yml'), 'kind: Deployment\n');
-    expect(loadRunbooks(dir, CONFIG)).toEqual([]);
+    expect(loadRunbooks(dir, CONFIG, kinds)).toEqual([]);
   });
 });
 
@@ -305,17 +306,18 @@ describe('the hosts an http-check may reach', () => {
   });
 
   it('are checked when a run is planned, whatever a parameter or an alert label says', () => {
-    const rb = Runbook.parse({
+    const rb = parseRunbook({
       name: 'probe',
       description: 'd',
       params: { url: { type: 'string' } },
       allowHosts: ['*.example.com', 'health.svc.cluster.local'],
       steps: [{ kind: 'http-check', url: '{{url}}' }],
     });
-    const plan = (url: string) => planRun(rb, resolveParams(rb, { url }, 'staging', ENVS), ENVS);
+    const plan = (url: string) =>
+      planRun(rb, resolveParams(rb, { url }, 'staging', ENVS), { environments: ENVS, config: CONFIG, kinds });
     expect(plan('https://api.example.com/healthz').steps[0]).toMatchObject({
       kind: 'http-check',
-      allowHosts: ['*.example.com', 'health.svc.cluster.local'],
+      params: { allowHosts: ['*.example.com', 'health.svc.cluster.local'] },
     });
     expect(plan('http://health.svc.cluster.local:8080/').steps[0]).toMatchObject({ kind: 'http-check' });
     for (const url of [
@@ -335,8 +337,8 @@ describe('the hosts an http-check may reach', () => {
 describe('/ops run in the ack path', () => {
   const config = { environments: { staging: { protected: false }, prod: { protected: true } } } as never;
   const rb = (name: string, steps: unknown[]) =>
-    Runbook.parse({ name, description: 'd', steps, allowHosts: ['127.0.0.1'] });
-  const command = createRunCommand([
+    parseRunbook({ name, description: 'd', steps, allowHosts: ['127.0.0.1'] });
+  const command = runWith([
     rb('gated', [{ kind: 'approval' }, { kind: 'restart', deployment: 'api' }]),
     rb('read-only', [
       { kind: 'status', deployment: 'api' },
@@ -348,19 +350,21 @@ describe('/ops run in the ack path', () => {
     command.parse({ words: text, flags: { env: 'staging', ...flags } });
 
   it('asks for approval for an approval step or a change to a protected environment, never for a dry run', () => {
-    expect(command.needsApproval?.(config, args(['gated']))).toBe(true);
-    expect(command.needsApproval?.(config, args(['cross-env']))).toBe(true);
-    expect(command.needsApproval?.(config, args(['read-only']))).toBe(false);
-    expect(command.needsApproval?.(config, args(['gated'], { 'dry-run': true }))).toBe(false);
-    expect(() => command.check?.(config, args(['gated']))).toThrow(/needs a second person's approval here/);
-    expect(() => command.check?.(config, args(['gated'], { reason: 'stuck pods' }))).not.toThrow();
+    expect(command.needsApproval?.(config, args(['gated']), undefined)).toBe(true);
+    expect(command.needsApproval?.(config, args(['cross-env']), undefined)).toBe(true);
+    expect(command.needsApproval?.(config, args(['read-only']), undefined)).toBe(false);
+    expect(command.needsApproval?.(config, args(['gated'], { 'dry-run': true }), undefined)).toBe(false);
+    expect(() => command.check?.(config, args(['gated']), undefined)).toThrow(
+      /needs a second person's approval here/,
+    );
+    expect(() => command.check?.(config, args(['gated'], { reason: 'stuck pods' }), undefined)).not.toThrow();
   });
 
   it('lists the permission of every step, in the environment each acts on', () => {
-    expect(command.requires?.(config, args(['read-only']))).toEqual([
+    expect(command.requires?.(config, args(['read-only']), undefined)).toEqual([
       { action: 'status', environment: 'staging' },
     ]);
-    expect(command.requires?.(config, args(['cross-env']))).toEqual([
+    expect(command.requires?.(config, args(['cross-env']), undefined)).toEqual([
       { action: 'scale', environment: 'prod' },
     ]);
   });
@@ -369,11 +373,13 @@ describe('/ops run in the ack path', () => {
     const bounded = {
       environments: { staging: { protected: false, scale: { min: 1, max: 2 } }, prod: { protected: true } },
     } as never;
-    expect(() => command.check?.(bounded, args(['cross-env'], { reason: 'load spike' }))).not.toThrow();
-    const local = createRunCommand([rb('big', [{ kind: 'scale', deployment: 'api', replicas: 3 }])]);
-    expect(() => local.check?.(bounded, local.parse({ words: ['big'], flags: { env: 'staging' } }))).toThrow(
-      /staging allows between 1 and 2 replicas; 3 is outside that/,
-    );
+    expect(() =>
+      command.check?.(bounded, args(['cross-env'], { reason: 'load spike' }), undefined),
+    ).not.toThrow();
+    const local = runWith([rb('big', [{ kind: 'scale', deployment: 'api', replicas: 3 }])]);
+    expect(() =>
+      local.check?.(bounded, local.parse({ words: ['big'], flags: { env: 'staging' } }), undefined),
+    ).toThrow(/staging allows between 1 and 2 replicas; 3 is outside that/);
   });
 
   it('refuses unknown flags and bad reasons', () => {
