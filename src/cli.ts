@@ -2,9 +2,11 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from './config/load.js';
 import { isOpsError } from './core/errors.js';
+import { knownActions, registeredCommands } from './features.js';
 import { type Mode, type RunningBot, startBot } from './main.js';
 import { loadTemplateDirSync, templatePath } from './preview/template-files.js';
 import { loadRunbooks, runbooksDir } from './runbooks/load.js';
+import { stepKinds } from './runbooks/steps/index.js';
 
 const USAGE = `Usage: opsbot [start | worker | validate [opsbot.yml]] [--as <slack user id>]
   start      receive Slack commands and run workers (default); without SLACK_BOT_TOKEN,
@@ -14,11 +16,11 @@ const USAGE = `Usage: opsbot [start | worker | validate [opsbot.yml]] [--as <sla
   --as U123  local shell: act as this Slack user id (or set OPSBOT_USER)`;
 
 function validate(file: string): number {
-  const config = loadConfig(file);
+  const config = loadConfig(file, knownActions());
   console.log(`${file}: OK`);
-  // Runbooks are checked against the config they will run under.
+  // Runbooks are checked against the config they will run under, with every step kind the registry offers.
   const dir = runbooksDir(config, file);
-  const runbooks = loadRunbooks(dir, config);
+  const runbooks = loadRunbooks(dir, config, stepKinds(registeredCommands()));
   console.log(`${dir}: ${runbooks.length} runbook${runbooks.length === 1 ? '' : 's'} OK`);
   if (config.preview) {
     const manifests = loadTemplateDirSync(config.preview.template, file);

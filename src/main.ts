@@ -6,37 +6,33 @@ import { WebClient } from '@slack/web-api';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
-import { withRunbooks } from '../commands/index.js';
-import { incidentButton, incidentCommands, noteIncidentAction } from './alerts/feature.js';
 import { type Env, readEnv, redactEnv } from './config/env.js';
 import { loadConfig } from './config/load.js';
 import type { OpsbotConfig } from './config/schema.js';
 import { ExternalServiceError } from './core/errors.js';
-import { acceptCommand } from './engine/accept-command.js';
+import { type Ack, acceptCommand, type CommandRequest } from './engine/accept-command.js';
+import { bindCommand, type CommandModule } from './engine/command-module.js';
 import {
+  approvalButtons,
   auditForgedClick,
   decideApproval,
   drainApprovalOutbox,
   expireApproval,
 } from './engine/decide-approval.js';
-import { extendFromClick } from './engine/preview-click.js';
 import { runCommand } from './engine/run-command.js';
 import { armFailpoints } from './failpoints.js';
-import { features } from './features.js';
+import { features, knownActions, registeredCommands } from './features.js';
 import { GitHubAuditLog } from './github/audit-log.js';
 import { createOctokit } from './github/client.js';
-import { GitHubPullRequests } from './github/pull-requests.js';
 import { createHttpServer, type ReadinessCheck } from './http/server.js';
 import { KubeCluster } from './kubernetes/cluster.js';
-import { KubeWorkspaces } from './kubernetes/workspaces.js';
 import { LocalGitAuditLog } from './local/git-audit-log.js';
 import { localConfig } from './local/local-config.js';
 import { hasKubeContext, startSandbox } from './local/sandbox.js';
 import { runShell, ShellChat } from './local/shell.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
-import type { Approvals, AuditLog, Chat, Clock, Directory, Jobs, Locks } from './ports.js';
-import { loadTemplateDir } from './preview/template-files.js';
+import type { Approvals, AuditLog, Chat, Clock, Directory, IncidentDirectory, Locks } from './ports.js';
 import { newApprovalId, RedisApprovals } from './queue/approvals.js';
 import { AuditHold } from './queue/audit-hold.js';
 import type { QueueBackend } from './queue/backend.js';
@@ -45,7 +41,7 @@ import { createRedis } from './queue/connection.js';
 import { RedisLocks } from './queue/locks.js';
 import { MemoryBackend } from './queue/memory-backend.js';
 import { MemoryApprovals, MemoryLocks } from './queue/memory-state.js';
-import { createJobs } from './queue/queues.js';
+import { createJobs, processCoreQueues } from './queue/queues.js';
 import {
   createRateLimiter,
   MemoryRateCounter,
@@ -53,7 +49,8 @@ import {
   RedisRateCounter,
 } from './queue/rate-limit.js';
 import { loadRunbooks, runbooksDir } from './runbooks/load.js';
-import type { FeatureHandle, Runtime } from './runtime.js';
+import { stepKinds } from './runbooks/steps/index.js';
+import type { Feature, FeatureHandle, Runtime } from './runtime.js';
 import { createSlackApp } from './slack/app.js';
 import { boltLogger } from './slack/bolt-logger.js';
 import { SlackChat } from './slack/chat.js';
@@ -146,13 +143,12 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
     : createLogger(env.LOG_LEVEL);
   const user = { id: options.as ?? source.OPSBOT_USER ?? 'ULOCAL', name: source.OPSBOT_USER_NAME ?? 'you' };
   const useBuiltInConfig = shell && !source.OPSBOT_CONFIG && !existsSync(env.OPSBOT_CONFIG);
-  const config: OpsbotConfig = useBuiltInConfig ? localConfig(user.id) : loadConfig(env.OPSBOT_CONFIG);
+  const config: OpsbotConfig = useBuiltInConfig
+    ? localConfig(user.id)
+    : loadConfig(env.OPSBOT_CONFIG, knownActions());
   // Checked with the config: a bad runbook stops the bot here, with the message `opsbot validate` prints.
-  const runbooks = loadRunbooks(
-    runbooksDir(config, useBuiltInConfig ? undefined : env.OPSBOT_CONFIG),
-    config,
-  );
-  const commands = withRunbooks(runbooks);
+  const configFile = useBuiltInConfig ? undefined : env.OPSBOT_CONFIG;
+  const runbooks = loadRunbooks(runbooksDir(config, configFile), config, stepKinds(registeredCommands()));
   // The effective settings help an operator; every secret and URL password in them is replaced.
   log.info(
     {
@@ -220,12 +216,51 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
   }
 
   const { backend, locks, approvals } = queueState;
-  const lazyJobs: { current?: Jobs } = {};
-  const jobs: Jobs = {
-    enqueueCommand: (job) => lazyJobs.current!.enqueueCommand(job),
-    enqueueAudit: (record) => lazyJobs.current!.enqueueAudit(record),
-    scheduleApprovalExpiry: (id, at) => lazyJobs.current!.scheduleApprovalExpiry(id, at),
+  const jobs = createJobs(backend);
+  const auditHold = new AuditHold();
+
+  // Every command as the engine runs it; filled in once the features have started.
+  let registry: readonly CommandModule[] = [];
+  let accept: (request: CommandRequest) => Promise<Ack> = async () => {
+    throw new Error('commands are accepted only once the bot has started');
   };
+  const runtime: Runtime = {
+    env,
+    config,
+    configFile,
+    log,
+    metrics,
+    clock: systemClock,
+    backend,
+    jobs,
+    chat,
+    directory: chat,
+    cluster,
+    auditLog,
+    approvals,
+    locks,
+    slackClient,
+    octokit,
+    kubeconfig: cluster.kubeconfig,
+    runbooks,
+    local: { shell, sandbox, localAudit: !octokit, memoryQueue: backend.kind === 'memory' },
+    workers: true,
+    accept: (request) => accept(request),
+    commands: () => registry,
+  };
+  // The features opsbot.yml turns on start now; the others are never loaded, and their commands say why.
+  const handles = new Map<Feature, FeatureHandle>();
+  for (const feature of features) {
+    if (feature.enabled(config)) handles.set(feature, await feature.start(runtime));
+  }
+  registry = features.flatMap((feature) => {
+    const handle = handles.get(feature);
+    return feature.commands.map((command) =>
+      bindCommand(command, handle ? { services: handle.services } : { unavailable: feature.off }),
+    );
+  });
+  const started = [...handles.values()];
+
   const runDeps = {
     config,
     cluster,
@@ -234,32 +269,21 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
     jobs,
     locks,
     approvals,
-    commands,
+    commands: registry,
     log,
     newApprovalId,
     observe: (command: string, outcome: string, seconds: number) =>
       metrics.actionDuration.observe({ command, outcome }, seconds),
-    incidents: config.incidents ? incidentCommands : undefined,
-    previews: config.preview
-      ? {
-          workspaces: new KubeWorkspaces(cluster.kubeconfig),
-          pullRequests: octokit ? new GitHubPullRequests(octokit) : undefined,
-          directory: chat,
-          loadTemplate: (dir: string) =>
-            loadTemplateDir(dir, useBuiltInConfig ? undefined : env.OPSBOT_CONFIG),
-        }
-      : undefined,
   };
   const approvalDeps = { config, approvals, jobs, chat, directory: chat, clock: systemClock, log };
-  const auditHold = new AuditHold();
-  lazyJobs.current = createJobs(backend, {
+  processCoreQueues(backend, {
     log,
     auditLog,
     runCommand: (attempt) => runCommand(runDeps, attempt),
     expireApproval: (id) => expireApproval(approvalDeps, id),
     onAuditWritten: async (record) => {
       auditHold.release(record.id);
-      await noteIncidentAction(record);
+      for (const handle of started) await handle.onAuditWritten?.(record);
     },
     onAuditHeld: (record, err) => auditHold.hold(record.id, err.message, Date.now()),
   });
@@ -280,29 +304,6 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
       });
   });
 
-  const runtime: Runtime = {
-    env,
-    config,
-    log,
-    metrics,
-    clock: systemClock,
-    backend,
-    jobs,
-    chat,
-    directory: chat,
-    cluster,
-    auditLog,
-    approvals,
-    locks,
-    slackClient,
-    octokit,
-    kubeconfig: cluster.kubeconfig,
-    runbooks,
-    local: { shell, sandbox, localAudit: !octokit, memoryQueue: backend.kind === 'memory' },
-  };
-  const handles: FeatureHandle[] = [];
-  for (const feature of features) handles.push(await feature.start(runtime));
-
   const limiter = createRateLimiter({
     backend,
     counter: queueState.rateCounter,
@@ -311,9 +312,19 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
     count: config.rateLimit.count,
     per: config.rateLimit.per,
   });
-  const accept = async (request: Parameters<typeof acceptCommand>[1]) => {
+  // What a channel means (an incident channel), from the first feature that knows it.
+  const channels: IncidentDirectory = {
+    async lookup(channelId) {
+      for (const handle of started) {
+        const context = await handle.channelContext?.(channelId);
+        if (context) return context;
+      }
+      return undefined;
+    },
+  };
+  accept = async (request) => {
     const ack = await acceptCommand(
-      { config, jobs, directory: chat, clock: systemClock, commands, incidents: runtime.incidents, limiter },
+      { config, jobs, directory: chat, clock: systemClock, commands: registry, incidents: channels, limiter },
       request,
     );
     // Label values come from the registry, never from what was typed: a bounded set of series.
@@ -322,6 +333,7 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
     return ack;
   };
   const decide = (click: Parameters<typeof decideApproval>[1]) => decideApproval(approvalDeps, click);
+  const buttons = [approvalButtons(decide), ...started.flatMap((h) => h.buttons ?? [])];
 
   const onRejected = (rawBody: Buffer) => {
     auditForgedClick(approvalDeps, rawBody).catch((err: unknown) =>
@@ -335,9 +347,7 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
           log,
           onRejected,
           accept,
-          decide,
-          extendPreview: (click) => extendFromClick(accept, click),
-          incidentButton,
+          buttons,
         })
       : undefined;
   if (slack) void slackChat?.refreshGroups();
@@ -360,7 +370,7 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
         );
       },
     },
-    ...handles.flatMap((h) => h.readiness ?? []),
+    ...started.flatMap((h) => h.readiness ?? []),
   ];
   let draining = false;
   const server = createHttpServer({
@@ -369,7 +379,7 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
     metrics,
     slack: slack?.listener,
     readiness,
-    routes: Object.assign({}, ...handles.map((h) => h.routes ?? {})),
+    routes: Object.assign({}, ...started.map((h) => h.routes ?? {})),
     beforeMetrics: async () => {
       const oldest = auditHold.oldest();
       metrics.auditHeld.set(auditHold.count);
@@ -399,7 +409,7 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
         input: options.input ?? process.stdin,
         user,
         accept,
-        decide,
+        buttons,
         banner: [`opsbot local shell — you are ${user.name} (${user.id}); http on :${port}`, ...notes],
       })
     : new Promise<void>(() => {});
@@ -428,7 +438,7 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
       server.close();
       server.closeAllConnections();
       await backend.close();
-      for (const handle of handles) await handle.close?.();
+      for (const handle of started) await handle.close?.();
       await queueState.close();
       for (const close of closers) await close();
       log.info('opsbot stopped');

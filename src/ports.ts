@@ -138,7 +138,7 @@ export interface Approvals {
     by?: { id: string; name?: string | undefined },
     options?: {
       /** The job an approval starts, kept in an outbox in the same atomic step. */
-      then?: CommandJobInput | undefined;
+      startJob?: CommandJobInput | undefined;
       /** The delivery (click) that decides it, so a redelivery of that click gets the same answer. */
       deliveryId?: string | undefined;
     },

@@ -5,7 +5,11 @@ import type { WebClient } from '@slack/web-api';
 import type { Logger } from 'pino';
 import type { Env } from './config/env.js';
 import type { OpsbotConfig } from './config/schema.js';
+import type { AuditRecord } from './core/audit.js';
 import type { Runbook } from './core/runbook.js';
+import type { Ack, CommandRequest } from './engine/accept-command.js';
+import type { ButtonRoute } from './engine/buttons.js';
+import type { CommandModule } from './engine/command-module.js';
 import type { ReadinessCheck } from './http/server.js';
 import type { Metrics } from './metrics.js';
 import type {
@@ -15,7 +19,7 @@ import type {
   Clock,
   Cluster,
   Directory,
-  IncidentDirectory,
+  IncidentContext,
   Jobs,
   Locks,
 } from './ports.js';
@@ -25,6 +29,8 @@ import type { QueueBackend } from './queue/backend.js';
 export interface Runtime {
   env: Env;
   config: OpsbotConfig;
+  /** The file opsbot.yml was read from; undefined for the built-in local config. Relative paths in it are its. */
+  configFile: string | undefined;
   log: Logger;
   metrics: Metrics;
   clock: Clock;
@@ -36,28 +42,54 @@ export interface Runtime {
   auditLog: AuditLog;
   approvals: Approvals;
   locks: Locks;
-  /** The raw clients, for features that need API calls the ports do not cover. */
+  /** The raw clients, for the adapters a feature builds; absent in local mode. */
   slackClient: WebClient | undefined;
   octokit: Octokit | undefined;
   /** The kubeconfig in use: the user's, in-cluster, or the sandbox's. */
   kubeconfig: KubeConfig;
-  /** Set by the incidents feature: lets commands in incident channels default from the alert. */
-  incidents?: IncidentDirectory | undefined;
-  /** The runbooks loaded and checked at start-up; the incidents feature offers the matching ones. */
-  runbooks?: readonly Runbook[] | undefined;
+  /** The runbooks, loaded and checked at start-up. */
+  runbooks: readonly Runbook[];
   /** Which stand-ins local mode is using, so replies and logs can say so. */
   local: { shell: boolean; sandbox: boolean; localAudit: boolean; memoryQueue: boolean };
+  /** Whether this process runs workers (`start`, `worker`) or only answers (a web-only process). */
+  workers: boolean;
+  /** The ack path, for buttons that act as if the clicker typed a command. */
+  accept(request: CommandRequest): Promise<Ack>;
+  /** Every command as the engine runs it (features' services bound), once all features have started. */
+  commands(): readonly CommandModule[];
 }
 
-export interface FeatureHandle {
+/** What a started feature plugs into the bot. Everything but `services` is optional. */
+export interface FeatureHandle<S = unknown> {
+  /** Handed to the feature's commands as `ctx.services`. */
+  services: S;
   /** Extra HTTP routes, keyed "METHOD /path", e.g. "POST /webhooks/alertmanager". */
   routes?: Record<string, RequestListener>;
+  buttons?: ButtonRoute[];
   readiness?: ReadinessCheck[];
+  /** What a channel means to this feature (an incident channel), for command defaults and policy. */
+  channelContext?(channelId: string): Promise<IncidentContext | undefined>;
+  /** Told of every audit record written; awaited, so what it queues is as durable as the record. */
+  onAuditWritten?(record: AuditRecord): Promise<void>;
   close?(): Promise<void>;
 }
 
-/** A capability that plugs into the runtime: its own queues, routes and schedulers. */
-export interface Feature {
+/**
+ * A capability that plugs into the bot: its commands, and when it is configured, what it starts
+ * (services, routes, buttons, queues and workers, readiness checks, audit hooks, shutdown).
+ * Registered by hand, one line each, in src/features.ts. A feature that opsbot.yml does not turn
+ * on is never loaded: its commands answer `off` in the ack, and its code stays unimported.
+ */
+export interface Feature<S = unknown> {
   name: string;
-  start(runtime: Runtime): Promise<FeatureHandle>;
+  enabled(config: OpsbotConfig): boolean;
+  /** Why its commands are refused when it is off, naming the opsbot.yml section that turns it on. */
+  off: string;
+  commands: readonly CommandModule<unknown, S>[];
+  start(runtime: Runtime): Promise<FeatureHandle<S>>;
+}
+
+/** Keeps a feature's services type between its commands and its start. */
+export function defineFeature<S>(feature: Feature<S>): Feature<S> {
+  return feature;
 }

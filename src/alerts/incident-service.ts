@@ -26,7 +26,7 @@ import {
 } from '../core/incident.js';
 import type { Button } from '../core/message.js';
 import { matchRunbooks, type Runbook } from '../core/runbook.js';
-import { gitHubText, gitHubTitle } from '../core/text.js';
+import { gitHubText } from '../core/text.js';
 import { failpoint } from '../failpoints.js';
 import type { Clock, IncidentContext, Locks } from '../ports.js';
 import { RetryLater, type TaskQueue } from '../queue/backend.js';

@@ -6,6 +6,7 @@ import { authorizeApproval } from '../core/policy.js';
 import { failpoint } from '../failpoints.js';
 import type { ApprovalRequest, Approvals, Chat, Clock, Directory, Jobs } from '../ports.js';
 import { jobRecord, mention } from './audit-records.js';
+import type { ButtonRoute } from './buttons.js';
 import type { CommandJobInput, Person } from './command-job.js';
 import { idempotencyKey } from './keys.js';
 
@@ -83,7 +84,7 @@ export async function decideApproval(deps: ApprovalDeps, click: ApprovalClick): 
   // The decision and the job it starts are one atomic write (the job waits in the approvals outbox),
   // so a crash or a queue failure between them can neither lose the approval nor run a denied job.
   const result = await deps.approvals.decide(request.id, status, click.user, {
-    ...(status === 'approved' ? { then: approvedJob } : {}),
+    ...(status === 'approved' ? { startJob: approvedJob } : {}),
     deliveryId: click.deliveryId,
   });
   if (result && !result.won && redelivered(result.previous, click)) return decidedAnswer(result.previous);
@@ -126,6 +127,21 @@ export async function decideApproval(deps: ApprovalDeps, click: ApprovalClick): 
     ),
   );
   return message(`${verb}: ${what(request)}.`);
+}
+
+/** The Approve and Deny buttons of an approval request, as every transport routes them. */
+export function approvalButtons(decide: (click: ApprovalClick) => Promise<Message>): ButtonRoute {
+  return {
+    action: /^approval\.(approve|deny)$/,
+    handle: (click) =>
+      decide({
+        approvalId: click.value,
+        decision: click.actionId === 'approval.approve' ? 'approve' : 'deny',
+        user: click.user,
+        channelId: click.channelId,
+        deliveryId: click.deliveryId,
+      }),
+  };
 }
 
 /** Queues an approved job (idempotent by job id), then takes it out of the outbox. */

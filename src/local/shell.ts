@@ -2,7 +2,7 @@ import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
 import type { Message } from '../core/message.js';
 import type { Ack, CommandRequest } from '../engine/accept-command.js';
-import type { ApprovalClick } from '../engine/decide-approval.js';
+import { type ButtonRoute, routeFor } from '../engine/buttons.js';
 import type { Chat, Directory } from '../ports.js';
 import { renderText } from './render-text.js';
 
@@ -52,7 +52,8 @@ export interface ShellOptions {
   input: NodeJS.ReadableStream;
   user: { id: string; name: string };
   accept(request: CommandRequest): Promise<Ack>;
-  decide(click: ApprovalClick): Promise<Message>;
+  /** The buttons a /click can press: the same routes Slack's clicks take. */
+  buttons: readonly ButtonRoute[];
   banner: string[];
 }
 
@@ -87,17 +88,18 @@ export function runShell(options: ShellOptions): Promise<void> {
     }
     if (head === '/click') {
       const [action = '', value = ''] = rest;
-      const decision =
-        action === 'approval.approve' ? 'approve' : action === 'approval.deny' ? 'deny' : undefined;
-      if (!decision) return chat.print(`Unknown button "${action}".`);
-      const reply = await options.decide({
-        approvalId: value,
-        decision,
+      const route = routeFor(options.buttons, action);
+      if (!route) return chat.print(`Unknown button "${action}".`);
+      const reply = await route.handle({
+        actionId: action,
+        value,
         user,
         channelId: SHELL_CHANNEL.id,
+        channelName: SHELL_CHANNEL.name,
         deliveryId: `shell-click-${process.pid}-${++seq}`,
       });
-      return chat.postEphemeral(SHELL_CHANNEL.id, user.id, reply);
+      if (reply) await chat.postEphemeral(SHELL_CHANNEL.id, user.id, reply);
+      return;
     }
     if (head !== '/ops') return chat.print('Commands start with /ops. Type /help for help.');
     const ack = await options.accept({

@@ -98,7 +98,7 @@ export class RedisApprovals implements Approvals {
     id: string,
     status: Exclude<ApprovalStatus, 'pending'>,
     by?: { id: string; name?: string | undefined },
-    options: { then?: CommandJobInput | undefined; deliveryId?: string | undefined } = {},
+    options: { startJob?: CommandJobInput | undefined; deliveryId?: string | undefined } = {},
   ) {
     const previous = await this.get(id);
     if (!previous) return undefined;
@@ -109,7 +109,7 @@ export class RedisApprovals implements Approvals {
       this.outboxKey(),
       status,
       by ? JSON.stringify(by) : '',
-      options.then ? JSON.stringify(options.then) : '',
+      options.startJob ? JSON.stringify(options.startJob) : '',
       id,
       options.deliveryId ?? '',
     );

@@ -52,6 +52,11 @@ export interface QueueDefinition {
 
 export interface QueueBackend {
   readonly kind: 'redis' | 'memory';
+  /** The producer side of a queue: what the ack path and the webhooks use. Starts no worker. */
+  queue<T>(name: string, defaults: Pick<QueueDefinition, 'attempts'>): TaskQueue<T>;
+  /** Runs the queue's tasks in this process: a worker, with at most `concurrency` at once. */
+  process<T>(name: string, handler: TaskHandler<T>, definition: Pick<QueueDefinition, 'concurrency'>): void;
+  /** A queue and its worker in one step. */
   define<T>(name: string, handler: TaskHandler<T>, definition: QueueDefinition): TaskQueue<T>;
   /** Runs `handler` every `intervalMs` on one worker of the fleet; survives restarts on Redis. */
   every(name: string, intervalMs: number, handler: () => Promise<void>): Promise<void>;

@@ -32,7 +32,7 @@ export class BullBackend implements QueueBackend {
     private readonly lockMs = 10_000,
   ) {}
 
-  private queue(name: string): Queue {
+  private bullQueue(name: string): Queue {
     let queue = this.queues.get(name);
     if (!queue) {
       queue = new Queue(name, { connection: this.connection, prefix: this.prefix });
@@ -48,7 +48,12 @@ export class BullBackend implements QueueBackend {
   }
 
   define<T>(name: string, handler: TaskHandler<T>, definition: QueueDefinition): TaskQueue<T> {
-    const queue = this.queue(name);
+    const queue = this.queue<T>(name, definition);
+    this.process(name, handler, definition);
+    return queue;
+  }
+
+  process<T>(name: string, handler: TaskHandler<T>, definition: Pick<QueueDefinition, 'concurrency'>): void {
     const worker = new Worker(
       name,
       async (job, token) => {
@@ -91,7 +96,11 @@ export class BullBackend implements QueueBackend {
       for (const listener of this.failedListeners) listener(name, err);
     });
     this.workers.push(worker);
+  }
 
+  queue<T>(name: string, defaults: Pick<QueueDefinition, 'attempts'>): TaskQueue<T> {
+    const queue = this.bullQueue(name);
+    const definition = defaults;
     return {
       add: async (id: string, data: T, options: TaskOptions = {}) => {
         const first = await this.firstSighting(name, id);
@@ -110,7 +119,7 @@ export class BullBackend implements QueueBackend {
   }
 
   async every(name: string, intervalMs: number, handler: () => Promise<void>): Promise<void> {
-    const queue = this.queue(name);
+    const queue = this.bullQueue(name);
     this.define(name, handler, { concurrency: 1, attempts: 1 });
     await queue.upsertJobScheduler(name, { every: intervalMs }, { name });
   }

@@ -18,16 +18,23 @@ interface Entry {
   state: 'waiting' | 'delayed' | 'active' | 'completed' | 'failed';
 }
 
+interface QueueState {
+  entries: Map<string, Entry>;
+  handler: TaskHandler<unknown> | undefined;
+  concurrency: number;
+  active: number;
+  run(entry: Entry, delay: number): void;
+  /** Starts the tasks that waited for a worker. */
+  startWaiting(): void;
+}
+
 /**
  * An in-process queue for local mode without Redis. Same contract as the BullMQ backend, but
  * nothing survives a restart and nothing is shared between processes: production needs Redis.
  */
 export class MemoryBackend implements QueueBackend {
   readonly kind = 'memory';
-  private readonly queues = new Map<
-    string,
-    { entries: Map<string, Entry>; run(entry: Entry, delay: number): void }
-  >();
+  private readonly queues = new Map<string, QueueState>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly running = new Set<Promise<unknown>>();
   private readonly failedListeners: ((queue: string, error: Error) => void)[] = [];
@@ -43,22 +50,42 @@ export class MemoryBackend implements QueueBackend {
     this.timers.add(timer);
   }
 
-  define<T>(name: string, handler: TaskHandler<T>, definition: QueueDefinition): TaskQueue<T> {
+  /** The in-process state of one queue: its tasks, and its worker once one is registered. */
+  private state(name: string): QueueState {
+    let state = this.queues.get(name);
+    if (state) return state;
     const entries = new Map<string, Entry>();
-    let active = 0;
     const backlog: Entry[] = [];
-
+    const queue: QueueState = {
+      entries,
+      handler: undefined,
+      concurrency: 1,
+      active: 0,
+      run: (entry, delay) => {
+        entry.state = delay > 0 ? 'delayed' : 'waiting';
+        this.later(() => start(entry), delay);
+      },
+      startWaiting: () => {
+        for (const entry of entries.values()) if (entry.state === 'waiting') start(entry);
+      },
+    };
     const start = (entry: Entry): void => {
-      if (this.closed) return;
-      if (active >= definition.concurrency) {
-        backlog.push(entry);
+      if (this.closed || entry.state === 'active') return;
+      // Without a worker in this process a task waits, as it would in Redis, until one is registered.
+      if (!queue.handler) {
+        entry.state = 'waiting';
         return;
       }
-      active++;
+      if (queue.active >= queue.concurrency) {
+        if (!backlog.includes(entry)) backlog.push(entry);
+        return;
+      }
+      const handler = queue.handler;
+      queue.active++;
       entry.state = 'active';
       const work = handler({
         id: entry.id,
-        data: entry.data as T,
+        data: entry.data,
         attempt: entry.attempt,
         maxAttempts: entry.maxAttempts,
         update: async (data) => {
@@ -70,7 +97,7 @@ export class MemoryBackend implements QueueBackend {
             entry.state = 'completed';
           },
           (err: unknown) => {
-            if (err instanceof RetryLater) return run(entry, err.delayMs);
+            if (err instanceof RetryLater) return queue.run(entry, err.delayMs);
             const error = err instanceof Error ? err : new Error(String(err));
             for (const listener of this.failedListeners) listener(name, error);
             if (err instanceof Unrecoverable || entry.attempt >= entry.maxAttempts) {
@@ -79,24 +106,24 @@ export class MemoryBackend implements QueueBackend {
               return;
             }
             entry.attempt++;
-            run(entry, backoffDelay(entry.attempt - 1, err));
+            queue.run(entry, backoffDelay(entry.attempt - 1, err));
           },
         )
         .finally(() => {
-          active--;
+          queue.active--;
           this.running.delete(work);
           const next = backlog.shift();
           if (next) start(next);
         });
       this.running.add(work);
     };
+    this.queues.set(name, queue);
+    state = queue;
+    return state;
+  }
 
-    const run = (entry: Entry, delay: number): void => {
-      entry.state = delay > 0 ? 'delayed' : 'waiting';
-      this.later(() => start(entry), delay);
-    };
-    this.queues.set(name, { entries, run });
-
+  queue<T>(name: string, defaults: Pick<QueueDefinition, 'attempts'>): TaskQueue<T> {
+    const { entries, run } = this.state(name);
     return {
       add: async (id: string, data: T, options: TaskOptions = {}) => {
         if (entries.has(id)) return { duplicate: true };
@@ -104,7 +131,7 @@ export class MemoryBackend implements QueueBackend {
           id,
           data,
           attempt: 1,
-          maxAttempts: options.attempts ?? definition.attempts,
+          maxAttempts: options.attempts ?? defaults.attempts,
           state: 'waiting',
         };
         entries.set(id, entry);
@@ -112,6 +139,19 @@ export class MemoryBackend implements QueueBackend {
         return { duplicate: false };
       },
     };
+  }
+
+  process<T>(name: string, handler: TaskHandler<T>, definition: Pick<QueueDefinition, 'concurrency'>): void {
+    const state = this.state(name);
+    state.handler = handler as TaskHandler<unknown>;
+    state.concurrency = definition.concurrency;
+    state.startWaiting();
+  }
+
+  define<T>(name: string, handler: TaskHandler<T>, definition: QueueDefinition): TaskQueue<T> {
+    const queue = this.queue<T>(name, definition);
+    this.process(name, handler, definition);
+    return queue;
   }
 
   async every(name: string, intervalMs: number, handler: () => Promise<void>): Promise<void> {

@@ -44,7 +44,7 @@ export class MemoryApprovals implements Approvals {
     id: string,
     status: Exclude<ApprovalStatus, 'pending'>,
     by?: { id: string; name?: string | undefined },
-    options: { then?: CommandJobInput | undefined; deliveryId?: string | undefined } = {},
+    options: { startJob?: CommandJobInput | undefined; deliveryId?: string | undefined } = {},
   ) {
     const request = this.requests.get(id);
     if (!request) return undefined;
@@ -52,7 +52,7 @@ export class MemoryApprovals implements Approvals {
     if (request.status !== 'pending') return { previous, won: false };
     request.status = status;
     if (by) request.decidedBy = by;
-    if (options.then) this.pending.set(id, structuredClone(options.then));
+    if (options.startJob) this.pending.set(id, structuredClone(options.startJob));
     if (options.deliveryId) request.decidedVia = options.deliveryId;
     return { previous, won: true };
   }

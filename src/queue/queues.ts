@@ -59,12 +59,33 @@ export interface CoreHandlers {
 }
 
 /**
- * The three queues behind every action: commands, audit records and approval expiries. Task ids
- * are idempotency keys, so a redelivered request or a retried enqueue adds nothing.
+ * The three queues behind every action, as producers: commands, audit records and approval
+ * expiries. Task ids are idempotency keys, so a redelivered request or a retried enqueue adds nothing.
+ * A web process only needs these; workers are started apart (processCoreQueues).
  */
-export function createJobs(backend: QueueBackend, handlers: CoreHandlers, concurrency = 8): Jobs {
+export function createJobs(backend: QueueBackend): Jobs {
+  const commands = backend.queue<Stored>(QUEUES.commands, { attempts: COMMAND_ATTEMPTS });
+  const audit = backend.queue<unknown>(QUEUES.audit, { attempts: AUDIT_ATTEMPTS });
+  const approvals = backend.queue<{ approvalId?: unknown }>(QUEUES.approvals, { attempts: 20 });
+  return {
+    async enqueueCommand(job: CommandJobInput): Promise<EnqueueResult> {
+      const { duplicate } = await commands.add(job.id, job as Stored);
+      return { jobId: job.id, duplicate };
+    },
+    async enqueueAudit(record: AuditRecord): Promise<EnqueueResult> {
+      const { duplicate } = await audit.add(record.id, record, { keepFailed: true });
+      return { jobId: record.id, duplicate };
+    },
+    async scheduleApprovalExpiry(approvalId: string, at: number): Promise<void> {
+      await approvals.add(`expire-${approvalId}`, { approvalId }, { delayMs: Math.max(0, at - Date.now()) });
+    },
+  };
+}
+
+/** The workers of the three core queues: commands, audit records, approval expiries. */
+export function processCoreQueues(backend: QueueBackend, handlers: CoreHandlers, concurrency = 8): void {
   const { log } = handlers;
-  const commands = backend.define<Stored>(
+  backend.process<Stored>(
     QUEUES.commands,
     async (task) => {
       try {
@@ -77,10 +98,10 @@ export function createJobs(backend: QueueBackend, handlers: CoreHandlers, concur
         throw err;
       }
     },
-    { concurrency, attempts: COMMAND_ATTEMPTS },
+    { concurrency },
   );
 
-  const audit = backend.define<unknown>(
+  backend.process<unknown>(
     QUEUES.audit,
     async (task) => {
       const record = AuditRecord.safeParse(task.data);
@@ -123,29 +144,15 @@ export function createJobs(backend: QueueBackend, handlers: CoreHandlers, concur
       }
     },
     // One at a time keeps the records of a target in the order they happened.
-    { concurrency: 1, attempts: AUDIT_ATTEMPTS },
+    { concurrency: 1 },
   );
 
-  const approvals = backend.define<{ approvalId?: unknown }>(
+  backend.process<{ approvalId?: unknown }>(
     QUEUES.approvals,
     async (task) => {
       if (typeof task.data.approvalId !== 'string') throw new Unrecoverable(`invalid expiry task ${task.id}`);
       await handlers.expireApproval(task.data.approvalId);
     },
-    { concurrency: 4, attempts: 20 },
+    { concurrency: 4 },
   );
-
-  return {
-    async enqueueCommand(job: CommandJobInput): Promise<EnqueueResult> {
-      const { duplicate } = await commands.add(job.id, job as Stored);
-      return { jobId: job.id, duplicate };
-    },
-    async enqueueAudit(record: AuditRecord): Promise<EnqueueResult> {
-      const { duplicate } = await audit.add(record.id, record, { keepFailed: true });
-      return { jobId: record.id, duplicate };
-    },
-    async scheduleApprovalExpiry(approvalId: string, at: number): Promise<void> {
-      await approvals.add(`expire-${approvalId}`, { approvalId }, { delayMs: Math.max(0, at - Date.now()) });
-    },
-  };
 }

@@ -2,11 +2,9 @@ import type { RequestListener } from 'node:http';
 import { App, HTTPReceiver, type Receiver, SocketModeReceiver } from '@slack/bolt';
 import type { Logger } from 'pino';
 import type { Env } from '../config/env.js';
-import type { Message } from '../core/message.js';
 import { message } from '../core/message.js';
 import type { Ack, CommandRequest } from '../engine/accept-command.js';
-import type { ApprovalClick } from '../engine/decide-approval.js';
-import type { PreviewExtendClick } from '../engine/preview-click.js';
+import type { ButtonClick, ButtonRoute } from '../engine/buttons.js';
 import { boltLogger } from './bolt-logger.js';
 import { slackEventsGate } from './events-gate.js';
 import { fitText, toBlocks } from './render.js';
@@ -18,23 +16,10 @@ export interface SlackAppOptions {
   env: Env & { SLACK_BOT_TOKEN: string };
   log: Logger;
   accept(request: CommandRequest): Promise<Ack>;
-  decide(click: ApprovalClick): Promise<Message>;
-  /** The Extend button on a preview's expiry warning. */
-  extendPreview?(click: PreviewExtendClick): Promise<Message>;
-  /** The command text and channel behind an incident summary's action button (an opaque id). */
-  incidentButton?(id: string): Promise<{ text: string; channel: string } | undefined>;
+  /** Every button the bot answers (approvals, and the features' own), routed by action id. */
+  buttons: readonly ButtonRoute[];
   /** A request refused for its signature, e.g. to audit a forged approval click. */
   onRejected?(rawBody: Buffer): void;
-}
-
-/** What opsbot reads from a signed block_actions payload; nothing else in it is used. */
-interface ButtonClick {
-  actionId: string;
-  value: string;
-  user: { id: string; name?: string };
-  channelId: string;
-  channelName: string | undefined;
-  deliveryId: string;
 }
 
 export interface SlackApp {
@@ -138,11 +123,8 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
    * Every button click: acknowledged at once, then handled with only what Slack signed (who
    * clicked, where, which action, the opaque value); the answer goes back ephemerally.
    */
-  const onButton = (
-    actionId: string | RegExp,
-    handle: (click: ButtonClick) => Promise<Message | undefined>,
-  ) => {
-    app.action(actionId, async ({ ack, body, action, client }) => {
+  for (const route of options.buttons) {
+    app.action(route.action, async ({ ack, body, action, client }) => {
       await ack();
       if (body.type !== 'block_actions' || action.type !== 'button' || !('action_id' in action)) return;
       const click: ButtonClick = {
@@ -154,7 +136,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
         deliveryId: `${body.trigger_id}/${action.action_ts}`,
       };
       try {
-        const reply = await handle(click);
+        const reply = await route.handle(click);
         if (reply && click.channelId) {
           await client.chat.postEphemeral({
             channel: click.channelId,
@@ -167,39 +149,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
         log.error({ err, action: click.actionId, user: click.user.id }, 'could not handle a button click');
       }
     });
-  };
-
-  onButton(/^approval\.(approve|deny)$/, (click) =>
-    options.decide({
-      approvalId: click.value,
-      decision: click.actionId === 'approval.approve' ? 'approve' : 'deny',
-      user: click.user,
-      channelId: click.channelId,
-      deliveryId: click.deliveryId,
-    }),
-  );
-
-  // Incident action buttons run as if the clicker typed the command: same permissions and approvals.
-  onButton('incident.action', async (click) => {
-    const button = await options.incidentButton?.(click.value);
-    if (!button) return message('This button is no longer valid; type the command instead.');
-    const ack = await options.accept({
-      text: button.text,
-      requester: click.user,
-      channel: { id: button.channel, ...(click.channelName ? { name: click.channelName } : {}) },
-      deliveryId: click.deliveryId,
-    });
-    return ack.message;
-  });
-
-  onButton('preview.extend', async (click) =>
-    options.extendPreview?.({
-      name: click.value,
-      user: click.user,
-      channelId: click.channelId,
-      deliveryId: click.deliveryId,
-    }),
-  );
+  }
 
   app.error(async (err) => {
     log.error({ err }, 'unhandled Slack error');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defineIncidentNotes } from '../../src/alerts/feature.js';
+import { defineIncidentNotes } from '../../src/alerts/start.js';
 import type { AuditRecord } from '../../src/core/audit.js';
 import { MemoryBackend } from '../../src/queue/memory-backend.js';
 import { silentLog } from '../helpers/fake-ports.js';

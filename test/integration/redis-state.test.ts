@@ -90,13 +90,13 @@ describe('RedisApprovals outbox', () => {
           approved,
           'approved',
           { id: 'U2' },
-          { then: { ...job, approver: { id: 'U2' } } },
+          { startJob: { ...job, approver: { id: 'U2' } } },
         )
       )?.won,
     ).toBe(true);
     expect((await approvals.decide(denied, 'denied', { id: 'U2' }))?.won).toBe(true);
     // A second click loses and adds nothing.
-    expect((await approvals.decide(approved, 'approved', { id: 'U3' }, { then: job }))?.won).toBe(false);
+    expect((await approvals.decide(approved, 'approved', { id: 'U3' }, { startJob: job }))?.won).toBe(false);
     const outbox = await approvals.outbox();
     expect(outbox.map((e) => [e.approvalId, e.job.approver?.id])).toEqual([[approved, 'U2']]);
     await approvals.settle(approved);

@@ -25,7 +25,7 @@ describe('the workspace check inside Bolt (the Socket Mode path)', () => {
       accepted.push(request);
       return { kind: 'reply', message: message('ok') };
     },
-    decide: async () => message('ok'),
+    buttons: [],
   });
 
   async function deliver(fields: Record<string, string>): Promise<unknown[]> {

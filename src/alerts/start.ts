@@ -1,0 +1,205 @@
+import { AlertGroup } from '../core/alert.js';
+import { AuditRecord } from '../core/audit.js';
+import { message } from '../core/message.js';
+import type { IncidentCommands } from '../ports.js';
+import { type QueueBackend, type TaskQueue, Unrecoverable } from '../queue/backend.js';
+import { createRedis } from '../queue/connection.js';
+import type { FeatureHandle, Runtime } from '../runtime.js';
+import { IncidentService } from './incident-service.js';
+import { createReceiver, type TestNote } from './receivers.js';
+import { type IncidentStore, MemoryIncidentStore, RedisIncidentStore } from './store.js';
+
+export const INCIDENT_QUEUES = {
+  alerts: 'incident-alerts',
+  sync: 'incident-sync',
+  archive: 'incident-archive',
+  notes: 'incident-notes',
+  testNotes: 'incident-test-notes',
+} as const;
+
+/** What the incident commands do, over the running service. */
+function incidentCommandsOf(service: IncidentService, store: IncidentStore): IncidentCommands {
+  return {
+    async declare(input) {
+      const incident = await service.declare(input);
+      // The channel is made by the sync task; wait briefly so the reply can link it.
+      for (let i = 0; i < 50; i++) {
+        const now = await store.get(incident.id);
+        if (now?.channelId) return { id: now.id, channelId: now.channelId, channelName: now.channelName };
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      return { id: incident.id };
+    },
+    async resolve(channelId, by, note) {
+      const before = await service.lookup(channelId);
+      const incident = await service.resolve(channelId, by, note);
+      return { id: incident.id, alreadyResolved: before?.incident.status === 'resolved' };
+    },
+  };
+}
+
+/** The queue that adds each action to its incident: retried with backoff, like an audit record. */
+export function defineIncidentNotes(
+  backend: QueueBackend,
+  service: Pick<IncidentService, 'noteAction'>,
+): TaskQueue<unknown> {
+  return backend.define<unknown>(
+    INCIDENT_QUEUES.notes,
+    async (task) => {
+      const record = AuditRecord.safeParse(task.data);
+      if (!record.success) throw new Unrecoverable(`invalid incident note ${task.id}`);
+      await service.noteAction(record.data);
+    },
+    { concurrency: 4, attempts: 50 },
+  );
+}
+
+/** Says at start-up which webhooks will be refused for lack of credentials, or accepted without any. */
+function warnAboutWebhookAuth(
+  log: Runtime['log'],
+  deps: { webhookToken: string | undefined; allowUnauthenticated: boolean; pagerDutySecrets: string[] },
+): void {
+  if (deps.webhookToken) return;
+  if (deps.allowUnauthenticated) {
+    log.warn(
+      'alert webhooks accept requests WITHOUT authentication (OPSBOT_WEBHOOK_ALLOW_UNAUTHENTICATED=true): anyone who can reach /webhooks/* can open incidents',
+    );
+    return;
+  }
+  const refused = deps.pagerDutySecrets.length
+    ? '/webhooks/alertmanager and /webhooks/grafana'
+    : '/webhooks/alertmanager, /webhooks/grafana and /webhooks/pagerduty';
+  log.warn(
+    { refused },
+    'alert webhooks are refused: OPSBOT_WEBHOOK_TOKEN is not set (set it, or PAGERDUTY_WEBHOOK_SECRET for PagerDuty; OPSBOT_WEBHOOK_ALLOW_UNAUTHENTICATED=true accepts them without, for local use only)',
+  );
+}
+
+/**
+ * Starts incidents from alerts: the webhook receivers, the queues behind them, the incident
+ * channels' context for the commands typed there, the runbook-action buttons, and the notes that
+ * put every action on its incident.
+ */
+export async function startIncidents(runtime: Runtime): Promise<FeatureHandle<IncidentCommands>> {
+  const settings = runtime.config.incidents;
+  if (!settings) throw new Error('the incidents feature started without incidents: in opsbot.yml');
+  {
+    const log = runtime.log.child({ component: 'incidents' });
+    const redis =
+      runtime.backend.kind === 'redis' ? createRedis(runtime.env.REDIS_URL, 'queue', log) : undefined;
+    const store: IncidentStore = redis
+      ? new RedisIncidentStore(redis, runtime.env.OPSBOT_QUEUE_PREFIX)
+      : new MemoryIncidentStore();
+    if (!runtime.slackClient)
+      log.info('no Slack client (local mode): incidents are recorded, no channels are made');
+
+    // The service and its queues refer to each other; the queues are defined right below.
+    const queues: {
+      sync?: TaskQueue<{ id: string }>;
+      archive?: TaskQueue<{ id: string; resolvedAt: number }>;
+    } = {};
+    const service = new IncidentService({
+      config: runtime.config,
+      store,
+      locks: runtime.locks,
+      clock: runtime.clock,
+      log,
+      slack: runtime.slackClient,
+      octokit: runtime.octokit,
+      runbooks: runtime.runbooks ?? [],
+      syncQueue: () => queues.sync!,
+      archiveQueue: () => queues.archive!,
+    });
+    const alerts = runtime.backend.define<{ group: unknown }>(
+      INCIDENT_QUEUES.alerts,
+      async (task) => {
+        const group = AlertGroup.safeParse(task.data.group);
+        if (!group.success) throw new Unrecoverable(`invalid alert task ${task.id}`);
+        await service.handleGroup(group.data, task.id);
+      },
+      { concurrency: 8, attempts: 20 },
+    );
+    queues.sync = runtime.backend.define<{ id: string }>(
+      INCIDENT_QUEUES.sync,
+      async (task) => {
+        await service.sync(String(task.data.id), task.id, task.attempt >= task.maxAttempts);
+      },
+      { concurrency: 8, attempts: 30 },
+    );
+    queues.archive = runtime.backend.define<{ id: string; resolvedAt: number }>(
+      INCIDENT_QUEUES.archive,
+      async (task) => {
+        await service.archive(String(task.data.id), Number(task.data.resolvedAt), task.id);
+      },
+      { concurrency: 2, attempts: 20 },
+    );
+
+    const notes = defineIncidentNotes(runtime.backend, service);
+    const testChannel = settings.testChannel;
+    const testNotes = testChannel
+      ? runtime.backend.define<TestNote>(
+          INCIDENT_QUEUES.testNotes,
+          async (task) => {
+            const receiver = String(task.data.receiver);
+            const text = `Grafana test notification received from contact point "${receiver}"; the webhook works and no incident was opened.`;
+            await runtime.chat.post(testChannel, message(text, { lines: [`:white_check_mark: ${text}`] }));
+          },
+          { concurrency: 1, attempts: 5 },
+        )
+      : undefined;
+
+    const deps = {
+      log,
+      metrics: runtime.metrics,
+      now: () => runtime.clock.now(),
+      webhookToken: runtime.env.OPSBOT_WEBHOOK_TOKEN,
+      allowUnauthenticated: runtime.env.OPSBOT_WEBHOOK_ALLOW_UNAUTHENTICATED,
+      pagerDutySecrets: (runtime.env.PAGERDUTY_WEBHOOK_SECRET ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+      queue: alerts,
+      testNotes,
+    };
+    warnAboutWebhookAuth(log, deps);
+    return {
+      services: incidentCommandsOf(service, store),
+      routes: {
+        'POST /webhooks/alertmanager': createReceiver('alertmanager', deps),
+        'POST /webhooks/grafana': createReceiver('grafana', deps),
+        'POST /webhooks/pagerduty': createReceiver('pagerduty', deps),
+      },
+      async channelContext(channelId) {
+        const found = await service.lookup(channelId);
+        if (!found) return undefined;
+        const { incident: _incident, ...context } = found;
+        return context;
+      },
+      // A runbook-action button of a summary runs as if the clicker typed its command: same permissions and approvals.
+      buttons: [
+        {
+          action: 'incident.action',
+          async handle(click) {
+            const button = /^[0-9a-f]{32}$/.test(click.value) ? await store.button(click.value) : undefined;
+            if (!button) return message('This button is no longer valid; type the command instead.');
+            const ack = await runtime.accept({
+              text: button.text,
+              requester: click.user,
+              channel: { id: button.channel, ...(click.channelName ? { name: click.channelName } : {}) },
+              deliveryId: click.deliveryId,
+            });
+            return ack.message;
+          },
+        },
+      ],
+      // Every audit record made in an incident channel joins the incident's actions: queued once per
+      // record and retried, so a busy or failing store delays the note and never loses it.
+      async onAuditWritten(record) {
+        if (record.incident) await notes.add(`note-${record.id}`, record);
+      },
+      async close() {
+        await redis?.quit();
+      },
+    };
+  }
+}

@@ -1,0 +1,66 @@
+import { message } from '../core/message.js';
+import { PreviewName } from '../core/preview.js';
+import { GitHubPullRequests } from '../github/pull-requests.js';
+import { KubeWorkspaces } from '../kubernetes/workspaces.js';
+import type { FeatureHandle, Runtime } from '../runtime.js';
+import { reapPreviews } from './reaper.js';
+import type { PreviewServices } from './services.js';
+import { loadTemplateDir } from './template-files.js';
+
+export const REAPER_QUEUE = 'preview-reaper';
+
+/**
+ * Starts preview environments: the env commands' services (namespaces, templates, pull
+ * requests), the reaper as a fleet-wide scheduled job (one pass every `preview.reapEvery`, on one
+ * worker), and the Extend button of the expiry warning.
+ */
+export async function startPreview(runtime: Runtime): Promise<FeatureHandle<PreviewServices>> {
+  const cfg = runtime.config.preview;
+  if (!cfg) throw new Error('the preview feature started without preview: in opsbot.yml');
+  const log = runtime.log.child({ component: 'preview-reaper' });
+  const workspaces = new KubeWorkspaces(runtime.kubeconfig);
+  if (runtime.workers) {
+    const deps = {
+      config: runtime.config,
+      workspaces,
+      chat: runtime.chat,
+      jobs: runtime.jobs,
+      clock: runtime.clock,
+      log,
+    };
+    await runtime.backend.every(REAPER_QUEUE, cfg.reapEvery, async () => {
+      try {
+        const result = await reapPreviews(deps);
+        if (result.expired.length + result.warned.length > 0) log.info(result, 'preview reaper pass');
+      } catch (err) {
+        log.warn({ err }, 'preview reaper pass failed; the next one retries');
+      }
+    });
+  }
+  return {
+    services: {
+      workspaces,
+      pullRequests: runtime.octokit ? new GitHubPullRequests(runtime.octokit) : undefined,
+      directory: runtime.directory,
+      loadTemplate: (dir) => loadTemplateDir(dir, runtime.configFile),
+    },
+    buttons: [
+      {
+        // The Extend button of an expiry warning: `/ops env extend <name>` by the clicker, with every
+        // check a typed one gets. The value is the preview's name, nothing more.
+        action: 'preview.extend',
+        async handle(click) {
+          const name = PreviewName.safeParse(click.value);
+          if (!name.success) return message('That Extend button does not name a preview environment.');
+          const ack = await runtime.accept({
+            text: `env extend ${name.data}`,
+            requester: click.user,
+            channel: { id: click.channelId },
+            deliveryId: `preview-extend/${click.deliveryId}`,
+          });
+          return ack.message;
+        },
+      },
+    ],
+  };
+}
