@@ -32,7 +32,7 @@ roles:
   oncall:
     members: [${USERS.oncall.id}, "@sre-oncall"]
     can:
-      - actions: [rollback, restart, scale, status, history, run, env.open, env.close, env.extend, env.list]
+      - actions: [rollback, restart, scale, pause, resume, status, history, run, env.open, env.close, env.extend, env.list]
         environments: [staging, prod]
     approve: [prod]
 audit: { repo: ${AUDIT_REPO}, branch: main, dir: audit }
@@ -119,6 +119,26 @@ const COMMANDS: CommandCase[] = [
     says: /^Scaled api in staging to 5/,
     effects: (world) => ({ 'PUT api/scale': writes(world, 'PUT', /\/deployments\/api\/scale$/) }),
     resumedAfter: ['scale.after-patch'],
+  },
+  {
+    name: 'pause',
+    text: 'pause api --env staging --reason "crash test"',
+    own: ['pause.before-patch', 'pause.after-patch'],
+    says: /^Paused rollouts of api in staging/,
+    effects: deploymentEffects,
+    resumedAfter: ['pause.after-patch'],
+  },
+  {
+    name: 'resume',
+    text: 'resume web --env staging --reason "crash test"',
+    own: ['resume.before-patch', 'resume.after-patch'],
+    says: /^Resumed rollouts of web in staging/,
+    effects: (world) => ({ 'PATCH web': writes(world, 'PATCH', /\/deployments\/web$/) }),
+    resumedAfter: ['resume.after-patch'],
+    setup: (world) => {
+      const web = world.kube.getDeployment('apps', 'web') as { spec: Record<string, unknown> };
+      world.kube.applyDeployment('apps', { ...web, spec: { ...web.spec, paused: true } }, { settle: true });
+    },
   },
   {
     name: 'env open',
