@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { RedisApprovals } from '../../src/queue/approvals.js';
 import { RedisLocks } from '../../src/queue/locks.js';
 
 const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
@@ -54,52 +53,5 @@ describe('RedisLocks', () => {
     expect(JSON.parse((await redis.get(`${prefix}:lock:staging/api`)) ?? '{}')).toMatchObject({
       id: 'job-b',
     });
-  });
-});
-
-describe('RedisApprovals outbox', () => {
-  it('holds an approved job from the moment of the decision until it is settled; a denial holds nothing', async () => {
-    const approvals = new RedisApprovals(redis, `test-${randomUUID()}`);
-    const job = {
-      id: 'cmd-1-run',
-      command: 'rollback',
-      input: { words: ['api'], flags: { env: 'prod' } },
-      requester: { id: 'U1' },
-      channel: { id: 'C1' },
-      requestedAt: 1,
-      stage: 'run' as const,
-    };
-    const request = {
-      status: 'pending' as const,
-      job,
-      plan: [],
-      resourceVersion: undefined,
-      environment: 'prod',
-      target: 'api',
-      channel: 'C1',
-      messageTs: '',
-      expiresAt: Date.now() + 60_000,
-    };
-    const approved = 'a'.repeat(32);
-    const denied = 'b'.repeat(32);
-    await approvals.create({ ...request, id: approved });
-    await approvals.create({ ...request, id: denied });
-    expect(
-      (
-        await approvals.decide(
-          approved,
-          'approved',
-          { id: 'U2' },
-          { startJob: { ...job, approver: { id: 'U2' } } },
-        )
-      )?.won,
-    ).toBe(true);
-    expect((await approvals.decide(denied, 'denied', { id: 'U2' }))?.won).toBe(true);
-    // A second click loses and adds nothing.
-    expect((await approvals.decide(approved, 'approved', { id: 'U3' }, { startJob: job }))?.won).toBe(false);
-    const outbox = await approvals.outbox();
-    expect(outbox.map((e) => [e.approvalId, e.job.approver?.id])).toEqual([[approved, 'U2']]);
-    await approvals.settle(approved);
-    expect(await approvals.outbox()).toEqual([]);
   });
 });
