@@ -5,7 +5,7 @@
 import type { AuditRecord } from './core/audit.js';
 import type { DeploymentView, ReplicaSetView } from './core/deployment.js';
 import type { Message } from './core/message.js';
-import type { CommandJob, CommandJobInput } from './engine/command-job.js';
+import type { CommandJob, CommandJobInput } from './core/command-job.js';
 
 export interface Clock {
   now(): number;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ParsedInput } from '../core/grammar.js';
+import { ParsedInput } from './grammar.js';
 
 export const Person = z.object({ id: z.string().min(1), name: z.string().optional() });
 export type Person = z.infer<typeof Person>;

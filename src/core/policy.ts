@@ -1,9 +1,24 @@
-import type { OpsbotConfig } from '../config/schema.js';
 
 /** A permission a role can be granted, named by the command that checks it ("rollback", "env.open"). */
 export type Action = string;
 
-export type PolicyConfig = Pick<OpsbotConfig, 'roles' | 'environments'>;
+/** What policy reads of opsbot.yml: who holds which role, what roles may do, and where. */
+export interface PolicyConfig {
+  roles: Readonly<
+    Record<
+      string,
+      {
+        members: readonly string[];
+        can: readonly { actions: readonly Action[]; environments: readonly string[] }[];
+        approve: readonly string[];
+        emergency: readonly string[];
+      }
+    >
+  >;
+  environments: Readonly<
+    Record<string, { protected?: boolean | undefined; channels?: readonly string[] | undefined }>
+  >;
+}
 
 /** Who is asking, as far as policy cares: the Slack user, the user groups they are in, and where they asked. */
 export interface Principal {

@@ -8,7 +8,7 @@ import { Dns1123Label } from '../core/names.js';
 import { authorize, type Decision, grantsOf, mayUseEmergency, type Principal } from '../core/policy.js';
 import { escapeMrkdwn, oneLine, slackText } from '../core/text.js';
 import type { Clock, Directory, IncidentDirectory, Jobs, RateLimiter } from '../ports.js';
-import type { ChannelRef, Person } from './command-job.js';
+import type { ChannelRef, Person } from '../core/command-job.js';
 import {
   type CommandModule,
   findCommand,

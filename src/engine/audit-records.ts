@@ -1,5 +1,5 @@
 import type { AuditRecord } from '../core/audit.js';
-import type { CommandJob, Person } from './command-job.js';
+import type { CommandJob, Person } from '../core/command-job.js';
 
 /** The fields every record about a queued command shares. */
 export function jobRecord(

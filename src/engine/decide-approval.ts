@@ -7,7 +7,7 @@ import { failpoint } from '../failpoints.js';
 import type { ApprovalRequest, Approvals, Chat, Clock, Directory, Jobs } from '../ports.js';
 import { jobRecord, mention } from './audit-records.js';
 import type { ButtonRoute } from './buttons.js';
-import type { CommandJobInput, Person } from './command-job.js';
+import type { CommandJobInput, Person } from '../core/command-job.js';
 import { idempotencyKey } from './keys.js';
 
 export interface ApprovalDeps {

@@ -9,7 +9,7 @@ import { slackText } from '../core/text.js';
 import { failpoint } from '../failpoints.js';
 import type { Approvals, Chat, Clock, Cluster, ClusterTarget, Jobs, Locks } from '../ports.js';
 import { jobRecord, mention } from './audit-records.js';
-import { type Checkpoints, CommandJob } from './command-job.js';
+import { type Checkpoints, CommandJob } from '../core/command-job.js';
 import {
   type Checkpoint,
   type CommandModule,

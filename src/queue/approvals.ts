@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { CommandJob, type CommandJobInput, Person } from '../engine/command-job.js';
+import { CommandJob, type CommandJobInput, Person } from '../core/command-job.js';
 import type { ApprovalRequest, ApprovalStatus, Approvals } from '../ports.js';
 
 /** The immutable part of a request, stored once as JSON; status and message live in their own fields. */

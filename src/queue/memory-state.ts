@@ -1,4 +1,4 @@
-import type { CommandJobInput } from '../engine/command-job.js';
+import type { CommandJobInput } from '../core/command-job.js';
 import type { ApprovalRequest, ApprovalStatus, Approvals, LockResult, Locks } from '../ports.js';
 
 /** Target locks for a single process (local mode). */

@@ -8,7 +8,7 @@ import { OpsError } from '../../src/core/errors.js';
 import { parseInput } from '../../src/core/grammar.js';
 import { authorize } from '../../src/core/policy.js';
 import { type Ack, acceptCommand } from '../../src/engine/accept-command.js';
-import type { CommandJobInput } from '../../src/engine/command-job.js';
+import type { CommandJobInput } from '../../src/core/command-job.js';
 import type { CommandModule } from '../../src/engine/command-module.js';
 import { findCommand } from '../../src/engine/command-module.js';
 import type { Directory, Jobs } from '../../src/ports.js';
