@@ -51,7 +51,7 @@ describe('preview environments from chat', () => {
 
   beforeAll(async () => {
     // Rollouts take a few steps, so readiness is seen live.
-    world = await startWorld({ config: CONFIG, rolloutStepMs: 150 });
+    world = await startWorld({ config: CONFIG, rolloutStepMs: 600 });
     world.github.createRepo('acme/web', { files: { 'README.md': '# web\n' } });
     world.github.addPullRequest('acme/web', { number: 481, headSha: SHA, headRef: 'feature/login' });
     bot = await startBotProcess(world.env);

@@ -73,7 +73,8 @@ export async function startBotProcess(
       check();
     });
 
-  const started = await waitForLog((l) => l.msg === 'opsbot started');
+  // Generous: on a loaded 2-core machine a cold start can take a while.
+  const started = await waitForLog((l) => l.msg === 'opsbot started', 45_000);
   const port = Number(started.port);
   return {
     port,
