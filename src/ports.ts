@@ -3,9 +3,9 @@
  * and src/queue implement these; tests and the local shell mode plug in others.
  */
 import type { AuditRecord } from './core/audit.js';
+import type { CommandJob, CommandJobInput } from './core/command-job.js';
 import type { DeploymentView, ReplicaSetView } from './core/deployment.js';
 import type { Message } from './core/message.js';
-import type { CommandJob, CommandJobInput } from './core/command-job.js';
 
 export interface Clock {
   now(): number;

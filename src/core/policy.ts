@@ -1,4 +1,3 @@
-
 /** A permission a role can be granted, named by the command that checks it ("rollback", "env.open"). */
 export type Action = string;
 

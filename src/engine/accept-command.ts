@@ -1,5 +1,6 @@
 import type { OpsbotConfig } from '../config/schema.js';
 import type { AuditRecord } from '../core/audit.js';
+import type { ChannelRef, Person } from '../core/command-job.js';
 import { formatDuration } from '../core/duration.js';
 import { OpsError, UserInputError, userMessageOf } from '../core/errors.js';
 import { type ArgsParser, type ParsedInput, parseInput, withDefaults } from '../core/grammar.js';
@@ -8,7 +9,6 @@ import { Dns1123Label } from '../core/names.js';
 import { authorize, type Decision, grantsOf, mayUseEmergency, type Principal } from '../core/policy.js';
 import { escapeMrkdwn, oneLine, slackText } from '../core/text.js';
 import type { Clock, Directory, IncidentDirectory, Jobs, RateLimiter } from '../ports.js';
-import type { ChannelRef, Person } from '../core/command-job.js';
 import {
   type CommandModule,
   findCommand,

@@ -1,5 +1,5 @@
-import type { Message } from '../core/message.js';
 import type { Person } from '../core/command-job.js';
+import type { Message } from '../core/message.js';
 
 /**
  * A button click as every transport gives it (Slack's signed block_actions, a /click in the local

@@ -1,10 +1,10 @@
 import type { OpsbotConfig } from '../config/schema.js';
 import type { AuditRecord } from '../core/audit.js';
+import type { CommandJob } from '../core/command-job.js';
 import type { ParsedInput } from '../core/grammar.js';
 import type { Message } from '../core/message.js';
 import { type Action, grantsOf, type Principal } from '../core/policy.js';
 import type { Clock, Cluster, ClusterTarget, IncidentContext, LockResult } from '../ports.js';
-import type { CommandJob } from '../core/command-job.js';
 
 /** Answers that need nothing but config and the asker: help, whoami. They run inside the ack. */
 export interface InlineContext {

@@ -1,13 +1,13 @@
 import type { Logger } from 'pino';
 import type { OpsbotConfig } from '../config/schema.js';
 import type { AuditRecord } from '../core/audit.js';
+import type { CommandJobInput, Person } from '../core/command-job.js';
 import { type Message, message } from '../core/message.js';
 import { authorizeApproval } from '../core/policy.js';
 import { failpoint } from '../failpoints.js';
 import type { ApprovalRequest, Approvals, Chat, Clock, Directory, Jobs } from '../ports.js';
 import { jobRecord, mention } from './audit-records.js';
 import type { ButtonRoute } from './buttons.js';
-import type { CommandJobInput, Person } from '../core/command-job.js';
 import { idempotencyKey } from './keys.js';
 
 export interface ApprovalDeps {

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { OpsbotConfig } from '../config/schema.js';
 import type { AuditRecord } from '../core/audit.js';
+import { type Checkpoints, CommandJob } from '../core/command-job.js';
 import { formatDuration } from '../core/duration.js';
 import { ConfigError, OpsError, StateError, userMessageOf } from '../core/errors.js';
 import { type Message, message, withContext } from '../core/message.js';
@@ -9,7 +10,6 @@ import { slackText } from '../core/text.js';
 import { failpoint } from '../failpoints.js';
 import type { Approvals, Chat, Clock, Cluster, ClusterTarget, Jobs, Locks } from '../ports.js';
 import { jobRecord, mention } from './audit-records.js';
-import { type Checkpoints, CommandJob } from '../core/command-job.js';
 import {
   type Checkpoint,
   type CommandModule,

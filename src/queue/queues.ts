@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { AuditRecord } from '../core/audit.js';
-import { ExternalServiceError, OpsError, StateError } from '../core/errors.js';
 import type { CommandJobInput } from '../core/command-job.js';
+import { ExternalServiceError, OpsError, StateError } from '../core/errors.js';
 import { FinalFailure, type JobAttempt } from '../engine/run-command.js';
 import { failpoint } from '../failpoints.js';
 import type { AuditLog, EnqueueResult, Jobs } from '../ports.js';

@@ -4,7 +4,6 @@ import { mkdtempSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { BotProcess } from '../helpers/bot-process.js';
 import { auditRecords, type World } from '../helpers/world.js';
 
 /** A port nothing listens on right now (bound once, then released). */

@@ -1,7 +1,7 @@
 import { OpsbotConfig } from '../../src/config/schema.js';
 import type { AuditRecord } from '../../src/core/audit.js';
-import type { Message } from '../../src/core/message.js';
 import type { CommandJobInput } from '../../src/core/command-job.js';
+import type { Message } from '../../src/core/message.js';
 import { createLogger } from '../../src/logger.js';
 import type { Chat, Clock, Cluster, Directory, EnqueueResult, Jobs } from '../../src/ports.js';
 

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { OpsbotConfig } from '../../src/config/schema.js';
 import type { AuditRecord } from '../../src/core/audit.js';
-import { type AcceptDeps, type Ack, acceptCommand } from '../../src/engine/accept-command.js';
 import type { CommandJobInput } from '../../src/core/command-job.js';
+import { type AcceptDeps, type Ack, acceptCommand } from '../../src/engine/accept-command.js';
 import type { Directory, IncidentContext, Jobs } from '../../src/ports.js';
 import { commandsWith, parseRunbook } from '../helpers/registry.js';
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import type { Checkpoints } from '../../src/core/command-job.js';
 import { ExternalServiceError, StateError } from '../../src/core/errors.js';
 import { defineArgs } from '../../src/core/grammar.js';
 import { message } from '../../src/core/message.js';
-import type { Checkpoints } from '../../src/core/command-job.js';
 import { defineCommand, type EffectCheck } from '../../src/engine/command-module.js';
 import { type JobAttempt, type RunDeps, runCommand } from '../../src/engine/run-command.js';
 import { MemoryApprovals, MemoryLocks } from '../../src/queue/memory-state.js';
