@@ -2,11 +2,13 @@ import type { OpsbotConfig } from '../src/config/schema.js';
 import { OpsError, StateError, UserInputError, userMessageOf } from '../src/core/errors.js';
 import { type ArgsParser, type ParsedInput, Reason } from '../src/core/grammar.js';
 import { type Message, message } from '../src/core/message.js';
+import { authorize } from '../src/core/policy.js';
 import {
   type PlannedStep,
   parseAssignments,
   planRun,
   type Runbook,
+  type RunbookParam,
   type RunPlan,
   requiredPermissions,
   resolveParams,
@@ -16,6 +18,7 @@ import { coalesce } from '../src/engine/coalesce.js';
 import {
   type Checkpoint,
   commandsWith,
+  type InlineContext,
   type Outcome,
   type RunContext,
 } from '../src/engine/command-module.js';
@@ -83,6 +86,65 @@ function planOf(services: RunbookServices, config: OpsbotConfig, args: RunArgs) 
   return { runbook, plan: planRun(runbook, values, { environments, config, kinds: services.kinds }) };
 }
 
+/** A value of the parameter's type, to plan a runbook for a listing without anyone's input. */
+function sampleValue(param: RunbookParam, environment: string): string {
+  if (param.default !== undefined) return String(param.default);
+  if (param.allowed?.[0] !== undefined) return String(param.allowed[0]);
+  if (param.type === 'int') return '1';
+  if (param.type === 'environment') return environment;
+  return 'sample';
+}
+
+/** The environments where this user may run the runbook: `run` there, and every step's own permission. */
+function environmentsToRun(services: RunbookServices, ctx: InlineContext, runbook: Runbook): string[] {
+  const environments = Object.keys(ctx.config.environments);
+  return environments.filter((environment) => {
+    if (!authorize(ctx.config, ctx.principal, 'run', environment).allowed) return false;
+    const sample = Object.fromEntries(
+      Object.entries(runbook.params).map(([name, param]) => [name, sampleValue(param, environment)]),
+    );
+    try {
+      const values = resolveParams(runbook, sample, environment, environments);
+      const plan = planRun(runbook, values, { environments, config: ctx.config, kinds: services.kinds });
+      return requiredPermissions(plan).every(
+        (need) => authorize(ctx.config, ctx.principal, need.action, need.environment).allowed,
+      );
+    } catch (err) {
+      // Sample values a parameter refuses (a URL it checks) leave `run` as the test; the ack checks the rest.
+      if (err instanceof OpsError) return true;
+      throw err;
+    }
+  });
+}
+
+/** One parameter as the listing shows it: name, type, and what it takes or defaults to. */
+function describeParam(name: string, param: RunbookParam): string {
+  const facts = [
+    param.type,
+    param.default !== undefined ? `default ${param.default}` : 'required',
+    ...(param.allowed ? [`one of ${param.allowed.join(', ')}`] : []),
+  ];
+  return `    \`${name}=\` (${facts.join('; ')})${param.description ? `: ${slackText(param.description)}` : ''}`;
+}
+
+/** `/ops run` alone: the runbooks this user may run, where, and with which parameters. */
+function listRunbooks(services: RunbookServices, ctx: InlineContext): Message {
+  const entries = services.runbooks.flatMap((runbook) => {
+    const where = environmentsToRun(services, ctx, runbook);
+    if (where.length === 0) return [];
+    return [
+      `• \`${runbook.name}\` — ${slackText(runbook.description)} (in ${where.join(', ')})`,
+      ...Object.entries(runbook.params).map(([name, param]) => describeParam(name, param)),
+    ];
+  });
+  const usage = 'Usage: `/ops run <runbook> [key=value ...] --env <env> [--dry-run] [--reason "<text>"]`';
+  if (entries.length === 0) {
+    const text = 'There is no runbook you may run here.';
+    return message(text, { lines: [text, usage] });
+  }
+  return message('Runbooks you may run', { lines: ['*Runbooks you may run:*', ...entries, usage] });
+}
+
 /** A second person approves a run that has an approval step or changes a protected environment. */
 function runNeedsApproval(config: OpsbotConfig, plan: RunPlan): boolean {
   return [...plan.steps, ...plan.onFailure].some(
@@ -140,6 +202,10 @@ export const run = defineRunbookCommand({
   action: 'run',
   parse,
   scope: (args) => ({ environment: args.env, target: args.runbook, reason: args.reason }),
+
+  listing(ctx, input, services) {
+    return input.words.length === 0 ? listRunbooks(services, ctx) : undefined;
+  },
 
   check(config, args, services) {
     const { runbook, plan } = planOf(services, config, args);

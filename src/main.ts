@@ -6,6 +6,7 @@ import { WebClient } from '@slack/web-api';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
+import { incidentsFeature } from './alerts/feature.js';
 import { type Env, readEnv, redactEnv } from './config/env.js';
 import { loadConfig } from './config/load.js';
 import type { OpsbotConfig } from './config/schema.js';
@@ -27,9 +28,11 @@ import { createOctokit } from './github/client.js';
 import { createHttpServer, type ReadinessCheck } from './http/server.js';
 import { KubeCluster } from './kubernetes/cluster.js';
 import { LocalGitAuditLog } from './local/git-audit-log.js';
-import { localConfig } from './local/local-config.js';
+import { GitHubStandIn } from './local/github-stand-in.js';
+import { localConfig, TEAMMATE } from './local/local-config.js';
 import { hasKubeContext, startSandbox } from './local/sandbox.js';
 import { runShell, ShellChat } from './local/shell.js';
+import { SlackStandIn } from './local/slack-stand-in.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import type { Approvals, AuditLog, Chat, Clock, Directory, IncidentDirectory, Locks } from './ports.js';
@@ -132,9 +135,9 @@ async function createQueueState(env: Env, source: NodeJS.ProcessEnv, log: Logger
 /** Builds every adapter from env and opsbot.yml, then starts workers, features and receivers. */
 export async function startBot(options: StartOptions): Promise<RunningBot> {
   const source = options.env ?? process.env;
-  const env = readEnv(source);
+  const shell = !source.SLACK_BOT_TOKEN;
+  const env = localWebhookAccess(readEnv(source), source, shell);
   armFailpoints(env.OPSBOT_FAILPOINTS);
-  const shell = !env.SLACK_BOT_TOKEN;
   const output = options.output ?? process.stdout;
   if (shell) mkdirSync(LOCAL_DIR, { recursive: true });
   // In the terminal the chat owns the screen, so logs go to a file there.
@@ -201,9 +204,22 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
   let shellChat: ShellChat | undefined;
   let slackChat: SlackChat | undefined;
   let slackClient: WebClient | undefined;
+  // What incidents talk to: Slack and GitHub, or in the shell their local stand-ins.
+  let incidentSlack: WebClient | undefined;
+  let incidentOctokit = octokit;
   if (shell) {
     shellChat = new ShellChat(output);
+    shellChat.names.set(TEAMMATE.id, TEAMMATE.name);
     chat = shellChat;
+    if (config.incidents) {
+      const stand = await startIncidentStandIns(shellChat, env, log);
+      closers.push(stand.close);
+      incidentSlack = stand.slack;
+      incidentOctokit ??= stand.octokit;
+      notes.push(
+        `🚨 Incidents: channels and ${octokit ? 'Slack messages' : 'GitHub issues'} are local stand-ins shown here. Try: /alert HighLatency deployment=api env=staging severity=critical`,
+      );
+    }
   } else {
     slackClient = new WebClient(env.SLACK_BOT_TOKEN, {
       slackApiUrl: env.SLACK_API_URL,
@@ -213,6 +229,7 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
       groupsMaxAgeMs: env.OPSBOT_GROUPS_MAX_AGE,
     });
     chat = slackChat;
+    incidentSlack = slackClient;
   }
 
   const { backend, locks, approvals } = queueState;
@@ -239,8 +256,8 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
     auditLog,
     approvals,
     locks,
-    slackClient,
-    octokit,
+    slackClient: incidentSlack,
+    octokit: incidentOctokit,
     kubeconfig: cluster.kubeconfig,
     runbooks,
     local: { shell, sandbox, localAudit: !octokit, memoryQueue: backend.kind === 'memory' },
@@ -410,7 +427,14 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
         user,
         accept,
         buttons,
-        banner: [`opsbot local shell — you are ${user.name} (${user.id}); http on :${port}`, ...notes],
+        banner: [
+          `opsbot local shell — you are ${user.name} (${user.id}); http on ${env.HOST}:${port}`,
+          ...notes,
+          ...webhookNotes(env, port),
+        ],
+        alertWebhook: handles.has(incidentsFeature)
+          ? { url: `http://127.0.0.1:${port}/webhooks/alertmanager`, token: env.OPSBOT_WEBHOOK_TOKEN }
+          : undefined,
       })
     : new Promise<void>(() => {});
 
@@ -443,6 +467,54 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
       for (const close of closers) await close();
       log.info('opsbot stopped');
       log.flush?.();
+    },
+  };
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/**
+ * The local shell without OPSBOT_WEBHOOK_TOKEN listens on loopback only, and there accepts alert
+ * webhooks without a token, so /alert works out of the box. Bound elsewhere (HOST), it does not.
+ */
+function localWebhookAccess(env: Env, source: NodeJS.ProcessEnv, shell: boolean): Env {
+  if (!shell || env.OPSBOT_WEBHOOK_TOKEN || env.OPSBOT_WEBHOOK_ALLOW_UNAUTHENTICATED) return env;
+  if (source.HOST !== undefined && !LOOPBACK.has(source.HOST)) return env;
+  return { ...env, HOST: source.HOST ?? '127.0.0.1', OPSBOT_WEBHOOK_ALLOW_UNAUTHENTICATED: true };
+}
+
+/** What the shell says at start-up about who may send it alerts. */
+function webhookNotes(env: Env, port: number): string[] {
+  const where = `http://${env.HOST}:${port}/webhooks/alertmanager`;
+  if (env.OPSBOT_WEBHOOK_TOKEN)
+    return [`🔐 Alert webhooks need the bearer token OPSBOT_WEBHOOK_TOKEN: ${where}`];
+  if (!env.OPSBOT_WEBHOOK_ALLOW_UNAUTHENTICATED)
+    return [
+      `🔐 Alert webhooks are refused: ${env.HOST} is not loopback and OPSBOT_WEBHOOK_TOKEN is not set.`,
+    ];
+  return LOOPBACK.has(env.HOST)
+    ? [`🔓 Alert webhooks accept requests WITHOUT a token, on loopback only: ${where}`]
+    : [`🔓 Alert webhooks accept requests WITHOUT a token (OPSBOT_WEBHOOK_ALLOW_UNAUTHENTICATED): ${where}`];
+}
+
+/** Slack and GitHub stand-ins on loopback, whose channels, messages and issues the shell prints. */
+async function startIncidentStandIns(chat: ShellChat, env: Env, log: Logger) {
+  const slackStandIn = new SlackStandIn(chat);
+  const githubStandIn = new GitHubStandIn((text) => chat.print(text));
+  const [slackUrl, githubUrl] = await Promise.all([slackStandIn.start(), githubStandIn.start()]);
+  const slack = new WebClient('xoxb-local-stand-in', {
+    slackApiUrl: slackUrl,
+    logger: boltLogger(log.child({ component: 'slack-stand-in' })),
+  });
+  const octokit = createOctokit(
+    { ...env, GITHUB_TOKEN: 'local-stand-in', GITHUB_APP_ID: undefined, GITHUB_API_URL: githubUrl },
+    log,
+  );
+  return {
+    slack,
+    octokit,
+    close: async () => {
+      await Promise.all([slackStandIn.close(), githubStandIn.close()]);
     },
   };
 }

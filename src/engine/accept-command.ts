@@ -112,6 +112,9 @@ export async function acceptCommand(deps: AcceptDeps, request: CommandRequest): 
     const given = { words: found.rest, flags: input.flags };
     const parser: unknown = command.parse;
     const rest = incident && isArgsParser(parser) ? withDefaults(given, parser, incident) : given;
+    // Bound commands pass their feature's services themselves; the engine has none to give.
+    const listed = command.listing?.(inline, given, undefined);
+    if (listed) return { kind: 'reply', command: command.name, message: listed };
 
     // Permission first: the verb and the environment are enough. Only someone who may run the command
     // here gets to learn, from its validation, which runbooks, parameters or bounds exist.

@@ -139,6 +139,11 @@ export interface CommandModule<A = unknown, S = unknown> {
   preview?(ctx: RunContext<S>, args: A): Promise<Preview>;
   /** Answered inside the ack, with no cluster or GitHub call. */
   reply?(ctx: InlineContext, args: A): Message;
+  /**
+   * Input that asks what there is rather than naming it (`/ops run` alone): answered in the ack
+   * with what this user may choose from; undefined for input to parse and run as usual.
+   */
+  listing?(ctx: InlineContext, input: ParsedInput, services: S): Message | undefined;
   /** Runs in a queued job. */
   run?(ctx: RunContext<S>, args: A): Promise<Outcome>;
   /**
@@ -173,13 +178,14 @@ export function bindCommand<A, S>(
   binding: { services: S } | { unavailable: string },
 ): CommandModule<A> {
   // The engine passes no services (undefined); the bound methods pass the feature's own instead.
-  const { run, preview, verify, check, requires, needsApproval, ...rest } = command;
+  const { run, preview, verify, check, requires, needsApproval, listing, ...rest } = command;
   if ('unavailable' in binding) return { ...rest, unavailable: binding.unavailable };
   const { services } = binding;
   const withServices = (ctx: RunContext): RunContext<S> => ({ ...ctx, services });
   return {
     ...rest,
     ...(check ? { check: (config, args) => check(config, args, services) } : {}),
+    ...(listing ? { listing: (ctx, input) => listing(ctx, input, services) } : {}),
     ...(requires ? { requires: (config, args) => requires(config, args, services) } : {}),
     ...(needsApproval ? { needsApproval: (config, args) => needsApproval(config, args, services) } : {}),
     ...(run ? { run: (ctx, args) => run(withServices(ctx), args) } : {}),

@@ -22,6 +22,8 @@ export function mrkdwnToText(text: string): string {
   return text
     .replace(/:([a-z_]+):/g, (whole, name: string) => EMOJI[name] ?? whole)
     .replace(/<@([A-Z0-9]+)>/g, '@$1')
+    .replace(/<#([A-Z0-9]+)(?:\|([^>]*))?>/g, (_whole, id: string, name?: string) => `#${name || id}`)
+    .replace(/<([^<>|\s]+)\|([^<>]+)>/g, '$2 ($1)')
     .replace(/\*([^*\n]+)\*/g, '$1')
     .replace(/`([^`\n]+)`/g, '$1')
     .replace(/&lt;/g, '<')

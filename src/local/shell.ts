@@ -4,6 +4,7 @@ import type { Message } from '../core/message.js';
 import type { Ack, CommandRequest } from '../engine/accept-command.js';
 import { type ButtonRoute, routeFor } from '../engine/buttons.js';
 import type { Chat, Directory } from '../ports.js';
+import { AlertmanagerNotifier, parseAlertCommand, sendToWebhook } from './alert-command.js';
 import { renderText } from './render-text.js';
 
 export const SHELL_CHANNEL = { id: 'CSHELL', name: 'shell' } as const;
@@ -15,21 +16,27 @@ export const SHELL_CHANNEL = { id: 'CSHELL', name: 'shell' } as const;
 export class ShellChat implements Chat, Directory {
   private nextTs = 1;
   readonly names = new Map<string, string>();
+  /** Channel names by id: the shell's own, and the incident channels made while it runs. */
+  readonly channels = new Map<string, string>([[SHELL_CHANNEL.id, SHELL_CHANNEL.name]]);
 
   constructor(private readonly out: Writable) {}
+
+  private channelName(id: string): string {
+    return this.channels.get(id) ?? id;
+  }
 
   print(text: string): void {
     this.out.write(`${text}\n`);
   }
 
-  async post(_channel: string, message: Message): Promise<{ ts: string }> {
+  async post(channel: string, message: Message): Promise<{ ts: string }> {
     const ts = String(this.nextTs++);
-    this.print(`\n#${SHELL_CHANNEL.name} [${ts}] ${renderText(message)}`);
+    this.print(`\n#${this.channelName(channel)} [${ts}] ${renderText(message)}`);
     return { ts };
   }
 
-  async update(_channel: string, ts: string, message: Message): Promise<void> {
-    this.print(`\n#${SHELL_CHANNEL.name} [${ts}, updated] ${renderText(message)}`);
+  async update(channel: string, ts: string, message: Message): Promise<void> {
+    this.print(`\n#${this.channelName(channel)} [${ts}, updated] ${renderText(message)}`);
   }
 
   async postEphemeral(_channel: string, _user: string, message: Message): Promise<void> {
@@ -55,12 +62,15 @@ export interface ShellOptions {
   /** The buttons a /click can press: the same routes Slack's clicks take. */
   buttons: readonly ButtonRoute[];
   banner: string[];
+  /** Where /alert posts, and the bearer token it sends; without it, /alert is not offered. */
+  alertWebhook?: { url: string; token: string | undefined } | undefined;
 }
 
 const HELP = [
   'Type /ops <command> as you would in Slack, e.g. /ops status api --env staging',
   '  /as <user id> [name]   act as someone else (e.g. a second person to approve)',
   '  /click <action> <value>  press a button shown in a message',
+  '  /alert <alertname> [label=value …] [--resolve]  send an Alertmanager notification to this bot',
   '  /quit                 leave',
 ];
 
@@ -69,6 +79,7 @@ export function runShell(options: ShellOptions): Promise<void> {
   const { chat } = options;
   let user = options.user;
   let seq = 0;
+  const notifier = new AlertmanagerNotifier();
   chat.names.set(user.id, user.name);
   for (const line of [...options.banner, ...HELP]) chat.print(line);
   const rl = createInterface({ input: options.input, terminal: false });
@@ -100,6 +111,20 @@ export function runShell(options: ShellOptions): Promise<void> {
       });
       if (reply) await chat.postEphemeral(SHELL_CHANNEL.id, user.id, reply);
       return;
+    }
+    if (head === '/alert') {
+      if (!options.alertWebhook)
+        return chat.print('Incidents are not set up here: /alert has nowhere to go.');
+      const command = parseAlertCommand(rest);
+      if (typeof command === 'string') return chat.print(command);
+      const { url, token } = options.alertWebhook;
+      const sent = await sendToWebhook(url, notifier.notification(command), token);
+      const labels = Object.entries(command.labels)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ');
+      return chat.print(
+        `Alertmanager → POST ${new URL(url).pathname} (${command.resolve ? 'resolved' : 'firing'}: ${labels}): ${sent.status} ${sent.text}`,
+      );
     }
     if (head !== '/ops') return chat.print('Commands start with /ops. Type /help for help.');
     const ack = await options.accept({
