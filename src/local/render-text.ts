@@ -15,6 +15,20 @@ const EMOJI: Record<string, string> = {
   bar_chart: '📊',
   scroll: '📜',
   lock: '🔒',
+  alarm_clock: '⏰',
+  arrow_forward: '▶️',
+  card_index: '📇',
+  double_vertical_bar: '⏸️',
+  fire: '🔥',
+  grey_question: '❔',
+  heavy_minus_sign: '➖',
+  large_green_circle: '🟢',
+  mag: '🔍',
+  repeat: '🔁',
+  rocket: '🚀',
+  rotating_light: '🚨',
+  wastebasket: '🗑️',
+  white_circle: '⚪',
 };
 
 /** Slack mrkdwn to plain terminal text: emoji codes, *bold*, `code`, <@U123> mentions and escapes. */
