@@ -1,4 +1,4 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -9,22 +9,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INCIDENT_REPO, WEBHOOK_TOKEN } from '../helpers/alerts.js';
 import { type BotProcess, startBotProcess } from '../helpers/bot-process.js';
 import { AUDIT_REPO, startWorld, USERS, type World } from '../helpers/world.js';
-
-function installed(binary: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${binary}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const HAVE_BINARIES = installed('prometheus') && installed('prometheus-alertmanager');
-if (!HAVE_BINARIES) {
-  console.warn(
-    'SKIPPED: the real Prometheus/Alertmanager test needs `prometheus` and `prometheus-alertmanager` (apt-get install -y prometheus prometheus-alertmanager; .ci/run installs them).',
-  );
-}
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -51,7 +35,8 @@ incidents:
     - { match: { severity: critical }, invite: ["@sre-oncall"] }
 `;
 
-describe.skipIf(!HAVE_BINARIES)('real Prometheus and Alertmanager', () => {
+// The global setup has checked that both programs are installed, and fails the run at once if not.
+describe('real Prometheus and Alertmanager', () => {
   let world: World;
   let bot: BotProcess;
   let target: Server;

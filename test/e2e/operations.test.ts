@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BotProcess, startBotProcess } from '../helpers/bot-process.js';
+import { testRedisUrlWith } from '../helpers/redis-url.js';
 import {
   auditRecords,
   BOT_TOKEN,
@@ -45,7 +46,7 @@ describe('running it as a service', () => {
         OPSBOT_WEBHOOK_TOKEN: WEBHOOK_TOKEN,
         PAGERDUTY_WEBHOOK_SECRET: PAGERDUTY_SECRET,
         // Redis accepts (and ignores) a password when it has none configured: enough to see where it lands.
-        REDIS_URL: `redis://:${REDIS_PASSWORD}@127.0.0.1:6379`,
+        REDIS_URL: testRedisUrlWith(REDIS_PASSWORD).url,
       });
     });
 
@@ -129,7 +130,7 @@ describe('running it as a service', () => {
         GITHUB_TOKEN: '[redacted]',
         OPSBOT_WEBHOOK_TOKEN: '[redacted]',
         PAGERDUTY_WEBHOOK_SECRET: '[redacted]',
-        REDIS_URL: 'redis://:[redacted]@127.0.0.1:6379',
+        REDIS_URL: testRedisUrlWith(REDIS_PASSWORD).redacted,
       });
       // Every line is JSON with a fixed message.
       expect(bot.lines.every((l) => typeof l.msg === 'string' && l.level >= 10)).toBe(true);

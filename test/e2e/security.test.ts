@@ -11,6 +11,7 @@ import {
   WEBHOOK_TOKEN,
 } from '../helpers/alerts.js';
 import { type BotProcess, startBotProcess } from '../helpers/bot-process.js';
+import { testRedisUrlWith } from '../helpers/redis-url.js';
 import {
   AUDIT_REPO,
   BOT_TOKEN,
@@ -74,7 +75,7 @@ describe('security boundaries of a running bot', () => {
       LOG_LEVEL: 'trace',
       OPSBOT_WEBHOOK_TOKEN: WEBHOOK_TOKEN,
       PAGERDUTY_WEBHOOK_SECRET: SECRETS.pagerDuty,
-      REDIS_URL: `redis://:${SECRETS.redisPassword}@127.0.0.1:6379`,
+      REDIS_URL: testRedisUrlWith(SECRETS.redisPassword).url,
       SLACK_TEAM_ID: 'T0TEST',
       SLACK_APP_ID: 'A0OPSBOT',
       OPSBOT_GROUPS_MAX_AGE: '2s',
@@ -224,7 +225,7 @@ describe('security boundaries of a running bot', () => {
         LOG_LEVEL: 'trace',
         OPSBOT_QUEUE_PREFIX: `test-${randomUUID()}`,
         PAGERDUTY_WEBHOOK_SECRET: SECRETS.pagerDuty,
-        REDIS_URL: `redis://:${SECRETS.redisPassword}@127.0.0.1:6379`,
+        REDIS_URL: testRedisUrlWith(SECRETS.redisPassword).url,
         SLACK_APP_TOKEN: SECRETS.appToken,
         GITHUB_APP_ID: '4242',
         GITHUB_APP_INSTALLATION_ID: '777',
@@ -278,7 +279,7 @@ describe('security boundaries of a running bot', () => {
       SLACK_APP_TOKEN: '[redacted]',
       GITHUB_APP_PRIVATE_KEY: '[redacted]',
       PAGERDUTY_WEBHOOK_SECRET: '[redacted]',
-      REDIS_URL: 'redis://:[redacted]@127.0.0.1:6379',
+      REDIS_URL: testRedisUrlWith(SECRETS.redisPassword).redacted,
       GITHUB_APP_ID: '4242',
     });
   }, 60_000);

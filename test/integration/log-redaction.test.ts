@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { readEnv, redactEnv } from '../../src/config/env.js';
 import { createLogger } from '../../src/logger.js';
+import { testRedisUrlWith } from '../helpers/redis-url.js';
 
 function capture() {
   const lines: string[] = [];
@@ -43,7 +44,7 @@ describe('what the logs may hold', () => {
 
   it("never prints a Redis password that ioredis put on an AUTH error's command", async () => {
     const password = 'redis-wrong-password-4e1a';
-    const redis = new Redis(`redis://opsbot:${password}@127.0.0.1:6379`, {
+    const redis = new Redis(testRedisUrlWith(password, 'opsbot').url, {
       maxRetriesPerRequest: 0,
       retryStrategy: () => null,
     });
