@@ -108,6 +108,88 @@ describe('local shell mode against the sandbox cluster', () => {
     expect(out).toContain('Approved by @teammate');
   }, 60_000);
 
+  it('runs the README tour: rollback, approval, a preview environment, and an alert whose incident a runbook button fixes', async () => {
+    const last = (out: string, pattern: RegExp) =>
+      [...out.matchAll(new RegExp(pattern.source, 'g'))].at(-1)?.[1] ?? 'missing';
+    const APPROVE = /approval\.approve ([0-9a-f]{32})/;
+    const RUN_BUTTON = /\[Run scale-out\] {2}type: \/click incident\.action ([0-9a-f]{32})/;
+    const { out, code, cwd } = await shellSession(
+      [
+        { text: '/ops status api --env staging', waitFor: /available 3/ },
+        {
+          text: '/ops rollback api --env staging --reason "bad deploy"',
+          waitFor: /Rollout complete: api successfully rolled out/,
+        },
+        { text: '/ops rollback api --env prod --reason "hotfix"', waitFor: APPROVE },
+        { text: '/as UTEAMMATE teammate', waitFor: /You are now teammate/ },
+        {
+          text: (o) => `/click approval.approve ${last(o, APPROVE)}`,
+          waitFor: /\(job cmd-[0-9a-f]+-run\)[\s\S]*Rollout complete: api successfully rolled out/,
+        },
+        { text: '/as UALICE alice', waitFor: /You are now alice/ },
+        { text: '/ops env open feature-x', waitFor: /web: ✅ Rollout complete: web successfully rolled out/ },
+        { text: '/ops env list', waitFor: /feature-x[^\n]*expires/ },
+        {
+          text: '/alert HighLatency deployment=api env=staging severity=critical',
+          // The channel counts as the incident's once its issue exists.
+          waitFor: /GitHub issue local\/incidents#1 opened/,
+        },
+        {
+          text: (o) => `/click incident.action ${last(o, RUN_BUTTON)}`,
+          waitFor: /scale-out finished: 4 of 4 steps done/,
+        },
+        {
+          text: '/alert HighLatency deployment=api env=staging severity=critical --resolve',
+          // The channel's resolution message comes last, after the issue is closed.
+          waitFor: /✅ Resolved after \d+s by the alerts\.\nAlerts: 1 \(HighLatency\)\.\n\S/,
+        },
+      ],
+      { OPSBOT_QUEUE: 'memory' },
+    );
+    expect(code).toBe(0);
+    // Start-up says webhooks are open, and only on loopback.
+    expect(out).toMatch(
+      /🔓 Alert webhooks accept requests WITHOUT a token, on loopback only: http:\/\/127\.0\.0\.1:\d+\/webhooks\/alertmanager/,
+    );
+    // Approval: a second person approved the protected rollback.
+    expect(out).toContain('✅ Approved by @teammate: rollback api in prod requested by @alice.');
+    // Preview environment from the sample template, in the sandbox.
+    expect(out).toMatch(
+      /🚀 Preview feature-x opened from tag latest: https:\/\/feature-x\.preview\.localhost/,
+    );
+    expect(out).toContain('Namespace preview-feature-x · 4 objects applied');
+    // The Alertmanager notification was accepted by the bot's own webhook.
+    expect(out).toMatch(
+      /Alertmanager → POST \/webhooks\/alertmanager \(firing: [^)]*\): 202 \{"status":"accepted"/,
+    );
+    // The incident channel, its summary and its buttons, in the terminal.
+    const channel = /🆕 #(inc-\d{8}-highlatency) was created/.exec(out)?.[1];
+    expect(channel).toBeDefined();
+    expect(out).toContain(`#${channel}: invited @alice, @teammate`);
+    expect(out).toMatch(new RegExp(`#${channel} \\[\\d+\\] 🚨 Incident: HighLatency \\(critical\\)`));
+    expect(out).toMatch(/\[Rollback api\] {2}type: \/click incident\.action [0-9a-f]{32}/);
+    // The runbook ran in the incident channel, and the incident was resolved with it on record.
+    expect(out).toMatch(
+      new RegExp(`#${channel} \\[\\d+, updated\\] 📜 scale-out in staging: scale-out finished`),
+    );
+    expect(out).toContain('✅ 3. Status of api in staging — api in staging: 6/6 ready');
+    expect(out).toMatch(
+      new RegExp(`#${channel} \\[\\d+, updated\\] ✅ Resolved: HighLatency \\(critical\\)`),
+    );
+    expect(out).toMatch(/💬 Comment on local\/incidents#1:\n {4}### Timeline/);
+    expect(out).toMatch(/Actions taken:\n• \d\d:\d\d:\d\dZ scale api in staging by @alice: executed/);
+    expect(out).toContain(
+      '📋 local/incidents#1 closed (labels: severity:critical, status:resolved, incident)',
+    );
+
+    const log = execFileSync('git', ['-C', join(cwd, '.opsbot/audit'), 'log', '--format=%s'], {
+      encoding: 'utf8',
+    });
+    expect(log).toContain('run scale-out in staging by @alice: executed');
+    expect(log).toContain('env.open feature-x in staging by @alice: executed');
+    expect(log).toContain('rollback api in prod by @alice: approved');
+  }, 180_000);
+
   it('uses Redis with BullMQ when Redis answers', async () => {
     const { out, code } = await shellSession(
       [{ text: '/ops status worker --env staging', waitFor: /worker in staging/ }],
