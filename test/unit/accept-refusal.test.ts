@@ -98,7 +98,10 @@ describe('a command that cannot run here is refused in the ack, and nothing is q
       'run no-such-runbook --env staging',
       'There is no runbook "no-such-runbook". Known: scale-out, roll-back.',
     ],
-    ['run scale-out --env staging', 'scale-out needs deployment=&lt;deployment&gt; (the deployment under load).'],
+    [
+      'run scale-out --env staging',
+      'scale-out needs deployment=&lt;deployment&gt; (the deployment under load).',
+    ],
   ])('/ops %s', async (text, said) => {
     const b = bot(withoutFeatures());
     open.push(b.backend);
