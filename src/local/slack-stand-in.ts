@@ -111,6 +111,7 @@ export class SlackStandIn {
           response_metadata: { next_cursor: '' },
         };
       case 'conversations.create': {
+        // https://api.slack.com/methods/conversations.create: a name in use answers name_taken.
         const name = String(params.name ?? '');
         if ([...this.channels.values()].some((c) => c.name === name))
           return { ok: false, error: 'name_taken' };
@@ -148,6 +149,7 @@ export class SlackStandIn {
         const channel = this.channel(params);
         if (!channel) return { ok: false, error: 'channel_not_found' };
         const archive = method === 'conversations.archive';
+        // https://api.slack.com/methods/conversations.archive (already_archived) and .unarchive (not_archived).
         if (channel.archived === archive)
           return { ok: false, error: archive ? 'already_archived' : 'not_archived' };
         channel.archived = archive;

@@ -190,6 +190,19 @@ describe('local shell mode against the sandbox cluster', () => {
     expect(log).toContain('rollback api in prod by @alice: approved');
   }, 180_000);
 
+  it('accepts unauthenticated alerts on loopback only: bound to another address, it refuses them and says so', async () => {
+    const { out } = await shellSession(
+      [{ text: '/alert HighLatency deployment=api env=staging', waitFor: /Alertmanager → POST/ }],
+      { OPSBOT_QUEUE: 'memory', HOST: '0.0.0.0' },
+    );
+    expect(out).toContain('http on 0.0.0.0:');
+    expect(out).toContain(
+      '🔐 Alert webhooks are refused: 0.0.0.0 is not loopback and OPSBOT_WEBHOOK_TOKEN is not set.',
+    );
+    expect(out).toMatch(/Alertmanager → POST \/webhooks\/alertmanager \(firing: [^)]*\): 401 /);
+    expect(out).not.toContain('was created');
+  }, 60_000);
+
   it('uses Redis with BullMQ when Redis answers', async () => {
     const { out, code } = await shellSession(
       [{ text: '/ops status worker --env staging', waitFor: /worker in staging/ }],
