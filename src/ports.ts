@@ -26,11 +26,36 @@ export interface Directory {
   groupsUnavailable?(): string | undefined;
 }
 
+/** The person opsbot acts as in Kubernetes, sent as Impersonate-User and Impersonate-Group. */
+export interface ClusterIdentity {
+  user: string;
+  groups: readonly string[];
+}
+
 /** An environment from opsbot.yml, resolved to where it lives. */
 export interface ClusterTarget {
   environment: string;
   context?: string | undefined;
   namespace: string;
+  /** Set when the environment impersonates the requester: every call is made as this identity. */
+  identity?: ClusterIdentity | undefined;
+}
+
+/** One request, as a SubjectAccessReview asks about it (the namespace comes from the target). */
+export interface ResourceAccess {
+  verb: string;
+  /** The API group: "apps" for deployments, "" for the core group. */
+  group: string;
+  resource: string;
+  subresource?: string | undefined;
+  name?: string | undefined;
+}
+
+/** The API server's answer to a SubjectAccessReview. */
+export interface AccessReview {
+  allowed: boolean;
+  /** The authorizer's reason, often empty for a plain denial. */
+  reason: string;
 }
 
 export type PatchType = 'json' | 'strategic' | 'merge';
@@ -76,6 +101,15 @@ export interface Cluster {
     scale: ScaleView,
     options?: WriteOptions,
   ): Promise<ScaleView>;
+  /**
+   * Asks the API server, as opsbot itself, whether `identity` may make `access` in the target's
+   * namespace (a SubjectAccessReview).
+   */
+  reviewAccess(
+    target: ClusterTarget,
+    identity: ClusterIdentity,
+    access: ResourceAccess,
+  ): Promise<AccessReview>;
   /** Cheap reachability check for /readyz, per kube context in use. */
   ping(context?: string): Promise<void>;
 }

@@ -1,5 +1,6 @@
 import {
   AppsV1Api,
+  AuthorizationV1Api,
   CoreV1Api,
   KubeConfig,
   PatchStrategy,
@@ -16,7 +17,17 @@ import {
   type JsonObject,
   ReplicaSetView,
 } from '../core/deployment.js';
-import type { Cluster, ClusterTarget, PatchType, PodView, ScaleView, WriteOptions } from '../ports.js';
+import type {
+  AccessReview,
+  Cluster,
+  ClusterIdentity,
+  ClusterTarget,
+  PatchType,
+  PodView,
+  ResourceAccess,
+  ScaleView,
+  WriteOptions,
+} from '../ports.js';
 import { clientsPerContext } from './contexts.js';
 import { kubeError } from './errors.js';
 
@@ -97,9 +108,13 @@ function selectorOf(deployment: DeploymentView): string {
 
 /** Kubernetes through @kubernetes/client-node: KUBECONFIG, the default kubeconfig, or in-cluster credentials. */
 export class KubeCluster implements Cluster {
-  private readonly client: (context: string | undefined) => {
+  private readonly clients: (
+    context: string | undefined,
+    identity?: ClusterIdentity,
+  ) => {
     apps: AppsV1Api;
     core: CoreV1Api;
+    authorization: AuthorizationV1Api;
     version: VersionApi;
   };
 
@@ -107,11 +122,17 @@ export class KubeCluster implements Cluster {
     readonly kubeconfig: KubeConfig,
     readonly sandbox = false,
   ) {
-    this.client = clientsPerContext(kubeconfig, (kc) => ({
+    this.clients = clientsPerContext(kubeconfig, (kc) => ({
       apps: kc.makeApiClient(AppsV1Api),
       core: kc.makeApiClient(CoreV1Api),
+      authorization: kc.makeApiClient(AuthorizationV1Api),
       version: kc.makeApiClient(VersionApi),
     }));
+  }
+
+  /** The clients for a target: as the requester when the environment impersonates, else as opsbot. */
+  private client(target: ClusterTarget) {
+    return this.clients(target.context, target.identity);
   }
 
   static fromDefault(sandbox = false): KubeCluster {
@@ -126,7 +147,7 @@ export class KubeCluster implements Cluster {
 
   async getDeployment(target: ClusterTarget, name: string): Promise<DeploymentView> {
     try {
-      const d = await this.client(target.context).apps.readNamespacedDeployment({
+      const d = await this.client(target).apps.readNamespacedDeployment({
         name,
         namespace: target.namespace,
       });
@@ -139,7 +160,7 @@ export class KubeCluster implements Cluster {
   async listReplicaSets(target: ClusterTarget, deployment: DeploymentView): Promise<ReplicaSetView[]> {
     const labelSelector = selectorOf(deployment);
     try {
-      const list = await this.client(target.context).apps.listNamespacedReplicaSet({
+      const list = await this.client(target).apps.listNamespacedReplicaSet({
         namespace: target.namespace,
         ...(labelSelector ? { labelSelector } : {}),
       });
@@ -152,7 +173,7 @@ export class KubeCluster implements Cluster {
   async listPods(target: ClusterTarget, deployment: DeploymentView): Promise<PodView[]> {
     const labelSelector = selectorOf(deployment);
     try {
-      const list = await this.client(target.context).core.listNamespacedPod({
+      const list = await this.client(target).core.listNamespacedPod({
         namespace: target.namespace,
         ...(labelSelector ? { labelSelector } : {}),
       });
@@ -170,7 +191,7 @@ export class KubeCluster implements Cluster {
     options: WriteOptions = {},
   ): Promise<DeploymentView> {
     try {
-      const d = await this.client(target.context).apps.patchNamespacedDeployment(
+      const d = await this.client(target).apps.patchNamespacedDeployment(
         {
           name,
           namespace: target.namespace,
@@ -189,7 +210,7 @@ export class KubeCluster implements Cluster {
   async getScale(target: ClusterTarget, name: string): Promise<ScaleView> {
     try {
       return toScaleView(
-        await this.client(target.context).apps.readNamespacedDeploymentScale({
+        await this.client(target).apps.readNamespacedDeploymentScale({
           name,
           namespace: target.namespace,
         }),
@@ -206,7 +227,7 @@ export class KubeCluster implements Cluster {
     options: WriteOptions = {},
   ): Promise<ScaleView> {
     try {
-      const result = await this.client(target.context).apps.replaceNamespacedDeploymentScale({
+      const result = await this.client(target).apps.replaceNamespacedDeploymentScale({
         name,
         namespace: target.namespace,
         fieldManager: 'opsbot',
@@ -224,9 +245,43 @@ export class KubeCluster implements Cluster {
     }
   }
 
+  async reviewAccess(
+    target: ClusterTarget,
+    identity: ClusterIdentity,
+    access: ResourceAccess,
+  ): Promise<AccessReview> {
+    try {
+      // Asked as opsbot, never impersonated: the review is about the requester, not by them.
+      const review = await this.clients(target.context).authorization.createSubjectAccessReview({
+        body: {
+          apiVersion: 'authorization.k8s.io/v1',
+          kind: 'SubjectAccessReview',
+          spec: {
+            user: identity.user,
+            groups: [...identity.groups],
+            resourceAttributes: {
+              namespace: target.namespace,
+              verb: access.verb,
+              group: access.group,
+              resource: access.resource,
+              ...(access.subresource ? { subresource: access.subresource } : {}),
+              ...(access.name ? { name: access.name } : {}),
+            },
+          },
+        },
+      });
+      return {
+        allowed: review.status?.allowed === true && review.status.denied !== true,
+        reason: review.status?.reason ?? review.status?.evaluationError ?? '',
+      };
+    } catch (err) {
+      throw kubeError(err, `a SubjectAccessReview in namespace ${target.namespace} (${target.environment})`);
+    }
+  }
+
   async ping(context?: string): Promise<void> {
     try {
-      await this.client(context).version.getCode();
+      await this.clients(context).version.getCode();
     } catch (err) {
       throw kubeError(err, 'the API server version');
     }

@@ -1,23 +1,66 @@
 import { KubeConfig } from '@kubernetes/client-node';
+import type { ClusterIdentity } from '../ports.js';
+
+/** Clients kept per (context, identity); the least recently used are dropped past this many. */
+export const MAX_CLIENTS = 256;
 
 /**
- * API clients per kube context, built once each. Every opsbot environment names a context, and
- * client-node binds a client to the kubeconfig's current context when it is made.
+ * A kubeconfig whose every request carries Impersonate-User and one Impersonate-Group line per group
+ * (https://kubernetes.io/docs/reference/access-authn-authz/authentication/#user-impersonation).
+ * client-node 1.4 knows only the user (`as` in a kubeconfig); the groups are added here.
+ */
+class ImpersonatingKubeConfig extends KubeConfig {
+  constructor(private readonly identity: ClusterIdentity) {
+    super();
+  }
+
+  override async applySecurityAuthentication(context: RequestContext): Promise<void> {
+    await super.applySecurityAuthentication(context);
+    context.setHeaderParam('Impersonate-User', this.identity.user);
+    const groups = this.identity.groups.map((g) => ['Impersonate-Group', g] as const);
+    if (groups.length === 0) return;
+    // Headers are a record, which holds one value per name; node-fetch also takes a list of pairs,
+    // and sends a repeated name as separate lines, which the API server needs (one group per line).
+    const own = context.getHeaders.bind(context);
+    context.getHeaders = (() => [
+      ...Object.entries(own()),
+      ...groups,
+    ]) as unknown as typeof context.getHeaders;
+  }
+}
+
+type RequestContext = Parameters<KubeConfig['applySecurityAuthentication']>[0];
+
+const keyOf = (context: string | undefined, identity: ClusterIdentity | undefined) =>
+  JSON.stringify([context ?? '', identity?.user ?? null, identity?.groups ?? []]);
+
+/**
+ * API clients per kube context and identity, built on first use. Every opsbot environment names a
+ * context, and client-node binds a client to the kubeconfig's current context when it is made.
  */
 export function clientsPerContext<T>(
   kubeconfig: KubeConfig,
   make: (kc: KubeConfig) => T,
-): (context: string | undefined) => T {
+  maxClients = MAX_CLIENTS,
+): (context: string | undefined, identity?: ClusterIdentity) => T {
   const clients = new Map<string, T>();
-  return (context) => {
-    const key = context ?? '';
+  return (context, identity) => {
+    const key = keyOf(context, identity);
     let client = clients.get(key);
-    if (!client) {
-      const kc = new KubeConfig();
-      kc.loadFromString(kubeconfig.exportConfig());
-      if (context) kc.setCurrentContext(context);
-      client = make(kc);
+    if (client) {
+      // Re-inserted so the Map's order is least recently used first.
+      clients.delete(key);
       clients.set(key, client);
+      return client;
+    }
+    const kc = identity ? new ImpersonatingKubeConfig(identity) : new KubeConfig();
+    kc.loadFromString(kubeconfig.exportConfig());
+    if (context) kc.setCurrentContext(context);
+    client = make(kc);
+    clients.set(key, client);
+    if (clients.size > maxClients) {
+      const oldest = clients.keys().next().value;
+      if (oldest !== undefined) clients.delete(oldest);
     }
     return client;
   };

@@ -74,6 +74,26 @@ export class Registry {
     );
   }
 
+  /** Creates or replaces an object of a generic type (RBAC objects), as a POST or PUT would. */
+  applyObject(type: ResourceType, namespace: string, manifest: object): KubeObject {
+    const candidate = this.writable(type, manifest, namespace);
+    delete candidate.metadata.resourceVersion;
+    const ref = refOf(type, candidate);
+    const existing = this.store.get(ref);
+    if (!existing) return this.insert(type, candidate, false);
+    stampUpdated(existing, candidate);
+    return this.store.commit(ref, candidate);
+  }
+
+  deleteObject(type: ResourceType, namespace: string, name: string): boolean {
+    return this.store.delete(refTo(type, namespace, name));
+  }
+
+  /** Every object of a type, in every namespace. */
+  objects(type: ResourceType): KubeObject[] {
+    return this.store.list(type.group, type.plural);
+  }
+
   applyDeployment(namespace: string, manifest: object, options: { settle?: boolean } = {}): DeploymentObject {
     this.ensureNamespace(namespace);
     const candidate = this.writable(DEPLOYMENTS, manifest, namespace);

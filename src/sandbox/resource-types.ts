@@ -42,6 +42,25 @@ export const PODS = builtinType('', 'pods', 'Pod', true, ['po'], ['delete', 'get
 export const DEPLOYMENTS = builtinType('apps', 'deployments', 'Deployment', true, ['deploy']);
 export const REPLICASETS = builtinType('apps', 'replicasets', 'ReplicaSet', true, ['rs'], ['get', 'list']);
 export const SCALE: GroupResource = { group: 'autoscaling', plural: 'scale', kind: 'Scale' };
+// RBAC objects, read by the authorizer (https://kubernetes.io/docs/reference/access-authn-authz/rbac/#api-overview).
+export const ROLES = builtinType('rbac.authorization.k8s.io', 'roles', 'Role', true);
+export const ROLE_BINDINGS = builtinType('rbac.authorization.k8s.io', 'rolebindings', 'RoleBinding', true);
+export const CLUSTER_ROLES = builtinType('rbac.authorization.k8s.io', 'clusterroles', 'ClusterRole', false);
+export const CLUSTER_ROLE_BINDINGS = builtinType(
+  'rbac.authorization.k8s.io',
+  'clusterrolebindings',
+  'ClusterRoleBinding',
+  false,
+);
+/** Create-only and never stored (https://kubernetes.io/docs/reference/access-authn-authz/authorization/#checking-api-access). */
+export const SUBJECT_ACCESS_REVIEWS = builtinType(
+  'authorization.k8s.io',
+  'subjectaccessreviews',
+  'SubjectAccessReview',
+  false,
+  [],
+  ['create'],
+);
 
 const RESOURCE_TYPES: ResourceType[] = [
   NAMESPACES,
@@ -52,6 +71,11 @@ const RESOURCE_TYPES: ResourceType[] = [
   builtinType('', 'serviceaccounts', 'ServiceAccount', true, ['sa']),
   DEPLOYMENTS,
   REPLICASETS,
+  ROLES,
+  ROLE_BINDINGS,
+  CLUSTER_ROLES,
+  CLUSTER_ROLE_BINDINGS,
+  SUBJECT_ACCESS_REVIEWS,
   builtinType('networking.k8s.io', 'ingresses', 'Ingress', true, ['ing']),
 ];
 

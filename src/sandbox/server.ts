@@ -3,9 +3,28 @@ import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { stringify as stringifyYaml } from 'yaml';
+import { AUTHENTICATED, actingAs, attributesOf, forbidden, reviewAccess } from './access.js';
 import { badRequest, KubeStatusError, methodNotAllowed, routeNotFound } from './errors.js';
 import { FaultQueue } from './faults.js';
+import {
+  authorize,
+  type Decision,
+  type RbacState,
+  type ResourceAttributes,
+  toBinding,
+  toRole,
+  type UserInfo,
+} from './rbac.js';
 import { Registry } from './registry.js';
+import {
+  CLUSTER_ROLE_BINDINGS,
+  CLUSTER_ROLES,
+  type ResourceType,
+  ROLE_BINDINGS,
+  ROLES,
+  SUBJECT_ACCESS_REVIEWS,
+  sameType,
+} from './resource-types.js';
 import { type ParsedRequest, parseBody, type Reply, resolveTarget } from './routing.js';
 import type {
   DeploymentObject,
@@ -20,6 +39,7 @@ import type {
 } from './types.js';
 
 const DEFAULT_TOKEN = 'sandbox-token';
+const RBAC_TYPES = [ROLES, ROLE_BINDINGS, CLUSTER_ROLES, CLUSTER_ROLE_BINDINGS];
 const DEFAULT_STEP_MS = 200;
 const BODY_LIMIT_BYTES = 5 * 1024 * 1024;
 
@@ -125,6 +145,21 @@ export class SandboxKubeApi implements KubeApi {
     this.registry.settleAll();
   }
 
+  applyRbac(manifest: object): KubeObject {
+    const kind = (manifest as { kind?: unknown }).kind;
+    const type = RBAC_TYPES.find((t) => t.kind === kind);
+    if (!type) throw new Error(`not an RBAC kind: ${String(kind)}`);
+    const namespace = (manifest as { metadata?: { namespace?: string } }).metadata?.namespace ?? '';
+    if (type.namespaced) this.registry.ensureNamespace(namespace);
+    return this.registry.applyObject(type, namespace, manifest);
+  }
+
+  deleteRbac(kind: string, name: string, namespace = ''): boolean {
+    const type = RBAC_TYPES.find((t) => t.kind === kind);
+    if (!type) throw new Error(`not an RBAC kind: ${kind}`);
+    return this.registry.deleteObject(type, type.namespaced ? namespace : '', name);
+  }
+
   failNext(rule: FaultRule): void {
     this.faults.add(rule);
   }
@@ -164,6 +199,12 @@ export class SandboxKubeApi implements KubeApi {
       body: parsed.body,
       bodyError: parsed.error,
     };
+    // headersDistinct keeps repeated Impersonate-Group lines apart; `headers` would join them with ", ".
+    const impersonate = {
+      user: req.headersDistinct['impersonate-user']?.[0],
+      groups: req.headersDistinct['impersonate-group'] ?? [],
+    };
+    const impersonating = impersonate.user !== undefined || impersonate.groups.length > 0;
     this.requests.push({
       method: request.method,
       path: request.pathname,
@@ -171,15 +212,25 @@ export class SandboxKubeApi implements KubeApi {
       contentType,
       body: request.body,
       at: Date.now(),
+      ...(impersonating ? { impersonate } : {}),
     });
-    this.send(res, this.respond(request, req.headers.authorization, tooLarge));
+    this.send(res, this.respond(request, req.headers.authorization, tooLarge, impersonate));
   }
 
-  private respond(request: ParsedRequest, authorization: string | undefined, tooLarge: boolean): Reply {
+  private respond(
+    request: ParsedRequest,
+    authorization: string | undefined,
+    tooLarge: boolean,
+    impersonate: { user: string | undefined; groups: string[] },
+  ): Reply {
     if (['/healthz', '/livez', '/readyz'].includes(request.pathname)) return { status: 200, body: 'ok' };
     try {
       if (authorization !== `Bearer ${this.token}`)
         throw new KubeStatusError(401, 'Unauthorized', 'Unauthorized');
+      const caller: UserInfo = this.options.rbac
+        ? { name: this.options.rbac.user, groups: [...(this.options.rbac.groups ?? []), AUTHENTICATED] }
+        : { name: 'sandbox', groups: [AUTHENTICATED] };
+      const user = actingAs(caller, impersonate, (u, attrs) => this.decide(u, attrs));
       const fault = this.faults.take(request.method, request.pathname);
       if (fault) throw fault;
       if (tooLarge)
@@ -188,7 +239,7 @@ export class SandboxKubeApi implements KubeApi {
           'RequestEntityTooLarge',
           `Request entity too large: limit is ${BODY_LIMIT_BYTES}`,
         );
-      return this.route(request);
+      return this.route(request, user);
     } catch (err) {
       const error =
         err instanceof KubeStatusError
@@ -209,12 +260,36 @@ export class SandboxKubeApi implements KubeApi {
     res.end(text);
   }
 
-  private route(request: ParsedRequest): Reply {
+  /** RBAC when enabled; otherwise every request is allowed (AlwaysAllow). */
+  private decide(user: UserInfo, attrs: ResourceAttributes): Decision {
+    if (!this.options.rbac) return { allowed: true, reason: '' };
+    return authorize(this.rbacState(), user, attrs);
+  }
+
+  private rbacState(): RbacState {
+    const objects = (type: ResourceType) => this.registry.objects(type);
+    return {
+      roles: objects(ROLES).map(toRole),
+      clusterRoles: objects(CLUSTER_ROLES).map(toRole),
+      roleBindings: objects(ROLE_BINDINGS).map((b) => toBinding(b, true)),
+      clusterRoleBindings: objects(CLUSTER_ROLE_BINDINGS).map((b) => toBinding(b, false)),
+    };
+  }
+
+  private route(request: ParsedRequest, user: UserInfo): Reply {
     const target = resolveTarget(request.pathname);
     if (!target) throw routeNotFound();
+    // Discovery paths are readable by every authenticated user (the default system:discovery binding).
     if ('discovery' in target) {
       if (request.method !== 'GET') throw methodNotAllowed();
       return { status: 200, body: target.discovery };
+    }
+    const attrs = attributesOf(target.route, request.method, request.query);
+    const decision = this.decide(user, attrs);
+    if (!decision.allowed) throw forbidden(user.name, attrs, decision.reason);
+    if (sameType(target.route.type, SUBJECT_ACCESS_REVIEWS)) {
+      if (request.method !== 'POST' || target.route.name !== undefined) throw methodNotAllowed();
+      return { status: 201, body: reviewAccess(request.body, (u, a) => this.decide(u, a)) };
     }
     if (request.query.watch === 'true' || request.query.watch === '1') {
       throw methodNotAllowed('watch is not supported by the sandbox API server');

@@ -10,6 +10,12 @@ export interface KubeApiOptions {
   rolloutStepMs?: number;
   /** Multiplies spec.progressDeadlineSeconds*1000 to get real milliseconds; default 1 (tests can use 0.01). */
   progressDeadlineScale?: number;
+  /**
+   * Enforce RBAC, and name who the bearer token authenticates as. Without it the server authorizes
+   * everything, like `--authorization-mode=AlwaysAllow`: SubjectAccessReviews are allowed and any
+   * impersonation is accepted, so tests that create no RBAC objects are unaffected.
+   */
+  rbac?: { user: string; groups?: string[] };
 }
 
 export interface RecordedRequest {
@@ -19,6 +25,8 @@ export interface RecordedRequest {
   contentType: string | undefined;
   body: unknown;
   at: number;
+  /** The Impersonate-User and Impersonate-Group headers, when sent. */
+  impersonate?: { user: string | undefined; groups: string[] };
 }
 
 export interface FaultRule {
@@ -172,5 +180,12 @@ export interface KubeApi {
   settle(): Promise<void>;
   failNext(rule: FaultRule): void;
   clearFaults(): void;
+  /**
+   * Stores a Role, RoleBinding, ClusterRole or ClusterRoleBinding (rbac.authorization.k8s.io/v1), or
+   * replaces the one of that name (state helper, no request recorded).
+   */
+  applyRbac(manifest: object): KubeObject;
+  /** Deletes an RBAC object; answers whether it existed. */
+  deleteRbac(kind: string, name: string, namespace?: string): boolean;
   close(): Promise<void>;
 }

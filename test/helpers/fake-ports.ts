@@ -113,5 +113,6 @@ export const noCluster: Cluster = {
   patchDeployment: () => Promise.reject(new Error('no cluster in this test')),
   getScale: () => Promise.reject(new Error('no cluster in this test')),
   replaceScale: () => Promise.reject(new Error('no cluster in this test')),
+  reviewAccess: () => Promise.reject(new Error('no cluster in this test')),
   ping: () => Promise.resolve(),
 };
