@@ -30,6 +30,10 @@ export const restart = defineCommand({
   step: { label: (args) => `Restart ${args.deployment} in ${args.env}` },
   parse,
   scope: mutatingScope,
+  // A strategic-merge patch of the pod template's restartedAt annotation.
+  clusterAccess: (args) => [
+    { environment: args.env, verb: 'patch', group: 'apps', resource: 'deployments', name: args.deployment },
+  ],
 
   async preview(ctx, args) {
     const target = ctx.target(args.env);

@@ -61,6 +61,10 @@ export const rollback = defineCommand({
   },
   parse,
   scope: mutatingScope,
+  // A JSON patch of the deployment's template and annotations, as `kubectl rollout undo` sends.
+  clusterAccess: (args) => [
+    { environment: args.env, verb: 'patch', group: 'apps', resource: 'deployments', name: args.deployment },
+  ],
 
   async preview(ctx, args) {
     const { target, deployment, plan: p } = await plan(ctx, args);

@@ -35,6 +35,17 @@ export const scale = defineCommand({
   parse,
   scope: mutatingScope,
   check: checkBounds,
+  // A PUT of the scale subresource (replaceNamespacedDeploymentScale), guarded by resourceVersion.
+  clusterAccess: (args) => [
+    {
+      environment: args.env,
+      verb: 'update',
+      group: 'apps',
+      resource: 'deployments',
+      subresource: 'scale',
+      name: args.deployment,
+    },
+  ],
 
   async preview(ctx, args) {
     checkBounds(ctx.config, args);

@@ -282,6 +282,7 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
     config,
     cluster,
     chat,
+    directory: chat,
     clock: systemClock,
     jobs,
     locks,

@@ -22,6 +22,8 @@ export interface Directory {
   userName(userId: string): Promise<string | undefined>;
   /** Handles (without "@") of the user groups the user belongs to; none when they cannot be checked. */
   groupsOf(userId: string): Promise<ReadonlySet<string>>;
+  /** The email on the user's Slack profile (needs the users:read.email scope); undefined when hidden or absent. */
+  emailOf?(userId: string): Promise<string | undefined>;
   /** Why memberships could not be checked just now (roles from user groups then do not apply). */
   groupsUnavailable?(): string | undefined;
 }

@@ -5,6 +5,24 @@ import { Dns1123Label, RepoSlug, SlackMember } from '../core/names.js';
 /** A permission name; which ones exist is known from the registered commands (see withKnownActions). */
 const ActionName = z.string().min(1);
 
+const placeholdersOnly = (text: string) =>
+  (text.match(/\{[^}]*\}/g) ?? []).every((p) => ['{email}', '{slackId}', '{role}'].includes(p));
+
+/** Act as the requester in Kubernetes: Impersonate-User and Impersonate-Group, after a SubjectAccessReview. */
+export const Impersonate = z.strictObject({
+  /** `{email}` (opsbot.yml `users`, else the Slack profile) or `{slackId}`. */
+  user: z
+    .string()
+    .min(1)
+    .refine((u) => placeholdersOnly(u) && !u.includes('{role}'), 'may use only {email} and {slackId}')
+    .default('{email}'),
+  /** `{role}` gives one group per opsbot role the requester holds, e.g. "opsbot:{role}". */
+  groups: z
+    .array(z.string().min(1).refine(placeholdersOnly, 'may use only {email}, {slackId} and {role}'))
+    .default([]),
+});
+export type Impersonate = z.infer<typeof Impersonate>;
+
 export const Environment = z.strictObject({
   /** A kube context from the kubeconfig; omitted means the current context, or in-cluster. */
   context: z.string().min(1).optional(),
@@ -17,6 +35,8 @@ export const Environment = z.strictObject({
     .optional(),
   /** When set, actions on this environment are only taken from these channels (ids, #names, or "incident"). */
   channels: z.array(z.string().min(1)).optional(),
+  /** When set, opsbot acts here as the requester (read-only commands too), checked first with a SubjectAccessReview. */
+  impersonate: Impersonate.optional(),
 });
 export type Environment = z.infer<typeof Environment>;
 
@@ -125,6 +145,13 @@ export const OpsbotConfig = z
       message: 'at least one environment is required',
     }),
     roles: z.record(z.string().min(1), Role).default({}),
+    /** Slack user id → the name Kubernetes knows them by; overrides the Slack profile's email for `{email}`. */
+    users: z
+      .record(
+        z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'must be a Slack user id such as U012ABCDEF'),
+        z.string().min(1),
+      )
+      .default({}),
     audit: Audit,
     incidents: Incidents.optional(),
     preview: Preview.optional(),

@@ -49,6 +49,8 @@ export const AuditRecord = z.object({
   /** Where the target lives is a sandbox, not a real cluster. */
   sandbox: z.boolean().optional(),
   incident: z.object({ repo: z.string(), issue: z.number() }).optional(),
+  /** The Kubernetes identity opsbot impersonated for this request, as the API server's audit log names it. */
+  actingAs: z.object({ user: z.string(), groups: z.array(z.string()) }).optional(),
 });
 export type AuditRecord = z.infer<typeof AuditRecord>;
 

@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'unknown_command'
   | 'unknown_environment'
   | 'forbidden'
+  | 'cluster_denied'
   | 'not_found'
   | 'conflict'
   | 'paused'
@@ -48,6 +49,13 @@ export class UserInputError extends OpsError {
 export class PermissionError extends OpsError {
   constructor(message: string, options: OpsErrorOptions = {}) {
     super('forbidden', message, options);
+  }
+}
+
+/** The cluster's own RBAC refused the requester (a SubjectAccessReview said no); nothing was sent. */
+export class ClusterDeniedError extends OpsError {
+  constructor(message: string, options: OpsErrorOptions = {}) {
+    super('cluster_denied', message, options);
   }
 }
 

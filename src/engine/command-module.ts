@@ -4,7 +4,7 @@ import type { CommandJob } from '../core/command-job.js';
 import type { ParsedInput } from '../core/grammar.js';
 import type { Message } from '../core/message.js';
 import { type Action, grantsOf, type Principal } from '../core/policy.js';
-import type { Clock, Cluster, ClusterTarget, IncidentContext, LockResult } from '../ports.js';
+import type { Clock, Cluster, ClusterTarget, IncidentContext, LockResult, ResourceAccess } from '../ports.js';
 
 /** Answers that need nothing but config and the asker: help, whoami. They run inside the ack. */
 export interface InlineContext {
@@ -80,7 +80,7 @@ export interface Outcome {
    * "failed": the command handled its own failure (a runbook that ran its onFailure steps).
    * "unknown": the change was sent, and whether it took effect could not be confirmed.
    */
-  outcome: 'executed' | 'noop' | 'failed' | 'unknown';
+  outcome: 'executed' | 'noop' | 'failed' | 'unknown' | 'denied';
   message: Message;
   audit: AuditDetails;
   /** The effect was already in place when this attempt began: an earlier attempt applied it before a crash. */
@@ -144,6 +144,11 @@ export interface CommandModule<A = unknown, S = unknown> {
    * with what this user may choose from; undefined for input to parse and run as usual.
    */
   listing?(ctx: InlineContext, input: ParsedInput, services: S): Message | undefined;
+  /**
+   * The Kubernetes requests it makes that change something, for the SubjectAccessReview asked first
+   * where opsbot impersonates the requester: exactly the verb, resource and subresource it sends.
+   */
+  clusterAccess?(args: A): (ResourceAccess & { environment: string })[];
   /** Runs in a queued job. */
   run?(ctx: RunContext<S>, args: A): Promise<Outcome>;
   /**

@@ -4,12 +4,15 @@ import type { OpsbotConfig } from '../config/schema.js';
 import type { AuditRecord } from '../core/audit.js';
 import { type Checkpoints, CommandJob } from '../core/command-job.js';
 import { formatDuration } from '../core/duration.js';
-import { ConfigError, OpsError, StateError, userMessageOf } from '../core/errors.js';
+import { ClusterDeniedError, ConfigError, OpsError, StateError, userMessageOf } from '../core/errors.js';
+import { identityOf, needsEmail, type Requester } from '../core/identity.js';
 import { type Message, message, withContext } from '../core/message.js';
+import { rolesOf } from '../core/policy.js';
 import { slackText } from '../core/text.js';
 import { failpoint } from '../failpoints.js';
-import type { Approvals, Chat, Clock, Cluster, ClusterTarget, Jobs, Locks } from '../ports.js';
+import type { Approvals, Chat, Clock, Cluster, ClusterTarget, Directory, Jobs, Locks } from '../ports.js';
 import { jobRecord, mention } from './audit-records.js';
+import { reviewClusterAccess } from './cluster-access.js';
 import {
   type Checkpoint,
   type CommandModule,
@@ -29,6 +32,8 @@ export interface RunDeps {
   approvals: Approvals;
   commands: readonly CommandModule[];
   log: Logger;
+  /** Who the requester is, for environments that impersonate them: roles from user groups, and the email. */
+  directory?: Pick<Directory, 'groupsOf' | 'emailOf'>;
   newApprovalId(): string;
   /** Told how long each run took and how it ended, for metrics. */
   observe?(command: string, outcome: string, seconds: number): void;
@@ -53,17 +58,40 @@ export class FinalFailure extends Error {
   }
 }
 
-export function resolveTarget(config: OpsbotConfig, environment: string): ClusterTarget {
+/** Where an environment lives; as the requester when it impersonates and one is given, else as opsbot. */
+export function resolveTarget(
+  config: OpsbotConfig,
+  environment: string,
+  requester?: Requester,
+): ClusterTarget {
   const env = config.environments[environment];
   if (!env) throw new ConfigError(`environment "${environment}" is not configured`);
-  return { environment, context: env.context, namespace: env.namespace };
+  return {
+    environment,
+    context: env.context,
+    namespace: env.namespace,
+    ...(env.impersonate && requester ? { identity: identityOf(env.impersonate, requester) } : {}),
+  };
+}
+
+/** What impersonation needs to know of the requester; undefined when no environment impersonates. */
+async function requesterOf(deps: RunDeps, userId: string): Promise<Requester | undefined> {
+  const templates = Object.values(deps.config.environments).flatMap((e) =>
+    e.impersonate ? [e.impersonate] : [],
+  );
+  if (templates.length === 0) return undefined;
+  const groups = (await deps.directory?.groupsOf(userId)) ?? new Set<string>();
+  const email =
+    deps.config.users[userId] ??
+    (templates.some(needsEmail) ? await deps.directory?.emailOf?.(userId) : undefined);
+  return { slackId: userId, email, roles: rolesOf(deps.config, { userId, groups }) };
 }
 
 export type JobResult = Outcome | { outcome: 'requested'; approvalId: string };
 
 /** An outcome as the job keeps it once decided: a retry after a crash only records and reports it again. */
 const DecidedOutcome = z.object({
-  outcome: z.enum(['executed', 'noop', 'failed', 'unknown']),
+  outcome: z.enum(['executed', 'noop', 'failed', 'unknown', 'denied']),
   message: z.custom<Message>((v) => typeof v === 'object' && v !== null && 'text' in v),
   audit: z.record(z.string(), z.unknown()),
   resumed: z.boolean().optional(),
@@ -120,6 +148,8 @@ export async function runCommand(deps: RunDeps, attempt: JobAttempt): Promise<Jo
     throw new FinalFailure(err);
   }
 
+  // Read once per attempt: roles and email decide the identity every call of this job is made as.
+  const requester = await requesterOf(deps, job.requester.id);
   const ctx: RunContext = {
     job,
     config: deps.config,
@@ -127,7 +157,7 @@ export async function runCommand(deps: RunDeps, attempt: JobAttempt): Promise<Jo
     clock: deps.clock,
     // A command's own services are bound by its feature (bindCommand).
     services: undefined,
-    target: (environment) => resolveTarget(deps.config, environment),
+    target: (environment) => resolveTarget(deps.config, environment, requester),
     progress,
     checkpoint,
     attempt: { number: attempt.attempt, last },
@@ -148,6 +178,14 @@ export async function runCommand(deps: RunDeps, attempt: JobAttempt): Promise<Jo
     },
   };
 
+  /** Who the API server saw, for the record: the impersonated identity, when there is one. */
+  const actingAs = (() => {
+    try {
+      return scope ? ctx.target(scope.environment).identity : undefined;
+    } catch {
+      return undefined;
+    }
+  })();
   const audit = (outcome: AuditRecord['outcome'], text: string, details: Partial<AuditRecord> = {}) =>
     deps.jobs.enqueueAudit(
       jobRecord(
@@ -158,6 +196,7 @@ export async function runCommand(deps: RunDeps, attempt: JobAttempt): Promise<Jo
           ...(scope?.reason ? { reason: scope.reason } : {}),
           ...(job.emergency ? { emergency: true } : {}),
           ...(deps.cluster.sandbox ? { sandbox: true } : {}),
+          ...(actingAs ? { actingAs: { user: actingAs.user, groups: [...actingAs.groups] } } : {}),
           ...details,
           id: `${job.id}-${outcome}`,
           outcome,
@@ -226,6 +265,8 @@ export async function runCommand(deps: RunDeps, attempt: JobAttempt): Promise<Jo
   let outcome: Outcome;
   let failure: unknown;
   try {
+    // The cluster's RBAC is asked first, as the requester, before a plan or a change is made for them.
+    await reviewClusterAccess(ctx, command, args);
     if (job.stage === 'approval') return await requestApproval(deps, ctx, command, args, scope, audit, show);
 
     const lock =
@@ -264,27 +305,32 @@ export async function runCommand(deps: RunDeps, attempt: JobAttempt): Promise<Jo
     }
   } catch (err) {
     if (err instanceof StateError && err.code === 'busy') throw err;
-    const retryable = err instanceof OpsError ? err.retryable : true;
-    if (retryable && !last) {
-      log.warn({ err, attempt: attempt.attempt }, 'command attempt failed; will retry');
-      await progress(
-        message(`Retrying: ${userMessageOf(err)}`, {
-          lines: [
-            `:arrows_counterclockwise: Attempt ${attempt.attempt} of ${attempt.maxAttempts} failed: ${userMessageOf(err)} Retrying.`,
-          ],
-        }),
-      );
-      throw err;
+    if (err instanceof ClusterDeniedError) {
+      log.info({ reason: err.message }, 'denied by cluster RBAC');
+      outcome = deniedOutcome(err, scope, ctx);
+    } else {
+      const retryable = err instanceof OpsError ? err.retryable : true;
+      if (retryable && !last) {
+        log.warn({ err, attempt: attempt.attempt }, 'command attempt failed; will retry');
+        await progress(
+          message(`Retrying: ${userMessageOf(err)}`, {
+            lines: [
+              `:arrows_counterclockwise: Attempt ${attempt.attempt} of ${attempt.maxAttempts} failed: ${userMessageOf(err)} Retrying.`,
+            ],
+          }),
+        );
+        throw err;
+      }
+      if (job.stage === 'approval') {
+        log.error({ err }, 'could not ask for approval');
+        await progress(failedMessage(command, userMessageOf(err)));
+        await audit('failed', `Failed: ${userMessageOf(err)}`);
+        throw new FinalFailure(err);
+      }
+      log.error({ err }, 'command failed');
+      outcome = await judgeFailure(ctx, command, args, err, log);
+      failure = err;
     }
-    if (job.stage === 'approval') {
-      log.error({ err }, 'could not ask for approval');
-      await progress(failedMessage(command, userMessageOf(err)));
-      await audit('failed', `Failed: ${userMessageOf(err)}`);
-      throw new FinalFailure(err);
-    }
-    log.error({ err }, 'command failed');
-    outcome = await judgeFailure(ctx, command, args, err, log);
-    failure = err;
   }
 
   // Decided: kept with the job before anything is recorded, so a retry repeats this outcome, never another.
@@ -307,6 +353,25 @@ class ReplyPending extends OpsError {
       cause,
     });
   }
+}
+
+/** The cluster refused the requester: nothing was sent as them, and the reply says so in the cluster's words. */
+function deniedOutcome(err: ClusterDeniedError, scope: Scope | undefined, ctx: RunContext): Outcome {
+  const target = scope ? ctx.target(scope.environment) : undefined;
+  return {
+    outcome: 'denied',
+    message: message(err.userMessage, {
+      lines: [
+        `:no_entry: ${err.userMessage}`,
+        "Nothing was changed. opsbot's own policy allows this, but Kubernetes does not allow it for you.",
+      ],
+    }),
+    audit: {
+      ...(scope ? { environment: scope.environment } : {}),
+      ...(scope?.target ? { target: scope.target } : {}),
+      ...(target ? { namespace: target.namespace } : {}),
+    },
+  };
 }
 
 function failedMessage(command: CommandModule, why: string): Message {

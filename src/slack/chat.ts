@@ -38,6 +38,7 @@ function slackError(err: unknown, method: string): ExternalServiceError {
  */
 export class SlackChat implements Chat, Directory {
   private readonly names = new Map<string, string>();
+  private readonly emails = new Map<string, string>();
   private groups: { loadedAt: number; byUser: Map<string, Set<string>> } | undefined;
   private loadingGroups: { since: number; done: Promise<void> } | undefined;
   private readonly groupsMaxAgeMs: number;
@@ -96,6 +97,21 @@ export class SlackChat implements Chat, Directory {
       return name;
     } catch (err) {
       this.log.warn({ err: slackError(err, 'users.info'), userId }, 'could not resolve user name');
+      return undefined;
+    }
+  }
+
+  /** Slack shows profile.email only to a token with users:read.email; without it, undefined. */
+  async emailOf(userId: string): Promise<string | undefined> {
+    const cached = this.emails.get(userId);
+    if (cached) return cached;
+    try {
+      const res = await this.client.users.info({ user: userId });
+      const email = res.user?.profile?.email;
+      if (email) this.emails.set(userId, email);
+      return email;
+    } catch (err) {
+      this.log.warn({ err: slackError(err, 'users.info'), userId }, 'could not read the email of a user');
       return undefined;
     }
   }

@@ -231,6 +231,9 @@ describe('manifest.yml', () => {
     expect(missing, 'methods called without a scope that allows them').toEqual([]);
     // Slash commands need `commands` (https://docs.slack.dev/reference/scopes/commands).
     expect(scopes.has('commands')).toBe(true);
+    // users.info shows profile.email only with users:read.email (https://docs.slack.dev/reference/methods/users.info).
+    expect(readFileSync('src/slack/chat.ts', 'utf8')).toContain('profile?.email');
+    expect(scopes.has('users:read.email')).toBe(true);
   });
 
   it('declares every slash command the app registers, and points every request URL at /slack/events', () => {

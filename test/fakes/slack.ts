@@ -37,6 +37,11 @@ export interface StartSlackFakeOptions {
   host?: string | undefined;
   port?: number | undefined;
   limits?: SlackLimits | undefined;
+  /**
+   * The bot token's scopes. Given, users.info needs users:read and shows profile.email only with
+   * users:read.email; absent, the token holds every scope the app asks for.
+   */
+  botScopes?: readonly string[] | undefined;
 }
 
 export interface SlackCall {
@@ -86,6 +91,8 @@ export interface SlackUser {
   name: string;
   real_name?: string;
   display_name?: string;
+  /** The profile's email, shown only to tokens with users:read.email. */
+  email?: string;
   deleted?: boolean;
   is_bot?: boolean;
 }
@@ -302,7 +309,7 @@ class SlackWorkspace {
   readonly ephemerals: SlackEphemeral[] = [];
   private lastTsMicros = 0;
 
-  constructor() {
+  constructor(private readonly botScopes: readonly string[] | undefined = undefined) {
     this.users.set(SLACK_FAKE_BOT.userId, {
       id: SLACK_FAKE_BOT.userId,
       name: SLACK_FAKE_BOT.name,
@@ -515,10 +522,24 @@ class SlackWorkspace {
     };
   }
 
+  private hasScope(scope: string): boolean {
+    return this.botScopes === undefined || this.botScopes.includes(scope);
+  }
+
   private usersInfo(args: SlackArgs): Record<string, unknown> {
+    // https://docs.slack.dev/reference/methods/users.info: needs users:read (else missing_scope),
+    // and "the email field … requires the users:read.email scope" to be present in the profile.
+    if (!this.hasScope('users:read'))
+      throw new SlackApiError('missing_scope', {
+        needed: 'users:read',
+        provided: (this.botScopes ?? []).join(','),
+      });
     const user = this.users.get(args.string('user') ?? '');
     if (!user) throw new SlackApiError('user_not_found');
-    return { user: this.userView(user) };
+    const view = this.userView(user);
+    if (user.email !== undefined && this.hasScope('users:read.email'))
+      (view.profile as Record<string, unknown>).email = user.email;
+    return { user: view };
   }
 
   private usergroupView(g: SlackUsergroup, includeUsers: boolean): Record<string, unknown> {
@@ -707,7 +728,7 @@ async function readArgs(req: IncomingMessage): Promise<Record<string, unknown>> 
 export async function startSlackFake(options: StartSlackFakeOptions = {}): Promise<SlackFake> {
   const botToken = options.botToken ?? 'xoxb-test';
   const socket = options.appToken ? await startSlackSocketServer(SLACK_FAKE_BOT.appId) : undefined;
-  const workspace = new SlackWorkspace();
+  const workspace = new SlackWorkspace(options.botScopes);
   const limiter = new Limiter(options.limits ?? {});
   const calls: SlackCall[] = [];
   const responses: SlackResponseUrlPost[] = [];

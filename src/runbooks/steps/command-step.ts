@@ -1,5 +1,6 @@
 import type { ArgsParser, ParsedInput } from '../../core/grammar.js';
 import { ArgValue } from '../../core/runbook.js';
+import { reviewClusterAccess } from '../../engine/cluster-access.js';
 import { type CommandModule, RESUMED_NOTE, type RunContext } from '../../engine/command-module.js';
 import { rolloutLine } from '../../engine/watch-rollout.js';
 import { defineStepKind, type StepKind } from './step-kind.js';
@@ -72,7 +73,10 @@ export function commandStep(command: CommandModule): StepKind<unknown> {
     },
     async run(ctx, step, reason) {
       if (!command.run) throw new Error(`${command.name} cannot run as a step`);
-      const outcome = await command.run(ctx, command.parse(withReason(step.params, reason, takesReason)));
+      const args = command.parse(withReason(step.params, reason, takesReason));
+      // Each step is asked of the cluster's RBAC as the requester, just before it runs.
+      await reviewClusterAccess(ctx, command, args);
+      const outcome = await command.run(ctx, args);
       const detail = outcome.resumed ? `${outcome.message.text} (${RESUMED_NOTE})` : outcome.message.text;
       const rollout = outcome.audit.rollout;
       return rollout && rollout.state !== 'complete'
