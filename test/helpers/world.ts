@@ -61,6 +61,8 @@ export async function startWorld(
     github?: Pick<StartGitHubFakeOptions, 'app' | 'pathPrefix'>;
     /** Socket Mode instead of HTTP: the bot gets SLACK_APP_TOKEN and no signing secret. */
     socketMode?: boolean;
+    /** The Kubernetes fake enforces RBAC, and its token authenticates as this user. */
+    kubeRbac?: { user: string; groups?: string[] };
   } = {},
 ): Promise<World> {
   const slack = await startSlackFake({
@@ -80,7 +82,10 @@ export async function startWorld(
   const github = await startGitHubFake({ token: GITHUB_TOKEN, ...options.github });
   github.createRepo(AUDIT_REPO, { files: { 'README.md': '# audit\n' } });
 
-  const kube = await startKubeFake({ rolloutStepMs: options.rolloutStepMs ?? 0 });
+  const kube = await startKubeFake({
+    rolloutStepMs: options.rolloutStepMs ?? 0,
+    ...(options.kubeRbac ? { rbac: options.kubeRbac } : {}),
+  });
   seedSampleApp(kube, 'apps');
 
   const dir = mkdtempSync(join(tmpdir(), 'opsbot-world-'));
