@@ -246,6 +246,22 @@ describe('slack fake: users and usergroups', () => {
     expect(await slackError(client.users.info({ user: 'U0NOBODY' }))).toBe('user_not_found');
   });
 
+  it('shows profile.email only to a token with users:read.email, as users.info documents', async () => {
+    const alice = { id: 'U0ALICE', name: 'alice', email: 'alice@corp.example' };
+    slack.addUser(alice);
+    expect((await client.users.info({ user: alice.id })).user?.profile?.email).toBe(alice.email);
+
+    await restart({ botScopes: ['users:read'] });
+    slack.addUser(alice);
+    const res = await client.users.info({ user: alice.id });
+    expect(res.user?.profile).toBeDefined();
+    expect(res.user?.profile?.email).toBeUndefined();
+
+    await restart({ botScopes: ['chat:write'] });
+    slack.addUser(alice);
+    expect(await slackError(client.users.info({ user: alice.id }))).toBe('missing_scope');
+  });
+
   it('lists usergroups with and without users and rejects unknown subteams', async () => {
     slack.addUsergroup({ id: 'S0SRE', handle: 'sre', name: 'SRE', users: ['U0ALICE', 'U0BOB'] });
     const withUsers = await client.usergroups.list({ include_users: true });
