@@ -34,7 +34,10 @@ export function kubeError(err: unknown, what: string): OpsError {
       case 403:
         return new ExternalServiceError(
           'kubernetes',
-          `Kubernetes refused opsbot's credentials for ${what}: ${detail}`,
+          // A 403 names the user it refused: opsbot itself, or the person it impersonated.
+          err.code === 401
+            ? `Kubernetes refused opsbot's credentials for ${what}: ${detail}`
+            : `Kubernetes does not allow ${what}: ${detail}`,
           {
             status: err.code,
             retryable: false,
