@@ -23,7 +23,7 @@ const RBAC_KINDS = new Set(['Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBi
 describe('acting as the requester in Kubernetes, checked first with a SubjectAccessReview', () => {
   let world: World;
   let bot: BotProcess;
-  const impersonation = manifests('deploy/kubernetes/impersonation.yaml');
+  const impersonation = manifests('deploy/kubernetes/impersonation/rbac.yaml');
   const peopleBinding = impersonation.find(
     (d) => d.kind === 'RoleBinding' && d.metadata.name === 'opsbot-oncall',
   );
