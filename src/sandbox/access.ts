@@ -66,7 +66,8 @@ export function actingAs(
       throw new KubeStatusError(
         500,
         'InternalError',
-        `Internal error occurred: requested ${headers.groups.map((g) => `{Group  ${g}}`).join(' ')} without impersonating a user`,
+        // impersonation.go: buildImpersonationRequests' error, answered as an InternalError.
+        `Internal error occurred: requested [${headers.groups.map((g) => `{Group  ${g}    }`).join(' ')}] without impersonating a user`,
       );
     return caller;
   }

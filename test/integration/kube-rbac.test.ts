@@ -150,6 +150,14 @@ describe('the Kubernetes fake with RBAC: SubjectAccessReview and impersonation o
     expect((asGroup as ExternalServiceError).userMessage).toContain(
       `groups "opsbot:sre" is forbidden: User "${OPSBOT}" cannot impersonate resource "groups" in API group "" at the cluster scope`,
     );
+    // Groups without a user are refused outright, as the real impersonation filter does.
+    const groupsOnly = await fetch(`${kube.url}/apis/apps/v1/namespaces/apps/deployments/api`, {
+      headers: { Authorization: `Bearer ${kube.token}`, 'Impersonate-Group': 'opsbot:oncall' },
+    });
+    expect(groupsOnly.status).toBe(500);
+    expect(((await groupsOnly.json()) as { message: string }).message).toContain(
+      'without impersonating a user',
+    );
   });
 
   it('without the rbac option, authorizes everything as before (AlwaysAllow)', async () => {
