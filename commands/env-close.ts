@@ -52,6 +52,11 @@ export const envClose = definePreviewCommand({
             expiresAt: isoTime(intent?.expiresAt ?? env?.expiresAt ?? 0),
           },
         },
+        reversal: {
+          kind: 'irreversible',
+          why: 'closing deleted the namespace and everything in it',
+          nearest: `/ops env open ${args.name}`,
+        },
       };
     };
     if (intent && (!env || env.terminating)) return closed(true);

@@ -242,6 +242,14 @@ export const envOpen = definePreviewCommand({
         },
         ...(worst ? { rollout: worst.result } : {}),
       },
+      // Undone by closing it; an update of one that was open before has no earlier state kept.
+      reversal: updating
+        ? {
+            kind: 'irreversible',
+            why: 'it updated a preview that was already open; its earlier objects were not kept',
+            nearest: `/ops env close ${args.name}`,
+          }
+        : { kind: 'env.open', environment: cfg.environment, name: args.name },
     };
   },
 

@@ -62,6 +62,7 @@ export async function setPaused(ctx: RunContext, args: Args, paused: boolean): P
       before: { images, replicas: deployment.replicas },
       after: { images, replicas: deployment.replicas },
     },
+    reversal: { kind: 'pause', environment: args.env, deployment: args.deployment, paused },
   };
 }
 

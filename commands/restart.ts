@@ -92,6 +92,11 @@ export const restart = defineCommand({
         after: { images, replicas: deployment.replicas },
         rollout,
       },
+      reversal: {
+        kind: 'irreversible',
+        why: 'a restart replaces the pods; there is no earlier state to go back to',
+        nearest: `/ops rollback ${args.deployment} --env ${args.env}`,
+      },
     };
   },
 

@@ -168,6 +168,20 @@ export const rollback = defineCommand({
         after: intent.after,
         rollout,
       },
+      ...(intent.live && intent.before.revision !== undefined
+        ? {
+            reversal: {
+              kind: 'rollback' as const,
+              environment: args.env,
+              deployment: args.deployment,
+              revision: intent.before.revision,
+              template: intent.live.template,
+              annotations: intent.live.annotations,
+              images: intent.before.images,
+              after: { template: intent.template, images: intent.after.images },
+            },
+          }
+        : {}),
     };
   },
 

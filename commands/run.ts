@@ -14,6 +14,7 @@ import {
   resolveParams,
 } from '../src/core/runbook.js';
 import { slackText } from '../src/core/text.js';
+import { StepReversal } from '../src/core/undo.js';
 import { coalesce } from '../src/engine/coalesce.js';
 import {
   type Checkpoint,
@@ -44,6 +45,8 @@ export interface RunArgs {
 interface StepResult {
   state: 'done' | 'failed';
   detail: string;
+  /** How a step that changed something is undone; kept with the step so a retried run still knows. */
+  reversal?: StepReversal;
 }
 
 const FLAGS = ['env', 'dry-run', 'reason'];
@@ -354,7 +357,11 @@ export const run = defineRunbookCommand({
         action,
         message: `${label}: ${detail}`,
       });
-      await ctx.checkpoint.set(key, { state, detail } satisfies StepResult);
+      await ctx.checkpoint.set(key, {
+        state,
+        detail,
+        ...(result.reversal ? { reversal: result.reversal } : {}),
+      } satisfies StepResult);
       ctx.failpoint('between-steps');
       return state === 'done';
     };
@@ -378,7 +385,17 @@ export const run = defineRunbookCommand({
 
     if (failedAt === undefined) {
       const text = `${runbook.name} finished: ${plan.steps.length} of ${plan.steps.length} steps done.`;
-      return { outcome: 'executed', message: render(text), audit: { ...base } };
+      // What each changing step saved, in the order they ran: an undo reverses them newest first.
+      const steps = plan.steps.flatMap((step, i) => {
+        const saved = StepReversal.safeParse(ctx.checkpoint.get<StepResult>(`step.${i}`)?.reversal);
+        return saved.success ? [{ label: `step ${i + 1} (${step.label})`, reversal: saved.data }] : [];
+      });
+      return {
+        outcome: 'executed',
+        message: render(text),
+        audit: { ...base },
+        ...(steps.length ? { reversal: { kind: 'steps' as const, steps } } : {}),
+      };
     }
     const ranOnFailure = failureRows.filter((r) => r.state === 'done').length;
     const text = `${runbook.name} failed at step ${failedAt + 1} (${plan.steps[failedAt]!.label}): ${rows[failedAt]!.detail ?? ''}${plan.onFailure.length ? ` onFailure: ${ranOnFailure} of ${plan.onFailure.length} steps done.` : ''}`;

@@ -136,6 +136,13 @@ export const scale = defineCommand({
         after: { replicas: args.replicas, images },
         rollout,
       },
+      reversal: {
+        kind: 'scale',
+        environment: args.env,
+        deployment: args.deployment,
+        from,
+        to: args.replicas,
+      },
     };
   },
 

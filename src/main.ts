@@ -35,12 +35,22 @@ import { runShell, ShellChat } from './local/shell.js';
 import { SlackStandIn } from './local/slack-stand-in.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
-import type { Approvals, AuditLog, Chat, Clock, Directory, IncidentDirectory, Locks } from './ports.js';
+import type {
+  Approvals,
+  AuditLog,
+  Chat,
+  Clock,
+  Directory,
+  IncidentDirectory,
+  Ledger,
+  Locks,
+} from './ports.js';
 import { newApprovalId, RedisApprovals } from './queue/approvals.js';
 import { AuditHold } from './queue/audit-hold.js';
 import type { QueueBackend } from './queue/backend.js';
 import { BullBackend } from './queue/bull-backend.js';
 import { createRedis } from './queue/connection.js';
+import { MemoryLedger, RedisLedger } from './queue/ledger.js';
 import { RedisLocks } from './queue/locks.js';
 import { MemoryBackend } from './queue/memory-backend.js';
 import { MemoryApprovals, MemoryLocks } from './queue/memory-state.js';
@@ -117,6 +127,7 @@ async function createQueueState(env: Env, source: NodeJS.ProcessEnv, log: Logger
       backend: new BullBackend(redis, workerRedis, prefix, log, env.OPSBOT_JOB_LOCK_MS) as QueueBackend,
       locks: new RedisLocks(redis, prefix, log.child({ component: 'locks' })) as Locks,
       approvals: new RedisApprovals(redis, prefix) as Approvals,
+      ledger: new RedisLedger(redis, prefix) as Ledger,
       rateCounter: new RedisRateCounter(redis, prefix) as RateCounter,
       close: async () => {
         await Promise.all([redis.quit(), workerRedis.quit()]);
@@ -127,6 +138,7 @@ async function createQueueState(env: Env, source: NodeJS.ProcessEnv, log: Logger
     backend: new MemoryBackend(log) as QueueBackend,
     locks: new MemoryLocks() as Locks,
     approvals: new MemoryApprovals() as Approvals,
+    ledger: new MemoryLedger() as Ledger,
     rateCounter: new MemoryRateCounter() as RateCounter,
     close: async () => {},
   };
@@ -232,7 +244,7 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
     incidentSlack = slackClient;
   }
 
-  const { backend, locks, approvals } = queueState;
+  const { backend, locks, approvals, ledger } = queueState;
   const jobs = createJobs(backend);
   const auditHold = new AuditHold();
 
@@ -290,6 +302,7 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
     commands: registry,
     log,
     newApprovalId,
+    ledger,
     observe: (command: string, outcome: string, seconds: number) =>
       metrics.actionDuration.observe({ command, outcome }, seconds),
   };
@@ -342,7 +355,16 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
   };
   accept = async (request) => {
     const ack = await acceptCommand(
-      { config, jobs, directory: chat, clock: systemClock, commands: registry, incidents: channels, limiter },
+      {
+        config,
+        jobs,
+        directory: chat,
+        clock: systemClock,
+        commands: registry,
+        incidents: channels,
+        limiter,
+        ledger,
+      },
       request,
     );
     // Label values come from the registry, never from what was typed: a bounded set of series.

@@ -6,6 +6,7 @@ import type { AuditRecord } from './core/audit.js';
 import type { CommandJob, CommandJobInput } from './core/command-job.js';
 import type { DeploymentView, ReplicaSetView } from './core/deployment.js';
 import type { Message } from './core/message.js';
+import type { LedgerEntry } from './core/undo.js';
 
 export interface Clock {
   now(): number;
@@ -277,4 +278,19 @@ export interface Workspaces {
 export interface PullRequests {
   head(repo: string, number: number): Promise<{ sha: string; ref: string; state: string }>;
   comment(repo: string, number: number, body: string): Promise<void>;
+}
+
+/**
+ * Executed changes by record id, with what undoes them; shared by every replica and kept for
+ * months, so `/ops undo <record-id>` works after restarts and on any replica.
+ */
+export interface Ledger {
+  /**
+   * Stores the entry under its record id and indexes it under each target it touched. Answers
+   * false, storing nothing, when the id already belongs to another job; the same job's entry is kept as first written.
+   */
+  save(entry: LedgerEntry): Promise<boolean>;
+  get(recordId: string): Promise<LedgerEntry | undefined>;
+  /** The newest entries that touched `<env>/<target>`, newest first. */
+  recent(key: string, limit: number): Promise<LedgerEntry[]>;
 }

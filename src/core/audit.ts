@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { oneLine } from './text.js';
+import { Reversal } from './undo.js';
 
 export const AuditOutcome = z.enum([
   'executed',
@@ -51,6 +52,14 @@ export const AuditRecord = z.object({
   incident: z.object({ repo: z.string(), issue: z.number() }).optional(),
   /** The Kubernetes identity opsbot impersonated for this request, as the API server's audit log names it. */
   actingAs: z.object({ user: z.string(), groups: z.array(z.string()) }).optional(),
+  /** The short id people type (`/ops undo <recordId>`); set on executed changes. */
+  recordId: z.string().optional(),
+  /** What the action replaced and what it left: how it is undone. */
+  reversal: Reversal.optional(),
+  /** For an undo: the record it reversed, and where that record is in the audit repository. */
+  undoes: z.object({ recordId: z.string(), auditId: z.string(), path: z.string() }).optional(),
+  /** An undo run with --force although the target had changed since the record: what had changed. */
+  forced: z.array(z.string()).optional(),
 });
 export type AuditRecord = z.infer<typeof AuditRecord>;
 
@@ -78,7 +87,8 @@ export function auditCommitMessage(record: AuditRecord): string {
   const who = record.requester.name ? `@${record.requester.name}` : record.requester.id;
   const where = record.environment ? ` in ${record.environment}` : '';
   const what = [record.action, record.target].filter(Boolean).join(' ');
-  const subject = oneLine(`${what}${where} by ${who}: ${record.outcome}`);
+  const id = record.recordId ? ` (record ${record.recordId})` : '';
+  const subject = oneLine(`${what}${where} by ${who}: ${record.outcome}${id}`);
   const reason = record.reason ? `\n\nReason: ${oneLine(record.reason)}` : '';
   return `${subject}\n\n${oneLine(record.message)}${reason}`;
 }

@@ -11,7 +11,7 @@ export type ParsedInput = z.infer<typeof ParsedInput>;
 
 const QUOTES: Record<string, string> = { '"': '"', "'": "'", '“': '”', '‘': '’', '”': '”' };
 /** Flags that never take a value; every other flag needs one. */
-const BOOLEAN_FLAGS = new Set(['dry-run', 'emergency', 'mine', 'help']);
+const BOOLEAN_FLAGS = new Set(['dry-run', 'emergency', 'mine', 'help', 'force']);
 const MAX_INPUT = 2000;
 
 /** Splits command text into tokens, honouring straight and Slack's curly quotes. */

@@ -38,6 +38,8 @@ export type RollbackPlan =
       after: RevisionSide;
       template: JsonObject;
       annotations: Record<string, string>;
+      /** What was live before, kept so the rollback can itself be undone. */
+      live: { template: JsonObject; annotations: Record<string, string> };
     };
 
 /** Picks the ReplicaSet to go back to: `toRevision`, or the second-newest revision, as kubectl does. */
@@ -112,6 +114,7 @@ export function planRollback(
     after,
     template: withoutHashLabel(target.template),
     annotations,
+    live: { template: withoutHashLabel(deployment.template), annotations: { ...deployment.annotations } },
   };
 }
 
@@ -143,6 +146,10 @@ export const RollbackIntent = z.object({
   after: RevisionSide,
   template: z.record(z.string(), z.unknown()),
   annotations: z.record(z.string(), z.string()),
+  /** The template and annotations live before; absent in intents saved by older versions. */
+  live: z
+    .object({ template: z.record(z.string(), z.unknown()), annotations: z.record(z.string(), z.string()) })
+    .optional(),
 });
 export type RollbackIntent = z.infer<typeof RollbackIntent>;
 
@@ -161,6 +168,7 @@ export function intentOf(plan: Extract<RollbackPlan, { kind: 'rollback' }>): Rol
     },
     template: plan.template,
     annotations: plan.annotations,
+    live: plan.live,
   };
 }
 

@@ -8,7 +8,7 @@ import { type Message, message } from '../core/message.js';
 import { Dns1123Label } from '../core/names.js';
 import { authorize, type Decision, grantsOf, mayUseEmergency, type Principal } from '../core/policy.js';
 import { escapeMrkdwn, oneLine, slackText } from '../core/text.js';
-import type { Clock, Directory, IncidentDirectory, Jobs, RateLimiter } from '../ports.js';
+import type { Clock, Directory, IncidentDirectory, Jobs, Ledger, RateLimiter } from '../ports.js';
 import {
   type CommandModule,
   findCommand,
@@ -28,6 +28,8 @@ export interface AcceptDeps {
   incidents?: IncidentDirectory | undefined;
   /** Requests per user and window; past it a request is refused (and counted for the audit trail). */
   limiter?: RateLimiter | undefined;
+  /** Executed changes by record id, for commands that refer to one (`/ops undo`). */
+  ledger?: Ledger | undefined;
 }
 
 /** A slash command as it arrived, whatever the transport. */
@@ -111,14 +113,16 @@ export async function acceptCommand(deps: AcceptDeps, request: CommandRequest): 
     if (command.unavailable) throw new UserInputError(command.unavailable, { code: 'unknown_command' });
     const given = { words: found.rest, flags: input.flags };
     const parser: unknown = command.parse;
-    const rest = incident && isArgsParser(parser) ? withDefaults(given, parser, incident) : given;
+    const defaulted = incident && isArgsParser(parser) ? withDefaults(given, parser, incident) : given;
     // Bound commands pass their feature's services themselves; the engine has none to give.
     const listed = command.listing?.(inline, given, undefined);
     if (listed) return { kind: 'reply', command: command.name, message: listed };
+    const rest = command.resolve ? await command.resolve(defaulted, { ledger: deps.ledger }) : defaulted;
+    const action = command.actionOf?.(rest) ?? command.action;
 
     // Permission first: the verb and the environment are enough. Only someone who may run the command
     // here gets to learn, from its validation, which runbooks, parameters or bounds exist.
-    if (command.action) {
+    if (action) {
       const environment = command.environmentOf
         ? command.environmentOf(rest, deps.config, { incident })
         : flagText(rest.flags.env);
@@ -126,7 +130,7 @@ export async function acceptCommand(deps: AcceptDeps, request: CommandRequest): 
         if (!Object.hasOwn(deps.config.environments, environment)) {
           throw unknownEnvironment(deps, principal, command, environment);
         }
-        const decision = authorize(deps.config, principal, command.action, environment);
+        const decision = authorize(deps.config, principal, action, environment);
         if (!decision.allowed) {
           return await deny(earlyScope(rest, environment), decision.reason, decision.wouldAllow);
         }
@@ -137,7 +141,7 @@ export async function acceptCommand(deps: AcceptDeps, request: CommandRequest): 
     if (command.reply) return { kind: 'reply', command: command.name, message: command.reply(inline, args) };
 
     const scope = command.scope?.(args, deps.config);
-    if (!command.action || !scope) throw new Error(`command ${command.name} has neither reply nor scope`);
+    if (!action || !scope) throw new Error(`command ${command.name} has neither reply nor scope`);
     if (!Object.hasOwn(deps.config.environments, scope.environment)) {
       throw unknownEnvironment(deps, principal, command, scope.environment);
     }
@@ -147,7 +151,7 @@ export async function acceptCommand(deps: AcceptDeps, request: CommandRequest): 
     command.check?.(deps.config, args, undefined);
     // Every permission the request needs (a runbook: each step's) is checked now, so a run is never half-allowed.
     const needs = [
-      { action: command.action, environment: scope.environment },
+      { action, environment: scope.environment },
       ...(command.requires?.(deps.config, args, undefined) ?? []),
     ];
     const decisions: Decision[] = needs.map((n) =>

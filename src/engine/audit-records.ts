@@ -9,8 +9,9 @@ export function jobRecord(
 ): AuditRecord {
   return {
     args: {},
-    ...fields,
+    // A change kept in the ledger brings its own time: the record's path is derived from it.
     time: new Date(now).toISOString(),
+    ...fields,
     requester: job.requester,
     ...(job.approver ? { approver: job.approver } : {}),
     channel: { id: job.channel.id, ...(job.channel.name ? { name: job.channel.name } : {}) },

@@ -4,7 +4,16 @@ import type { CommandJob } from '../core/command-job.js';
 import type { ParsedInput } from '../core/grammar.js';
 import type { Message } from '../core/message.js';
 import { type Action, grantsOf, type Principal } from '../core/policy.js';
-import type { Clock, Cluster, ClusterTarget, IncidentContext, LockResult, ResourceAccess } from '../ports.js';
+import type { Reversal } from '../core/undo.js';
+import type {
+  Clock,
+  Cluster,
+  ClusterTarget,
+  IncidentContext,
+  Ledger,
+  LockResult,
+  ResourceAccess,
+} from '../ports.js';
 
 /** Answers that need nothing but config and the asker: help, whoami. They run inside the ack. */
 export interface InlineContext {
@@ -51,6 +60,8 @@ export interface RunContext<S = unknown> {
   ): Promise<void>;
   /** Takes the target lock single commands take (`<env>/<deployment>`), held by this job; re-entrant on retry. */
   lock?(key: string, description: string): Promise<LockResult>;
+  /** Executed changes by record id: what `/ops history` lists and `/ops undo` reverses. */
+  ledger?: Ledger | undefined;
 }
 
 /** What an approver is shown: before → after, from a server-side dry run. */
@@ -71,7 +82,16 @@ export interface Scope {
 export type AuditDetails = Partial<
   Pick<
     AuditRecord,
-    'target' | 'namespace' | 'environment' | 'before' | 'after' | 'args' | 'reason' | 'rollout'
+    | 'target'
+    | 'namespace'
+    | 'environment'
+    | 'before'
+    | 'after'
+    | 'args'
+    | 'reason'
+    | 'rollout'
+    | 'undoes'
+    | 'forced'
   >
 >;
 
@@ -85,6 +105,11 @@ export interface Outcome {
   audit: AuditDetails;
   /** The effect was already in place when this attempt began: an earlier attempt applied it before a crash. */
   resumed?: boolean;
+  /**
+   * For an executed change: what it replaced and what it left, so that `/ops undo` can reverse it
+   * (or say why it cannot). The engine gives the change a record id when it is set.
+   */
+  reversal?: Reversal;
 }
 
 /** Shown when a retry finds the change already in place: the first attempt applied it, then opsbot stopped. */
@@ -127,6 +152,13 @@ export interface CommandModule<A = unknown, S = unknown> {
     config: OpsbotConfig,
     context: { incident?: IncidentContext | undefined },
   ): string | undefined;
+  /**
+   * Fills in, before permission is checked, what the request refers to (an undo: the recorded
+   * action's environment and permission, from the ledger). Throws UserInputError for what cannot be acted on.
+   */
+  resolve?(input: ParsedInput, context: { ledger: Ledger | undefined }): Promise<ParsedInput>;
+  /** The permission this request needs when it depends on the request (an undo: the original action's). */
+  actionOf?(input: ParsedInput): Action | undefined;
   /** Where the request acts, for policy, approval and locking. The config names where previews live. */
   scope?(args: A, config: OpsbotConfig): Scope;
   /** Checks that need the config (bounds, limits), run in the ack path so bad input is never queued. */

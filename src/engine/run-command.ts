@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { OpsbotConfig } from '../config/schema.js';
-import type { AuditRecord } from '../core/audit.js';
+import { type AuditRecord, auditPath } from '../core/audit.js';
 import { type Checkpoints, CommandJob } from '../core/command-job.js';
 import { formatDuration } from '../core/duration.js';
 import { ClusterDeniedError, ConfigError, OpsError, StateError, userMessageOf } from '../core/errors.js';
@@ -9,8 +9,19 @@ import { identityOf, needsEmail, type Requester } from '../core/identity.js';
 import { type Message, message, withContext } from '../core/message.js';
 import { rolesOf } from '../core/policy.js';
 import { slackText } from '../core/text.js';
+import { irreversibleReason, Reversal, touchesOf } from '../core/undo.js';
 import { failpoint } from '../failpoints.js';
-import type { Approvals, Chat, Clock, Cluster, ClusterTarget, Directory, Jobs, Locks } from '../ports.js';
+import type {
+  Approvals,
+  Chat,
+  Clock,
+  Cluster,
+  ClusterTarget,
+  Directory,
+  Jobs,
+  Ledger,
+  Locks,
+} from '../ports.js';
 import { jobRecord, mention } from './audit-records.js';
 import { reviewClusterAccess } from './cluster-access.js';
 import {
@@ -21,6 +32,7 @@ import {
   type RunContext,
   type Scope,
 } from './command-module.js';
+import { recordIdCandidates } from './record-id.js';
 
 export interface RunDeps {
   config: OpsbotConfig;
@@ -35,6 +47,8 @@ export interface RunDeps {
   /** Who the requester is, for environments that impersonate them: roles from user groups, and the email. */
   directory?: Pick<Directory, 'groupsOf' | 'emailOf'>;
   newApprovalId(): string;
+  /** Where executed changes get their record id and what undoes them. */
+  ledger?: Ledger | undefined;
   /** Told how long each run took and how it ended, for metrics. */
   observe?(command: string, outcome: string, seconds: number): void;
 }
@@ -95,6 +109,7 @@ const DecidedOutcome = z.object({
   message: z.custom<Message>((v) => typeof v === 'object' && v !== null && 'text' in v),
   audit: z.record(z.string(), z.unknown()),
   resumed: z.boolean().optional(),
+  reversal: Reversal.optional(),
   /** The error behind a failed outcome, so its job still ends as failed once reported. */
   error: z.string().optional(),
 });
@@ -171,6 +186,7 @@ export async function runCommand(deps: RunDeps, attempt: JobAttempt): Promise<Jo
       );
     },
     lock: (key, description) => deps.locks.acquire(key, job.id, description),
+    ledger: deps.ledger,
     audit: async (record) => {
       await deps.jobs.enqueueAudit(
         jobRecord(job, { ...(deps.cluster.sandbox ? { sandbox: true } : {}), ...record }, deps.clock.now()),
@@ -210,12 +226,19 @@ export async function runCommand(deps: RunDeps, attempt: JobAttempt): Promise<Jo
   /** Records and reports a decided outcome: audit first, then chat. Safe to repeat after a crash. */
   const deliver = async (decided: Outcome): Promise<Outcome> => {
     const text = decided.resumed ? `${decided.message.text} (${RESUMED_NOTE})` : decided.message.text;
+    const recorded = await keepInLedger(deps, job, command, scope, decided);
     failpoint('command.before-audit');
-    await audit(decided.outcome, text, decided.audit);
+    await audit(decided.outcome, text, {
+      ...decided.audit,
+      ...(recorded ? { recordId: recorded.recordId, reversal: recorded.reversal, time: recorded.time } : {}),
+    });
     failpoint('command.after-audit');
-    const shown = decided.resumed
-      ? { ...decided.message, context: [...(decided.message.context ?? []), `This change ${RESUMED_NOTE}.`] }
-      : decided.message;
+    const context = [
+      ...(decided.message.context ?? []),
+      ...(decided.resumed ? [`This change ${RESUMED_NOTE}.`] : []),
+      ...(recorded ? [recordLine(recorded.recordId, recorded.reversal)] : []),
+    ];
+    const shown = context.length ? { ...decided.message, context } : decided.message;
     failpoint('command.before-reply');
     await reply(shown);
     failpoint('command.after-reply');
@@ -480,4 +503,58 @@ function describeJob(job: CommandJob, scope: Scope): string {
     /\s+/g,
     ' ',
   );
+}
+
+/**
+ * Gives an executed change its short record id and keeps what undoes it in the ledger, before its
+ * audit record is queued, so the id in the record and in the reply can always be looked up. The id
+ * derives from the job id: a retry after a crash arrives at the same one.
+ */
+async function keepInLedger(
+  deps: RunDeps,
+  job: CommandJob,
+  command: CommandModule,
+  scope: Scope | undefined,
+  decided: Outcome,
+): Promise<{ recordId: string; reversal: Reversal; time: string } | undefined> {
+  if (!deps.ledger || decided.outcome !== 'executed' || !decided.reversal || !scope) return undefined;
+  const action = command.action ?? command.name;
+  const auditId = `${job.id}-executed`;
+  const undoes = decided.audit.undoes?.recordId;
+  for (const recordId of recordIdCandidates(job.id)) {
+    const existing = await deps.ledger.get(recordId);
+    if (existing && existing.jobId !== job.id) continue;
+    // A retry finds its own entry: the time (and so the record's path) stays the first attempt's.
+    const time = existing?.time ?? new Date(deps.clock.now()).toISOString();
+    const target = scope.target;
+    const entry = existing ?? {
+      recordId,
+      jobId: job.id,
+      auditId,
+      auditPath: auditPath(deps.config.audit.dir, {
+        id: auditId,
+        time,
+        action,
+        environment: scope.environment,
+        ...(target ? { target } : {}),
+      }),
+      action,
+      environment: scope.environment,
+      ...(target ? { target } : {}),
+      time,
+      requester: job.requester,
+      reversal: decided.reversal,
+      touches: touchesOf(decided.reversal),
+      ...(undoes ? { undoes } : {}),
+    };
+    if (await deps.ledger.save(entry)) return { recordId, reversal: entry.reversal, time };
+  }
+  throw new Error('no free record id for this job');
+}
+
+function recordLine(recordId: string, reversal: Reversal): string {
+  const irreversible = irreversibleReason(reversal);
+  return irreversible
+    ? `Record \`${recordId}\` · cannot be undone: ${irreversible.why}`
+    : `Record \`${recordId}\` · undo with \`/ops undo ${recordId}\``;
 }

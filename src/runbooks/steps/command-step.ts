@@ -79,9 +79,11 @@ export function commandStep(command: CommandModule): StepKind<unknown> {
       const outcome = await command.run(ctx, args);
       const detail = outcome.resumed ? `${outcome.message.text} (${RESUMED_NOTE})` : outcome.message.text;
       const rollout = outcome.audit.rollout;
+      const single = outcome.reversal?.kind === 'steps' ? undefined : outcome.reversal;
+      const reversal = outcome.outcome === 'executed' && single ? { reversal: single } : {};
       return rollout && rollout.state !== 'complete'
-        ? { detail, audit: outcome.audit, failedCheck: rolloutLine(rollout) }
-        : { detail, audit: outcome.audit };
+        ? { detail, audit: outcome.audit, failedCheck: rolloutLine(rollout), ...reversal }
+        : { detail, audit: outcome.audit, ...reversal };
     },
   });
 }

@@ -1,5 +1,6 @@
 import type { OpsbotConfig } from '../../config/schema.js';
 import type { CrossCheckContext, PlannedStep, StepPlanner } from '../../core/runbook.js';
+import type { StepReversal } from '../../core/undo.js';
 import type { AuditDetails, RunContext } from '../../engine/command-module.js';
 
 /** How a step ended: a line for the run's message, its audit details, and a check that did not pass. */
@@ -11,6 +12,8 @@ export interface StepResult {
    * is recorded as executed, as the single command would be, and the run stops there.
    */
   failedCheck?: string;
+  /** For a step that changed something: how it is undone (a run's undo reverses its steps). */
+  reversal?: StepReversal | undefined;
 }
 
 /**
