@@ -8,16 +8,18 @@ import {
 import { defineArgs } from '../src/core/grammar.js';
 import { message } from '../src/core/message.js';
 import { slackText } from '../src/core/text.js';
+import { irreversibleReason, type LedgerEntry, stepsOf } from '../src/core/undo.js';
 import { defineCommand } from '../src/engine/command-module.js';
 import { age, deploymentArg, readFlags } from './shared.js';
 
 const parse = defineArgs({ positionals: deploymentArg, flags: readFlags });
 const MAX_ROWS = 20;
+const MAX_ACTIONS = 10;
 
 export const history = defineCommand({
   name: 'history',
   summary:
-    'Revisions of a deployment with image, change-cause and age, as kubectl rollout history shows them',
+    'Revisions of a deployment with image, change-cause and age, as kubectl rollout history shows them, and the changes opsbot made to it with their record ids',
   usage: '/ops history <deployment> --env <env>',
   action: 'history',
   parse,
@@ -40,14 +42,22 @@ export const history = defineCommand({
         const marker = revision === current ? ' ← current' : '';
         return `\`${revision}\` ${imagesOf(rs.template).join(', ')} · ${cause} · ${age(rs.createdAt, now)}${marker}`;
       });
+    const key = `${args.env}/${args.deployment}`;
+    const actions = ((await ctx.ledger?.recent(key, MAX_ACTIONS)) ?? []).map(
+      (entry) => `\`${entry.recordId}\` ${slackText(summaryOf(entry, key))} · ${age(entry.time, now)}`,
+    );
     return {
       outcome: 'executed',
       message: message(
-        `${args.deployment} in ${args.env}: ${rows.length} revisions, current ${current ?? '?'}`,
+        `${args.deployment} in ${args.env}: ${rows.length} revisions, current ${current ?? '?'}; ${actions.length} opsbot actions`,
         {
           lines: [
             `:scroll: *${args.deployment}* in *${args.env}*: revision · image · change-cause · age`,
             ...rows,
+            actions.length
+              ? '*opsbot actions*, newest first: record · what · who · age (`/ops undo <record>` reverses one)'
+              : '_No opsbot actions recorded on it._',
+            ...actions,
           ],
         },
       ),
@@ -55,3 +65,19 @@ export const history = defineCommand({
     };
   },
 });
+
+/** One line per recorded action: what it did to this deployment, by whom. */
+function summaryOf(entry: LedgerEntry, key: string): string {
+  const by = entry.requester.name ? `@${entry.requester.name}` : entry.requester.id;
+  const parts = stepsOf(entry.reversal).flatMap(({ reversal: r }) => {
+    if (!('deployment' in r) || `${r.environment}/${r.deployment}` !== key) return [];
+    if (r.kind === 'rollback')
+      return [`from revision ${r.revision} (${r.images.join(', ')}) to ${r.after.images.join(', ')}`];
+    if (r.kind === 'scale') return [`replicas ${r.from} → ${r.to}`];
+    return [r.paused ? 'paused' : 'resumed'];
+  });
+  const what = entry.action === 'run' ? `run ${entry.target ?? ''}`.trim() : entry.action;
+  const undoes = entry.undoes ? ` of record ${entry.undoes}` : '';
+  const irreversible = irreversibleReason(entry.reversal) ? ' (cannot be undone)' : '';
+  return `${what}${undoes}${parts.length ? `: ${parts.join('; ')}` : ''} by ${by}${irreversible}`;
+}

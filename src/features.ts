@@ -4,6 +4,7 @@ import type { CommandModule } from './engine/command-module.js';
 import { previewFeature } from './preview/feature.js';
 import { runbooksFeature } from './runbooks/feature.js';
 import { defineFeature, type Feature } from './runtime.js';
+import { undoFeature } from './undo/feature.js';
 
 /** The cluster verbs (status, rollback, restart, scale, pause…): always on, with no services of their own. */
 export const clusterFeature = defineFeature<undefined>({
@@ -20,6 +21,7 @@ export const features: readonly Feature[] = [
   runbooksFeature,
   previewFeature,
   incidentsFeature,
+  undoFeature,
 ];
 
 /** Every command of every feature, on or off: what help, config validation and runbooks know of. */

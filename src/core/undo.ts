@@ -134,29 +134,30 @@ export interface LiveDeployment {
 }
 
 /** One command that reverses one change: the verb and what to type after it. */
-export interface UndoStep {
-  command: 'rollback' | 'scale' | 'pause' | 'resume' | 'env close';
-  words: string[];
-  flags: Record<string, string>;
-  environment: string;
+export const UndoStep = z.object({
+  command: z.enum(['rollback', 'scale', 'pause', 'resume', 'env close']),
+  words: z.array(z.string()),
+  flags: z.record(z.string(), z.string()),
+  environment: z.string(),
   /** `<env>/<deployment>` when it acts on a deployment: the lock it takes. */
-  lockKey?: string;
-  label: string;
-}
+  lockKey: z.string().optional(),
+  label: z.string(),
+});
+export type UndoStep = z.infer<typeof UndoStep>;
 
 /** Something that changed on a target after the recorded action. */
-export interface Change {
-  target: string;
-  what: string;
-}
+export const Change = z.object({ target: z.string(), what: z.string() });
+export type Change = z.infer<typeof Change>;
 
-export interface UndoPlan {
-  steps: UndoStep[];
+/** Kept with the undo job once made, so a retry goes on with it. */
+export const UndoPlan = z.object({
+  steps: z.array(UndoStep),
   /** Changes since the record: the undo is refused unless forced. */
-  changes: Change[];
+  changes: z.array(Change),
   /** Steps that cannot be undone and are left as they are (a runbook's restart). */
-  skipped: string[];
-}
+  skipped: z.array(z.string()),
+});
+export type UndoPlan = z.infer<typeof UndoPlan>;
 
 /** A later opsbot action on the same target, to say who changed it and when. */
 export interface LaterAction {
