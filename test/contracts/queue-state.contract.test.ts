@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { ApprovalRequest, Approvals, Locks } from '../../src/ports.js';
+import type { LedgerEntry } from '../../src/core/undo.js';
+import type { ApprovalRequest, Approvals, Ledger, Locks } from '../../src/ports.js';
 import { RedisApprovals } from '../../src/queue/approvals.js';
 import { type QueueBackend, RetryLater, type Task, Unrecoverable } from '../../src/queue/backend.js';
 import { BullBackend } from '../../src/queue/bull-backend.js';
 import { createRedis } from '../../src/queue/connection.js';
+import { MemoryLedger, RedisLedger } from '../../src/queue/ledger.js';
 import { RedisLocks } from '../../src/queue/locks.js';
 import { MemoryBackend } from '../../src/queue/memory-backend.js';
 import { MemoryApprovals, MemoryLocks } from '../../src/queue/memory-state.js';
@@ -259,5 +261,51 @@ describe.each(Object.keys(makeApprovals))('approval store contract: %s', (kind) 
     ]);
     await approvals.settle(id);
     expect(await approvals.outbox()).toEqual([]);
+  });
+});
+
+const makeLedger: Record<string, () => Ledger> = {
+  redis: () => new RedisLedger(redis(), `test-${randomUUID()}`),
+  memory: () => new MemoryLedger(),
+};
+
+describe.each(Object.keys(makeLedger))('ledger contract: %s', (kind) => {
+  const entry = (recordId: string, jobId: string, time: string, touches = ['staging/api']): LedgerEntry => ({
+    recordId,
+    jobId,
+    auditId: `${jobId}-executed`,
+    auditPath: `audit/${recordId}.json`,
+    action: 'scale',
+    environment: 'staging',
+    target: 'api',
+    time,
+    requester: { id: 'U1', name: 'alice' },
+    reversal: { kind: 'scale', environment: 'staging', deployment: 'api', from: 2, to: 5 },
+    touches,
+  });
+
+  it('finds an entry by id; an id that belongs to another job is refused, and the first write stays', async () => {
+    const ledger = makeLedger[kind]!();
+    const first = entry('aaaaaaaa', 'cmd-1', '2026-12-07T01:00:00.000Z');
+    expect(await ledger.save(first)).toBe(true);
+    expect(await ledger.save(entry('aaaaaaaa', 'cmd-2', '2026-12-07T01:05:00.000Z'))).toBe(false);
+    // A retry of the same job is answered yes, and what it wrote first is kept.
+    expect(await ledger.save({ ...first, time: '2026-12-07T01:09:00.000Z' })).toBe(true);
+    expect(await ledger.get('aaaaaaaa')).toEqual(first);
+    expect(await ledger.get('bbbbbbbb')).toBeUndefined();
+  });
+
+  it('lists the entries of a target newest first, found under its own target and every one it touched', async () => {
+    const ledger = makeLedger[kind]!();
+    await ledger.save(entry('aaaaaaaa', 'cmd-1', '2026-12-07T01:00:00.000Z'));
+    await ledger.save(entry('cccccccc', 'cmd-3', '2026-12-07T01:10:00.000Z'));
+    await ledger.save(entry('bbbbbbbb', 'cmd-2', '2026-12-07T01:05:00.000Z', ['staging/web']));
+    expect((await ledger.recent('staging/api', 10)).map((e) => e.recordId)).toEqual([
+      'cccccccc',
+      'bbbbbbbb',
+      'aaaaaaaa',
+    ]);
+    expect((await ledger.recent('staging/web', 10)).map((e) => e.recordId)).toEqual(['bbbbbbbb']);
+    expect((await ledger.recent('staging/api', 1)).map((e) => e.recordId)).toEqual(['cccccccc']);
   });
 });
