@@ -3,8 +3,11 @@ import type { Checkpoints } from '../../src/core/command-job.js';
 import { ExternalServiceError, StateError } from '../../src/core/errors.js';
 import { defineArgs } from '../../src/core/grammar.js';
 import { message } from '../../src/core/message.js';
+import type { Reversal } from '../../src/core/undo.js';
 import { defineCommand, type EffectCheck } from '../../src/engine/command-module.js';
+import { recordIdCandidates } from '../../src/engine/record-id.js';
 import { type JobAttempt, type RunDeps, runCommand } from '../../src/engine/run-command.js';
+import { MemoryLedger } from '../../src/queue/ledger.js';
 import { MemoryApprovals, MemoryLocks } from '../../src/queue/memory-state.js';
 import {
   ManualClock,
@@ -16,7 +19,9 @@ import {
 } from '../helpers/fake-ports.js';
 
 /** A mutating command whose "cluster" is a counter: the effect, and what the test makes go wrong after it. */
-function counterCommand(options: { afterEffect?: () => void; clock?: ManualClock } = {}) {
+function counterCommand(
+  options: { afterEffect?: () => void; clock?: ManualClock; reversal?: Reversal } = {},
+) {
   const state = { applied: 0, intent: undefined as number | undefined };
   const command = defineCommand({
     name: 'restart',
@@ -31,7 +36,12 @@ function counterCommand(options: { afterEffect?: () => void; clock?: ManualClock
         state.applied++;
       }
       options.afterEffect?.();
-      return { outcome: 'executed', message: message('Restarted api in staging.'), audit: { target: 'api' } };
+      return {
+        outcome: 'executed',
+        message: message('Restarted api in staging.'),
+        audit: { target: 'api' },
+        ...(options.reversal ? { reversal: options.reversal } : {}),
+      };
     },
     async verify(ctx): Promise<EffectCheck | undefined> {
       return ctx.checkpoint.get('intent') === undefined ? undefined : 'applied';
@@ -143,5 +153,39 @@ describe('runCommand: effect, then record, then chat', () => {
     await expect(runCommand(deps, attempt(1))).rejects.toThrow(/paused/);
     expect(observed).toEqual([['restart', 'failed', 2.5]]);
     expect([...jobs.audits.values()].map((r) => r.outcome)).toEqual(['failed']);
+  });
+
+  it('gives an executed change a record id from its job, keeps it on a retry, and never takes an id another job holds', async () => {
+    const scaled: Reversal = { kind: 'scale', environment: 'staging', deployment: 'api', from: 2, to: 5 };
+    const { command } = counterCommand({ reversal: scaled });
+    const { chat, jobs, deps, attempt } = harness(command);
+    const ledger = new MemoryLedger();
+    const [first, second] = recordIdCandidates('cmd-1');
+    // Another job already holds the first id this job would take.
+    await ledger.save({
+      recordId: first!,
+      jobId: 'cmd-other',
+      auditId: 'cmd-other-executed',
+      auditPath: 'audit/x.json',
+      action: 'scale',
+      environment: 'staging',
+      time: '2026-12-07T01:00:00.000Z',
+      requester: { id: 'U2' },
+      reversal: scaled,
+      touches: ['staging/api'],
+    });
+    deps.ledger = ledger;
+    chat.failWith = () => slackDown();
+    await expect(runCommand(deps, attempt(1))).rejects.toMatchObject({ retryable: true });
+    chat.failWith = () => undefined;
+    await runCommand(deps, attempt(2));
+
+    const record = jobs.audits.get('cmd-1-executed')!;
+    expect(record.recordId).toBe(second);
+    expect(record.reversal).toEqual(scaled);
+    const entry = await ledger.get(second!);
+    expect(entry).toMatchObject({ jobId: 'cmd-1', auditId: 'cmd-1-executed', time: record.time });
+    expect(entry?.auditPath).toMatch(/^audit\/\d{4}\/\d\d\/\d\d\/.*-restart-staging-api-cmd1executed\.json$/);
+    expect((await ledger.get(first!))?.jobId).toBe('cmd-other');
   });
 });
