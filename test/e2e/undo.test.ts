@@ -1,5 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BotProcess, startBotProcess } from '../helpers/bot-process.js';
 import {
@@ -22,6 +22,7 @@ roles:
     members: [${USERS.oncall.id}, "@sre-oncall"]
     can:
       - { actions: [run, rollback, restart, scale, status, history], environments: [staging, prod] }
+      - { actions: [env.open, env.close], environments: [staging] }
     approve: [prod]
   developer:
     members: ["@engineering"]
@@ -30,6 +31,13 @@ roles:
 audit: { repo: ${AUDIT_REPO}, branch: main, dir: audit }
 approvals: { ttl: 1m }
 rollout: { timeout: 20s, pollInterval: 1s }
+preview:
+  environment: staging
+  template: ${resolve('runbooks/preview')}
+  host: "{{name}}.preview.test"
+  image: ghcr.io/acme/web
+  ttl: 8h
+  maxTtl: 24h
 `;
 
 /** Test-only: three changes, one of which (a restart) cannot be undone. */
@@ -302,6 +310,35 @@ describe('/ops undo and /ops history, end to end through the bot process', () =>
     const refusals = auditRecords(world).filter((r) => r.outcome === 'refused');
     expect(refusals.map((r) => r.message)).toContain(
       'Refused approve click: you cannot approve your own request',
+    );
+  });
+
+  it('undoes an env open by closing it; the close itself cannot be undone and offers to open it again', async () => {
+    const namespace = () => world.kube.getObject('/api/v1/namespaces/preview-undo-1');
+    const open = await send('env open undo-1');
+    expect(open.record).toMatchObject({ action: 'env.open', reversal: { kind: 'env.open', name: 'undo-1' } });
+    expect(namespace()).toBeDefined();
+
+    const undo = await send(`undo ${open.record.recordId}`);
+    expect(undo.ack.body.text).toMatch(/^Accepted: undo undo-1 in staging/);
+    expect(undo.record).toMatchObject({
+      action: 'undo',
+      target: 'undo-1',
+      undoes: { recordId: open.record.recordId },
+    });
+    await world.github.waitFor(() => {
+      const ns = namespace() as { status?: { phase?: string } } | undefined;
+      return ns === undefined || ns.status?.phase === 'Terminating' ? true : undefined;
+    }, 10_000);
+    const reply = await world.slack.waitFor(() => {
+      const m = messageOf(undo.jobId);
+      return m?.text?.startsWith('Undid') ? JSON.stringify(m.blocks) : undefined;
+    });
+    expect(reply).toContain('Closed preview *undo-1*');
+
+    const refused = await slash(bot.url, world, `undo ${undo.record.recordId}`);
+    expect(refused.body.text).toContain(
+      'cannot be undone: closing deleted the namespace and everything in it. The nearest action: `/ops env open undo-1`.',
     );
   });
 });
