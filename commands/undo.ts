@@ -34,7 +34,7 @@ export interface UndoServices {
 const defineUndoCommand = commandsWith<UndoServices>();
 
 /**
- * `env`, `of` and `target` are never typed: resolve sets them from the record, before permission
+ * `env`, `of`, `target` and `irreversible` are never typed: resolve sets them from the record, before permission
  * is checked, so policy judges the recorded action's environment and permission.
  */
 const parse = defineArgs({
@@ -46,6 +46,8 @@ const parse = defineArgs({
     env: z.string().min(1),
     of: z.string().min(1),
     target: z.string().min(1),
+    /** Why the record cannot be undone; said once permission is checked, so strangers learn nothing of it. */
+    irreversible: z.string().optional(),
   },
 });
 type Args = ReturnType<typeof parse>;
@@ -175,19 +177,20 @@ export const undo = defineUndoCommand({
     if (!id.success) return input;
     const entry = await entryOf(ledger, id.data);
     const irreversible = irreversibleReason(entry.reversal);
-    if (irreversible) {
-      throw new UserInputError(
-        `Record ${entry.recordId} (${describeEntry(entry)}) cannot be undone: ${irreversible.why}. The nearest action: \`${irreversible.nearest}\`.`,
-        { code: 'bad_input' },
-      );
-    }
     // Whatever was typed for these, the record decides them.
     const flags: ParsedInput['flags'] = Object.assign(Object.create(null), input.flags, {
       env: entry.environment,
       of: await permissionOf(ledger, entry),
       target: entry.target ?? entry.action,
     });
+    delete flags.irreversible;
+    if (irreversible) {
+      flags.irreversible = `Record ${entry.recordId} (${describeEntry(entry)}) cannot be undone: ${irreversible.why}. The nearest action: \`${irreversible.nearest}\`.`;
+    }
     return { words: input.words, flags };
+  },
+  check(_config, args) {
+    if (args.irreversible) throw new UserInputError(args.irreversible);
   },
   actionOf: (input) => (typeof input.flags.of === 'string' ? input.flags.of : undefined),
   scope: (args) => ({
