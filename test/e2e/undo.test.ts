@@ -186,6 +186,10 @@ describe('/ops undo and /ops history, end to end through the bot process', () =>
     expect(refused.body.text).toContain(
       'cannot be undone: a restart replaces the pods; there is no earlier state to go back to. The nearest action: `/ops rollback web --env staging`.',
     );
+    // Someone without the right learns nothing about the record.
+    const stranger = await slash(bot.url, world, `undo ${restart.record.recordId}`, { user: USERS.stranger });
+    expect(stranger.body.text).toMatch(/^Denied: restart in staging needs/);
+    expect(stranger.body.text).not.toContain('cannot be undone');
     const unknown = await slash(bot.url, world, 'undo zzzzzzzz');
     expect(unknown.body.text).toMatch(/^There is no record zzzzzzzz\./);
   });
