@@ -17,6 +17,7 @@ import {
   UndoPlan,
   type UndoStep,
 } from '../src/core/undo.js';
+import { reviewClusterAccess } from '../src/engine/cluster-access.js';
 import {
   type Checkpoint,
   type CommandModule,
@@ -280,7 +281,10 @@ export const undo = defineUndoCommand({
         throw new StateError('busy', `waiting behind ${lock.heldBy}`, { retryable: true });
       }
       try {
-        last = await command.run!(stepCtx, command.parse(inputOf(step, args.reason, command)));
+        const parsed = command.parse(inputOf(step, args.reason, command));
+        // Where opsbot acts as the requester, the cluster's RBAC is asked first, as for the command itself.
+        await reviewClusterAccess(stepCtx, command, parsed);
+        last = await command.run!(stepCtx, parsed);
       } finally {
         if (lock?.acquired) await lock.release().catch(() => undefined);
       }
