@@ -20,6 +20,12 @@ export interface BotProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** Bots still running; a test process that ends (or is killed by a timeout) takes them with it. */
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
 /**
  * Starts the bot as its own process, as the README does after `npm run build`
  * (`npm start` is `npm run build && node dist/src/cli.js start`; the build ran in global setup).
@@ -73,8 +79,14 @@ export async function startBotProcess(
       check();
     });
 
+  live.add(child);
+  child.once('exit', () => live.delete(child));
   // Generous: on a loaded 2-core machine a cold start can take a while.
-  const started = await waitForLog((l) => l.msg === 'opsbot started', 45_000);
+  const started = await waitForLog((l) => l.msg === 'opsbot started', 45_000).catch((err: unknown) => {
+    // A bot that did not start in time must not outlive the test.
+    child.kill('SIGKILL');
+    throw err;
+  });
   const port = Number(started.port);
   return {
     port,
