@@ -9,7 +9,7 @@
  * BENCH_QUICK=1 shortens every phase, for a smoke run.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { SlackCall } from '../test/fakes/slack.js';
 import { postSigned, slashCommandBody } from '../test/fakes/slack-signing.js';
@@ -19,8 +19,8 @@ import type { LoadResult, LoadSpec } from './load.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const PHASE_MS = QUICK ? 1_500 : 5_000;
-const RATES = [50, 200, 500];
-const PATCH_SAMPLES = QUICK ? 20 : 100;
+const RATES = QUICK ? [200] : [50, 200, 500];
+const PATCH_SAMPLES = QUICK ? 10 : 60;
 const STORM = { groups: 50, alertsPerGroup: 200, batches: 10 };
 const DRAIN_LIMIT_MS = QUICK ? 30_000 : 200_000;
 const WEBHOOK_TOKEN = 'bench-webhook-token';
@@ -84,27 +84,95 @@ async function startBareBolt(): Promise<{ url: string; stop(): void }> {
   return { url: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGTERM') };
 }
 
+/** Deployments with two revisions each, so that each can be rolled back once. */
 function addBenchDeployments(world: World, n: number): void {
   for (let i = 0; i < n; i++) {
     const labels = { app: `bench-${i}` };
-    world.kube.applyDeployment(
-      'apps',
-      {
-        apiVersion: 'apps/v1',
-        kind: 'Deployment',
-        metadata: { name: `bench-${i}`, labels },
-        spec: {
-          replicas: 1,
-          selector: { matchLabels: labels },
-          template: {
-            metadata: { labels },
-            spec: { containers: [{ name: 'app', image: 'ghcr.io/acme/bench:1' }] },
+    for (const version of [1, 2]) {
+      world.kube.applyDeployment(
+        'apps',
+        {
+          apiVersion: 'apps/v1',
+          kind: 'Deployment',
+          metadata: { name: `bench-${i}`, labels },
+          spec: {
+            replicas: 1,
+            selector: { matchLabels: labels },
+            template: {
+              metadata: { labels },
+              spec: { containers: [{ name: 'app', image: `ghcr.io/acme/bench:${version}` }] },
+            },
           },
         },
-      },
-      { settle: true },
-    );
+        { settle: true },
+      );
+    }
   }
+}
+
+/** Resolves with the time the fake API server received the first real PATCH of this deployment. */
+async function patchSeen(world: World, from: number, name: string, timeoutMs = 10_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const patch = world.kube.requests
+      .slice(from)
+      .find((r) => r.method === 'PATCH' && r.path.endsWith(`/deployments/${name}`) && !r.query.dryRun);
+    if (patch) return patch.at;
+    if (Date.now() > deadline) throw new Error(`no PATCH for ${name} within ${timeoutMs} ms`);
+    await sleep(1);
+  }
+}
+
+/** `kubectl rollout undo` as a user runs it, against the same API server the bot uses. */
+function kubectlUndo(kubeconfig: string, name: string): Promise<{ startedAt: number; exitedAt: number }> {
+  return new Promise((resolve, reject) => {
+    const startedAt = Date.now();
+    const child = spawn(
+      'kubectl',
+      [
+        '--kubeconfig',
+        kubeconfig,
+        '--context',
+        'staging',
+        '-n',
+        'apps',
+        'rollout',
+        'undo',
+        `deployment/${name}`,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      code === 0
+        ? resolve({ startedAt, exitedAt: Date.now() })
+        : reject(new Error(`kubectl rollout undo ${name} exited with ${code}: ${err.trim()}`)),
+    );
+  });
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+/** Resident memory of a process and every process it started (the web process and its worker). */
+function unitRssMb(pid: number | undefined): { total: number; each: number[] } {
+  if (!pid) return { total: Number.NaN, each: [] };
+  const pids = [pid];
+  try {
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      const kids = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
+      if (kids) pids.push(...kids.split(/\s+/).map(Number));
+    }
+  } catch {
+    // The process is gone: its figure reads NaN.
+  }
+  const each = pids.map(rssMb);
+  return { total: each.reduce((a, b) => a + b, 0), each };
 }
 
 /** Sum of waiting, active and delayed jobs over every queue, read from /metrics. */
@@ -177,30 +245,39 @@ async function main(): Promise<void> {
   const bare = await startBareBolt();
   let peak = 0;
   const sampler = setInterval(() => {
-    peak = Math.max(peak, rssMb(bot.child.pid) || 0);
+    peak = Math.max(peak, unitRssMb(bot.child.pid).total || 0);
   }, 200);
   try {
     await sleep(2_000);
-    fig('rss.idle.mb', rssMb(bot.child.pid));
+    const idle = unitRssMb(bot.child.pid);
+    fig('rss.idle.mb', idle.total);
+    fig('rss.idle.processes.mb', idle.each.map((mb) => mb.toFixed(1)).join(' + '));
     const slashSpec = { mode: 'slash' as const, secret: SIGNING_SECRET, durationMs: PHASE_MS };
 
-    // 1. Ack latency: the bot (help, answered in the ack) against the bare Bolt floor.
+    // 1. Ack latency of `/ops status`, whose jobs read the cluster and post to Slack while the
+    //    load runs, against the bare Bolt floor at the same rate.
+    const statusTexts = [
+      'status api --env staging',
+      'status worker --env staging',
+      'status web --env staging',
+    ];
     for (const rate of RATES) {
       const floor = await load({ ...slashSpec, url: bare.url, rate });
-      const ours = await load({ ...slashSpec, url: bot.url, rate, texts: ['help'] });
+      const ours = await load({ ...slashSpec, url: bot.url, rate, texts: statusTexts });
       for (const [who, r] of [
         ['bare', floor],
         ['bot', ours],
       ] as const) {
         fig(`ack.${rate}.${who}.p50`, r.p50);
-        fig(`ack.${rate}.${who}.p90`, r.p90);
         fig(`ack.${rate}.${who}.p99`, r.p99);
         fig(`ack.${rate}.${who}.ok`, `${r.ok}/${r.sent}`);
       }
       fig(`ack.${rate}.ratio.p99`, ours.p99 / floor.p99);
-      await sleep(500);
+      const drainStart = Date.now();
+      while ((await queueBacklog(bot.url)) > 0 && Date.now() - drainStart < 120_000) await sleep(250);
+      fig(`ack.${rate}.jobs.drained.s`, (Date.now() - drainStart) / 1000);
     }
-    // Denials queue an audit record; status queues a real job that reads the cluster and posts to Slack.
+    // Denials queue an audit record and answer at once.
     const denied = await load({
       ...slashSpec,
       url: bot.url,
@@ -212,57 +289,48 @@ async function main(): Promise<void> {
     fig('ack.200.denied.p50', denied.p50);
     fig('ack.200.denied.p99', denied.p99);
     fig('ack.200.denied.ok', `${denied.ok}/${denied.sent}`);
-    const status = await load({
-      ...slashSpec,
-      url: bot.url,
-      rate: 50,
-      texts: ['status api --env staging', 'status worker --env staging', 'status web --env staging'],
-    });
-    fig('ack.50.status.p50', status.p50);
-    fig('ack.50.status.p99', status.p99);
-    fig('ack.50.status.ok', `${status.ok}/${status.sent}`);
-    const drainStart = Date.now();
-    while ((await queueBacklog(bot.url)) > 0 && Date.now() - drainStart < 120_000) await sleep(500);
-    fig('status.drain.s', (Date.now() - drainStart) / 1000);
+    while ((await queueBacklog(bot.url)) > 0) await sleep(250);
 
-    // 2. Signed command → PATCH received by the fake, one restart at a time on distinct deployments.
-    const patchLatencies: number[] = [];
+    // 2. Rollback: signed request → new template at the API server, against `kubectl rollout undo`
+    //    started as a process against the same API server, alternating so both see the same noise.
+    const botMs: number[] = [];
+    const kubectlMs: number[] = [];
+    const kubectlExitMs: number[] = [];
     for (let i = 0; i < PATCH_SAMPLES; i++) {
       const name = `bench-${i}`;
       const from = world.kube.requests.length;
-      const body = slashCommandBody({
-        text: `restart ${name} --env staging`,
-        user_id: USERS.oncall.id,
-        user_name: USERS.oncall.name,
-        channel_id: 'COPS',
-        response_url: world.slack.responseUrl(),
-      });
-      const t0 = Date.now();
-      const res = await postSigned(`${bot.url}/slack/events`, body, SIGNING_SECRET);
-      await res.text();
-      const deadline = Date.now() + 10_000;
-      for (;;) {
-        const patch = world.kube.requests
-          .slice(from)
-          .find((r) => r.method === 'PATCH' && r.path.endsWith(`/deployments/${name}`) && !r.query.dryRun);
-        if (patch) {
-          patchLatencies.push(patch.at - t0);
-          break;
+      try {
+        if (i % 2 === 0) {
+          const body = slashCommandBody({
+            text: `rollback ${name} --env staging --reason bench`,
+            user_id: USERS.oncall.id,
+            user_name: USERS.oncall.name,
+            channel_id: 'COPS',
+            response_url: world.slack.responseUrl(),
+          });
+          const t0 = Date.now();
+          const res = await postSigned(`${bot.url}/slack/events`, body, SIGNING_SECRET);
+          await res.text();
+          botMs.push((await patchSeen(world, from, name)) - t0);
+        } else {
+          const run = kubectlUndo(world.env.KUBECONFIG ?? '', name);
+          const { startedAt, exitedAt } = await run;
+          kubectlMs.push((await patchSeen(world, from, name)) - startedAt);
+          kubectlExitMs.push(exitedAt - startedAt);
         }
-        if (Date.now() > deadline) {
-          results.notes.push(`no PATCH for ${name} within 10 s`);
-          break;
-        }
-        await sleep(1);
+      } catch (err) {
+        results.notes.push(String((err as Error).message));
       }
+      await sleep(20);
     }
-    patchLatencies.sort((a, b) => a - b);
-    const pct = (p: number) =>
-      patchLatencies[Math.min(patchLatencies.length - 1, Math.ceil((p / 100) * patchLatencies.length) - 1)] ??
-      Number.NaN;
-    fig('patch.samples', patchLatencies.length);
-    fig('patch.p50', pct(50));
-    fig('patch.p99', pct(99));
+    for (const list of [botMs, kubectlMs, kubectlExitMs]) list.sort((a, b) => a - b);
+    fig('rollback.bot.samples', botMs.length);
+    fig('rollback.bot.p50', percentile(botMs, 50));
+    fig('rollback.bot.p99', percentile(botMs, 99));
+    fig('rollback.kubectl.samples', kubectlMs.length);
+    fig('rollback.kubectl.p50', percentile(kubectlMs, 50));
+    fig('rollback.kubectl.exit.p50', percentile(kubectlExitMs, 50));
+    fig('rollback.ratio.p50', percentile(botMs, 50) / percentile(kubectlMs, 50));
 
     // 3. Alert webhooks, then the storm; skipped while the receiver is missing.
     const probe = await fetch(`${bot.url}/webhooks/alertmanager`, { method: 'POST', body: '{}' });
@@ -271,8 +339,8 @@ async function main(): Promise<void> {
       for (const key of ['alerts.accepted.per.s', 'alerts.p99', 'storm']) fig(key, 'n/a (no alert receiver)');
     } else {
       const alertSpec = { url: bot.url, token: WEBHOOK_TOKEN, durationMs: QUICK ? 1_000 : 3_000 };
-      const tput = await load({ ...alertSpec, mode: 'alert', rate: 1_000, groups: 5, tag: 'Load' });
-      fig('alerts.offered.per.s', 1_000);
+      const tput = await load({ ...alertSpec, mode: 'alert', rate: 1_200, groups: 5, tag: 'Load' });
+      fig('alerts.offered.per.s', 1_200);
       fig('alerts.accepted.per.s', tput.ok / (tput.elapsedMs / 1000));
       fig('alerts.p50', tput.p50);
       fig('alerts.p99', tput.p99);
@@ -335,7 +403,9 @@ async function main(): Promise<void> {
       );
       fig('run.max.per.channel.per.s', stats.maxPerChannelPerSecond);
       await sleep(5_000);
-      fig('rss.after.storm.mb', rssMb(bot.child.pid));
+      const after = unitRssMb(bot.child.pid);
+      fig('rss.after.storm.mb', after.total);
+      fig('rss.after.storm.processes.mb', after.each.map((mb) => mb.toFixed(1)).join(' + '));
     }
     fig('rss.peak.mb', peak);
   } finally {
@@ -345,6 +415,52 @@ async function main(): Promise<void> {
     await world.close();
   }
   report();
+}
+
+/** The budgets, each read off this run's figures. */
+function goals(): { name: string; value: string; goal: string; met: boolean }[] {
+  const n = (key: string) => {
+    const v = results.figures[key];
+    return typeof v === 'number' ? v : Number.NaN;
+  };
+  const f = (v: number, unit = '') => (Number.isFinite(v) ? `${Math.round(v * 100) / 100}${unit}` : 'n/a');
+  const ackP99 = n('ack.200.bot.p99');
+  const ackRatio = n('ack.200.ratio.p99');
+  const rollback = n('rollback.ratio.p50');
+  const alertsRate = n('alerts.accepted.per.s');
+  const alertsP99 = n('alerts.p99');
+  return [
+    {
+      name: 'ack p99 of /ops status at 200 req/s, jobs running',
+      value: `${f(ackP99, ' ms')} (×${f(ackRatio)} bare Bolt)`,
+      goal: '≤ 50 ms and ≤ 1.5× bare Bolt',
+      met: ackP99 <= 50 && ackRatio <= 1.5,
+    },
+    {
+      name: 'rollback: signed request → PATCH, vs kubectl rollout undo',
+      value: `${f(n('rollback.bot.p50'), ' ms')} vs ${f(n('rollback.kubectl.p50'), ' ms')} (×${f(rollback)})`,
+      goal: '≤ 0.5× kubectl',
+      met: rollback <= 0.5,
+    },
+    {
+      name: 'alert webhooks accepted',
+      value: `${f(alertsRate, '/s')}, p99 ${f(alertsP99, ' ms')}`,
+      goal: '≥ 1,000/s (1,200/s offered) and p99 ≤ 50 ms',
+      met: alertsRate >= 1_000 && alertsP99 <= 50,
+    },
+    {
+      name: 'RSS idle, whole unit',
+      value: f(n('rss.idle.mb'), ' MB'),
+      goal: '≤ 150 MB',
+      met: n('rss.idle.mb') <= 150,
+    },
+    {
+      name: 'RSS after the storm, whole unit',
+      value: f(n('rss.after.storm.mb'), ' MB'),
+      goal: '≤ 250 MB',
+      met: n('rss.after.storm.mb') <= 250,
+    },
+  ];
 }
 
 function report(): void {
@@ -363,12 +479,17 @@ function report(): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
   const table = [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+  const goalTable = goals()
+    .map((g) => `| ${g.name} | ${g.value} | ${g.goal} | ${g.met ? 'met' : 'NOT met'} |`)
+    .join('\n');
+  const goalsMd = `| budget (DESIGN.md, issue table) | measured | goal | |\n|---|---|---|---|\n${goalTable}`;
+  console.log(`\n${goalsMd}`);
   console.log(`\n${table}\n`);
   for (const note of results.notes) console.log(`note: ${note}`);
   writeFileSync('bench/results.json', `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(
     'bench/results.md',
-    `# opsbot bench, ${results.at}${results.quick ? ' (quick)' : ''}\n\n${table}\n${results.notes.map((n) => `\n- ${n}`).join('')}\n`,
+    `# opsbot bench, ${results.at}${results.quick ? ' (quick)' : ''}\n\n${goalsMd}\n\n${table}\n${results.notes.map((n) => `\n- ${n}`).join('')}\n`,
   );
   console.log('wrote bench/results.json and bench/results.md');
 }

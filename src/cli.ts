@@ -8,10 +8,12 @@ import { loadTemplateDirSync, templatePath } from './preview/template-files.js';
 import { loadRunbooks, runbooksDir } from './runbooks/load.js';
 import { stepKinds } from './runbooks/steps/index.js';
 
-const USAGE = `Usage: opsbot [start | worker | validate [opsbot.yml]] [--as <slack user id>]
-  start      receive Slack commands and run workers (default); without SLACK_BOT_TOKEN,
-             a local shell against the sandbox cluster
-  worker     run workers only, to scale them apart from the receivers
+const USAGE = `Usage: opsbot [start | web | worker | validate [opsbot.yml]] [--as <slack user id>]
+  start      receive Slack commands and alerts, and run the jobs in a worker process beside
+             this one (default; OPSBOT_PROCESSES=one keeps one process); without
+             SLACK_BOT_TOKEN, a local shell against the sandbox cluster
+  web        receive only: verify, check policy and queue (scale it apart from the workers)
+  worker     run jobs only (scale it apart from the receivers)
   validate   check a config file and exit
   --as U123  local shell: act as this Slack user id (or set OPSBOT_USER)`;
 
@@ -64,8 +66,9 @@ async function main(argv: string[]): Promise<void> {
   }
   switch (verb) {
     case 'start':
+    case 'web':
     case 'worker':
-      return serve(verb === 'start' ? 'all' : 'worker', values.as);
+      return serve(verb, values.as);
     case 'validate':
       process.exitCode = validate(file ?? process.env.OPSBOT_CONFIG ?? './opsbot.yml');
       return;

@@ -6,11 +6,12 @@ import { WebClient } from '@slack/web-api';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
+import { AggregatorRegistry } from 'prom-client';
 import { incidentsFeature } from './alerts/feature.js';
 import { type Env, readEnv, redactEnv } from './config/env.js';
 import { loadConfig } from './config/load.js';
 import type { OpsbotConfig } from './config/schema.js';
-import { ExternalServiceError } from './core/errors.js';
+import { ConfigError, ExternalServiceError } from './core/errors.js';
 import { type Ack, acceptCommand, type CommandRequest } from './engine/accept-command.js';
 import { bindCommand, type CommandModule } from './engine/command-module.js';
 import {
@@ -25,7 +26,7 @@ import { armFailpoints } from './failpoints.js';
 import { features, knownActions, registeredCommands } from './features.js';
 import { GitHubAuditLog } from './github/audit-log.js';
 import { createOctokit } from './github/client.js';
-import { createHttpServer, type ReadinessCheck } from './http/server.js';
+import { createHttpServer, type ReadinessCheck, runChecks } from './http/server.js';
 import { KubeCluster } from './kubernetes/cluster.js';
 import { LocalGitAuditLog } from './local/git-audit-log.js';
 import { GitHubStandIn } from './local/github-stand-in.js';
@@ -67,8 +68,14 @@ import type { Feature, FeatureHandle, Runtime } from './runtime.js';
 import { createSlackApp } from './slack/app.js';
 import { boltLogger } from './slack/bolt-logger.js';
 import { SlackChat } from './slack/chat.js';
+import { isSupervised, reportToSupervisor, type SupervisedWorker, superviseWorker } from './supervisor.js';
 
-export type Mode = 'all' | 'worker';
+/**
+ * start: what `opsbot start` runs: with Redis, this process answers and a supervised worker process
+ * runs the jobs (OPSBOT_PROCESSES=one keeps both in one process); all: both in this process;
+ * web: answers only, for a web Deployment; worker: runs jobs only, for a worker Deployment.
+ */
+export type Mode = 'start' | 'all' | 'web' | 'worker';
 
 export interface StartOptions {
   mode: Mode;
@@ -115,16 +122,27 @@ async function redisAnswers(url: string): Promise<boolean> {
  * Redis when REDIS_URL is set or the default answers; an in-process queue otherwise, with a
  * warning. OPSBOT_QUEUE=redis|memory decides explicitly.
  */
-async function createQueueState(env: Env, source: NodeJS.ProcessEnv, log: Logger) {
-  const useRedis =
+async function useRedisQueue(env: Env, source: NodeJS.ProcessEnv): Promise<boolean> {
+  return (
     env.OPSBOT_QUEUE === 'redis' ||
-    (env.OPSBOT_QUEUE === 'auto' && (Boolean(source.REDIS_URL) || (await redisAnswers(env.REDIS_URL))));
+    (env.OPSBOT_QUEUE === 'auto' && (Boolean(source.REDIS_URL) || (await redisAnswers(env.REDIS_URL))))
+  );
+}
+
+function createQueueState(env: Env, useRedis: boolean, runsWorkers: boolean, log: Logger) {
   if (useRedis) {
     const redis = createRedis(env.REDIS_URL, 'queue', log);
     const workerRedis = createRedis(env.REDIS_URL, 'worker', log);
     const prefix = env.OPSBOT_QUEUE_PREFIX;
     return {
-      backend: new BullBackend(redis, workerRedis, prefix, log, env.OPSBOT_JOB_LOCK_MS) as QueueBackend,
+      backend: new BullBackend(
+        redis,
+        workerRedis,
+        prefix,
+        log,
+        env.OPSBOT_JOB_LOCK_MS,
+        runsWorkers,
+      ) as QueueBackend,
       locks: new RedisLocks(redis, prefix, log.child({ component: 'locks' })) as Locks,
       approvals: new RedisApprovals(redis, prefix) as Approvals,
       ledger: new RedisLedger(redis, prefix) as Ledger,
@@ -178,7 +196,14 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
   const notes: string[] = [];
   const closers: (() => Promise<void>)[] = [];
 
-  const queueState = await createQueueState(env, source, log);
+  const useRedis = await useRedisQueue(env, source);
+  const mode = effectiveMode(options.mode, { shell, useRedis, processes: env.OPSBOT_PROCESSES });
+  if ((mode === 'web' || mode === 'worker') && !useRedis) {
+    throw new ConfigError(
+      `opsbot ${mode} shares its queue with the other processes through Redis, and no Redis answered (REDIS_URL)`,
+    );
+  }
+  const queueState = createQueueState(env, useRedis, mode !== 'web', log);
   if (queueState.backend.kind === 'memory') {
     const warning =
       'No Redis answered: using an in-process queue. Nothing survives a restart; production needs Redis (REDIS_URL).';
@@ -273,7 +298,7 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
     kubeconfig: cluster.kubeconfig,
     runbooks,
     local: { shell, sandbox, localAudit: !octokit, memoryQueue: backend.kind === 'memory' },
-    workers: true,
+    workers: mode !== 'web',
     accept: (request) => accept(request),
     commands: () => registry,
   };
@@ -323,8 +348,10 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
     drainApprovalOutbox(approvalDeps).then((n) => {
       if (n > 0) log.info({ queued: n }, 'queued approved jobs from the outbox');
     });
-  await drainOutbox().catch((err: unknown) => log.warn({ err }, 'could not drain the approvals outbox'));
-  await backend.every('approval-outbox', APPROVAL_OUTBOX_INTERVAL_MS, drainOutbox);
+  if (mode !== 'web') {
+    await drainOutbox().catch((err: unknown) => log.warn({ err }, 'could not drain the approvals outbox'));
+    await backend.every('approval-outbox', APPROVAL_OUTBOX_INTERVAL_MS, drainOutbox);
+  }
   backend.onFailed((queue, error) => {
     metrics.queueFailures.inc({ queue });
     const external = externalCause(error);
@@ -381,7 +408,7 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
     );
   };
   const slack =
-    !shell && options.mode === 'all'
+    !shell && (mode === 'all' || mode === 'web')
       ? createSlackApp({
           env: { ...env, SLACK_BOT_TOKEN: env.SLACK_BOT_TOKEN as string },
           log,
@@ -412,6 +439,15 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
     },
     ...started.flatMap((h) => h.readiness ?? []),
   ];
+  let worker: SupervisedWorker | undefined;
+  const refreshMetrics = async () => {
+    const oldest = auditHold.oldest();
+    metrics.auditHeld.set(auditHold.count);
+    metrics.auditHeldSeconds.set(oldest ? (Date.now() - oldest.since) / 1000 : 0);
+    for (const [queue, counts] of Object.entries(await backend.counts())) {
+      for (const [state, n] of Object.entries(counts)) metrics.queueDepth.set({ queue, state }, n);
+    }
+  };
   let draining = false;
   const server = createHttpServer({
     draining: () => draining,
@@ -420,27 +456,54 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
     slack: slack?.listener,
     readiness,
     routes: Object.assign({}, ...started.map((h) => h.routes ?? {})),
-    beforeMetrics: async () => {
-      const oldest = auditHold.oldest();
-      metrics.auditHeld.set(auditHold.count);
-      metrics.auditHeldSeconds.set(oldest ? (Date.now() - oldest.since) / 1000 : 0);
-      for (const [queue, counts] of Object.entries(await backend.counts())) {
-        for (const [state, n] of Object.entries(counts)) metrics.queueDepth.set({ queue, state }, n);
-      }
+    beforeMetrics: refreshMetrics,
+    // With a worker beside this process, the unit's figures are both processes' together.
+    moreReadiness: async () => (worker ? worker.readiness() : []),
+    renderMetrics: async () => {
+      if (!worker) return metrics.registry.metrics();
+      const theirs = await worker.metrics().catch((err: unknown) => {
+        log.warn({ err }, 'the worker process did not give its metrics');
+        return [];
+      });
+      const own = await metrics.registry.getMetricsAsJSON();
+      return AggregatorRegistry.aggregate([own, theirs]).metrics();
     },
   });
   await new Promise<void>((resolve) => server.listen(env.PORT, env.HOST, resolve));
-  await slack?.start();
   const port = (server.address() as AddressInfo).port;
+  if (mode === 'web' && options.mode === 'start') {
+    worker = superviseWorker({
+      script: process.argv[1] ?? 'dist/src/cli.js',
+      env: source,
+      workerPort: env.OPSBOT_WORKER_PORT ?? (env.PORT === 0 ? 0 : env.PORT + 1),
+      log,
+      failpointsArmed: Boolean(env.OPSBOT_FAILPOINTS),
+    });
+    readiness.push({ name: 'worker', check: worker.check });
+    // Ready means commands will run: Slack is answered only once the worker takes jobs.
+    await worker.ready;
+  }
+  await slack?.start();
+  if (mode === 'worker') {
+    reportToSupervisor(port, {
+      readiness: () => runChecks(readiness),
+      metrics: async () => {
+        await refreshMetrics();
+        return metrics.registry.getMetricsAsJSON();
+      },
+    });
+  }
   log.info(
     {
       port,
-      mode: options.mode,
+      mode,
+      ...(worker ? { workerPort: worker.port() } : {}),
       slackMode: slack?.mode ?? (shell ? 'shell' : 'none'),
       queue: backend.kind,
       sandbox,
     },
-    'opsbot started',
+    // A supervised worker says so: the unit has started only when its web process says "opsbot started".
+    mode === 'worker' && isSupervised() ? 'worker process started' : 'opsbot started',
   );
 
   const finished = shellChat
@@ -472,7 +535,7 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
       log.info('shutting down: no new work is taken');
       await slack?.stop();
       // Running jobs finish; past the grace period they are handed back to the queue for another worker.
-      const drained = backend.stopWorkers().then(() => true);
+      const drained = Promise.all([backend.stopWorkers(), worker?.stop(graceMs)]).then(() => true);
       const inTime = await Promise.race([
         drained,
         new Promise<false>((r) => setTimeout(() => r(false), graceMs).unref()),
@@ -540,6 +603,15 @@ async function startIncidentStandIns(chat: ShellChat, env: Env, log: Logger) {
       await Promise.all([slackStandIn.close(), githubStandIn.close()]);
     },
   };
+}
+
+function effectiveMode(
+  asked: Mode,
+  how: { shell: boolean; useRedis: boolean; processes: 'split' | 'one' },
+): Exclude<Mode, 'start'> {
+  if (asked !== 'start') return asked;
+  // A worker process beside this one needs a shared queue; the local shell keeps one process.
+  return !how.shell && how.useRedis && how.processes === 'split' ? 'web' : 'all';
 }
 
 /** The Slack, GitHub, Kubernetes or Redis failure behind an error, if there is one. */

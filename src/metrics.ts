@@ -23,6 +23,8 @@ export function createMetrics() {
       name: 'opsbot_queue_depth',
       help: 'Jobs per queue and state',
       labelNames: ['queue', 'state'] as const,
+      // Every process of a unit reads the same Redis: the unit's figure is one reading, not their sum.
+      aggregator: 'max',
       registers: [registry],
     }),
     queueFailures: new Counter({

@@ -63,6 +63,13 @@ export const Env = z
     /** How long a worker's hold on a job lasts without renewal: a crashed worker's job is retried after about this long. */
     OPSBOT_JOB_LOCK_MS: z.coerce.number().int().min(1_000).max(300_000).default(10_000),
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    /**
+     * split: `start` answers Slack in this process and runs jobs in a worker process beside it, so the
+     * ack never waits behind a job (needs Redis). one: everything in one process.
+     */
+    OPSBOT_PROCESSES: z.enum(['split', 'one']).default('split'),
+    /** Health and metrics port of the worker process that `start` runs; default PORT+1 (0 when PORT is 0). */
+    OPSBOT_WORKER_PORT: z.coerce.number().int().min(0).max(65535).optional(),
     HOST: z.string().default('0.0.0.0'),
     LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
     /** Hard maximum age of cached user-group memberships; past it without a refresh, group roles are dropped. */

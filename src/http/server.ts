@@ -13,11 +13,22 @@ export interface ReadinessCheck {
   check(): Promise<void>;
 }
 
+/** A check's outcome; `error` is for the log only, never for the anonymous caller of /readyz. */
+export interface CheckResult {
+  name: string;
+  ok: boolean;
+  error?: string;
+}
+
 export interface HttpOptions {
   log: Logger;
   metrics: Metrics;
   slack?: RequestListener | undefined;
   readiness: ReadinessCheck[];
+  /** Checks another process of this unit ran (the worker's); joined with ours by name. */
+  moreReadiness?(): Promise<CheckResult[]>;
+  /** Renders /metrics; by default this process's registry. */
+  renderMetrics?(): Promise<string>;
   /** Extra routes, e.g. the alert webhooks: "POST /webhooks/alertmanager". */
   routes?: Record<string, RequestListener>;
   /** Called before /metrics renders, to refresh gauges such as queue depth. */
@@ -32,8 +43,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
 }
 
-/** A check's outcome; `error` is for the log only, never for the anonymous caller of /readyz. */
-async function timed(check: ReadinessCheck): Promise<{ name: string; ok: boolean; error?: string }> {
+async function timed(check: ReadinessCheck): Promise<CheckResult> {
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
@@ -54,6 +64,28 @@ async function timed(check: ReadinessCheck): Promise<{ name: string; ok: boolean
   }
 }
 
+/**
+ * Runs every check; a name that another process also checked is ok only when both are, and a
+ * process that cannot answer at all counts as a failed check of its own.
+ */
+export async function runChecks(
+  checks: readonly ReadinessCheck[],
+  more?: () => Promise<CheckResult[]>,
+): Promise<CheckResult[]> {
+  const [own, other] = await Promise.all([
+    Promise.all(checks.map(timed)),
+    more
+      ? more().catch((err: unknown): CheckResult[] => [{ name: 'worker', ok: false, error: String(err) }])
+      : [],
+  ]);
+  const joined = new Map(own.map((c) => [c.name, c]));
+  for (const c of other) {
+    const mine = joined.get(c.name);
+    joined.set(c.name, !mine || mine.ok ? c : mine);
+  }
+  return [...joined.values()];
+}
+
 /** One HTTP server for Slack, the webhooks and the operational endpoints. */
 export function createHttpServer(options: HttpOptions): Server {
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -62,7 +94,7 @@ export function createHttpServer(options: HttpOptions): Server {
     if (route === 'GET /healthz') return sendJson(res, 200, { status: 'ok' });
     if (route === 'GET /readyz') {
       if (options.draining()) return sendJson(res, 503, { status: 'draining', checks: [] });
-      void Promise.all(options.readiness.map(timed)).then((checks) => {
+      void runChecks(options.readiness, options.moreReadiness).then((checks) => {
         const ok = checks.every((c) => c.ok);
         for (const c of checks) {
           if (!c.ok) options.log.warn({ dependency: c.name, error: c.error }, 'readiness check failed');
@@ -78,7 +110,7 @@ export function createHttpServer(options: HttpOptions): Server {
     if (route === 'GET /metrics') {
       void (options.beforeMetrics?.() ?? Promise.resolve())
         .catch((err: unknown) => options.log.warn({ err }, 'could not refresh metrics'))
-        .then(() => options.metrics.registry.metrics())
+        .then(() => options.renderMetrics?.() ?? options.metrics.registry.metrics())
         .then((text) =>
           res.writeHead(200, { 'content-type': options.metrics.registry.contentType }).end(text),
         );

@@ -30,6 +30,8 @@ export class BullBackend implements QueueBackend {
     private readonly log: Logger,
     /** A crashed worker's job is picked up again about this long after its last lock renewal. */
     private readonly lockMs = 10_000,
+    /** False in a web process: it only adds tasks, and the worker process runs them. */
+    private readonly runsWorkers = true,
   ) {}
 
   private bullQueue(name: string): Queue {
@@ -54,6 +56,7 @@ export class BullBackend implements QueueBackend {
   }
 
   process<T>(name: string, handler: TaskHandler<T>, definition: Pick<QueueDefinition, 'concurrency'>): void {
+    if (!this.runsWorkers) return;
     const worker = new Worker(
       name,
       async (job, token) => {
@@ -103,16 +106,19 @@ export class BullBackend implements QueueBackend {
     const definition = defaults;
     return {
       add: async (id: string, data: T, options: TaskOptions = {}) => {
-        const first = await this.firstSighting(name, id);
-        // Added either way: BullMQ ignores a known job id, and a crash between the two steps loses nothing.
-        await queue.add(name, data, {
-          jobId: id,
-          attempts: options.attempts ?? definition.attempts,
-          backoff: { type: 'opsbot' },
-          ...(options.delayMs ? { delay: options.delayMs } : {}),
-          removeOnComplete: { age: KEEP_COMPLETED_S },
-          removeOnFail: options.keepFailed ? false : { age: KEEP_FAILED_S },
-        });
+        // Sent together, one round trip: BullMQ ignores a known job id, so the order does not matter,
+        // and a crash between the two loses nothing.
+        const [first] = await Promise.all([
+          this.firstSighting(name, id),
+          queue.add(name, data, {
+            jobId: id,
+            attempts: options.attempts ?? definition.attempts,
+            backoff: { type: 'opsbot' },
+            ...(options.delayMs ? { delay: options.delayMs } : {}),
+            removeOnComplete: { age: KEEP_COMPLETED_S },
+            removeOnFail: options.keepFailed ? false : { age: KEEP_FAILED_S },
+          }),
+        ]);
         return { duplicate: !first };
       },
     };
@@ -120,6 +126,8 @@ export class BullBackend implements QueueBackend {
 
   async every(name: string, intervalMs: number, handler: () => Promise<void>): Promise<void> {
     const queue = this.bullQueue(name);
+    // A web process leaves schedules to the workers: they own them and run them.
+    if (!this.runsWorkers) return;
     this.define(name, handler, { concurrency: 1, attempts: 1 });
     await queue.upsertJobScheduler(name, { every: intervalMs }, { name });
   }

@@ -178,6 +178,8 @@ describe('/ops rollback, end to end through the bot process', () => {
       ['kubernetes', true],
       ['github', true],
       ['audit', true],
+      // `start` runs the jobs in a worker process beside the web process; the unit is ready with it.
+      ['worker', true],
     ]);
     expect(ready.status).toBe(200);
     const metrics = await (await fetch(`${bot.url}/metrics`)).text();
