@@ -203,6 +203,8 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
       `opsbot ${mode} shares its queue with the other processes through Redis, and no Redis answered (REDIS_URL)`,
     );
   }
+  // Every line says which process wrote it: web, worker, or all (both in one).
+  log.setBindings({ process: mode });
   const queueState = createQueueState(env, useRedis, mode !== 'web', log);
   if (queueState.backend.kind === 'memory') {
     const warning =
