@@ -92,7 +92,7 @@ describe('the production image', () => {
         if (bot.child.exitCode !== null) throw new Error(`the bot exited:\n${bot.output()}`);
         return bot.logLine('opsbot started');
       },
-      20_000,
+      45_000,
       'opsbot started',
     );
     expect(started.sandbox).toBe(false);

@@ -33,7 +33,8 @@ async function shellSession(lines: Line[], env: Record<string, string> = {}) {
       await new Promise((r) => setTimeout(r, 50));
     }
   };
-  await waitFor(/opsbot local shell/);
+  // Generous: a cold start on a loaded 2-core machine can take a while.
+  await waitFor(/opsbot local shell/, 45_000);
   for (const line of lines) {
     child.stdin.write(`${typeof line.text === 'function' ? line.text(out) : line.text}\n`);
     if (line.waitFor) await waitFor(line.waitFor);
