@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Octokit } from '@octokit/rest';
 import type { WebClient } from '@slack/web-api';
 import type { Logger } from 'pino';
@@ -31,6 +31,8 @@ import { failpoint } from '../failpoints.js';
 import type { Clock, IncidentContext, Locks } from '../ports.js';
 import { RetryLater, type TaskQueue } from '../queue/backend.js';
 import { clipText, fitText, toBlocks } from '../slack/render.js';
+import { hashOf } from './hash.js';
+import { sourceById } from './sources/index.js';
 import type { IncidentStore } from './store.js';
 
 type IncidentsConfig = NonNullable<OpsbotConfig['incidents']>;
@@ -50,10 +52,6 @@ export interface IncidentServiceDeps {
   runbooks: readonly Runbook[];
   syncQueue(): TaskQueue<{ id: string }>;
   archiveQueue(): TaskQueue<{ id: string; resolvedAt: number }>;
-}
-
-export function hashOf(text: string, length = 16): string {
-  return createHash('sha256').update(text).digest('hex').slice(0, length);
 }
 
 /**
@@ -86,7 +84,13 @@ export class IncidentService {
       const now = this.deps.clock.now();
       const currentId = await this.deps.store.current(key);
       let incident = currentId ? await this.deps.store.get(currentId) : undefined;
-      const decision = decideGroup(incident, group, now, this.settings.reopenWindow);
+      const decision = decideGroup(
+        incident,
+        group,
+        now,
+        this.settings.reopenWindow,
+        sourceById(group.source)?.refireAfterResolve === true,
+      );
       if (decision === 'ignore' && !incident) return;
       if (decision === 'open' || decision === 'open-linked') {
         const previous = incident;
@@ -308,7 +312,9 @@ export class IncidentService {
     // One message per pass keeps the channel within about one message per second.
     const gapOk = now() - incident.lastSentAt >= CHANNEL_MESSAGE_GAP_MS;
     if (!incident.summaryTs && !incident.summaryRefused) {
-      const msg = summaryMessage(incident, await this.buttons(incident));
+      const msg = summaryMessage(incident, await this.buttons(incident), {
+        silenceURL: sourceById(incident.source)?.silenceURL?.(incident),
+      });
       const posted = await this.refusable(incident, 'chat.postMessage', async () => {
         try {
           return await slack.chat.postMessage({
@@ -335,7 +341,9 @@ export class IncidentService {
       );
       incident.lastSentAt = now();
     } else if (gapOk && incident.summaryDirty && incident.summaryTs) {
-      const msg = summaryMessage(incident, await this.buttons(incident));
+      const msg = summaryMessage(incident, await this.buttons(incident), {
+        silenceURL: sourceById(incident.source)?.silenceURL?.(incident),
+      });
       const ts = incident.summaryTs;
       await this.refusable(incident, 'chat.update', () =>
         slack.chat.update({ channel, ts, text: fitText(msg.text), blocks: toBlocks(msg) as never }),
@@ -608,7 +616,7 @@ export class IncidentService {
       const incident = this.newIncident(
         key,
         {
-          source: 'alertmanager',
+          source: 'manual',
           groupKey: input.key,
           status: 'firing',
           title: input.title,
@@ -620,7 +628,6 @@ export class IncidentService {
         },
         now,
       );
-      incident.source = 'manual';
       incident.environment = input.environment;
       await this.deps.store.setCurrent(key, incident.id);
       await this.save(incident);

@@ -1,19 +1,13 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { z } from 'zod';
-import type { AlertGroup } from '../core/alert.js';
 import { BodyTooLarge, readBody } from '../http/body.js';
 import type { Metrics } from '../metrics.js';
 import type { TaskQueue } from '../queue/backend.js';
-import { AlertmanagerWebhook, fromAlertmanager } from './alertmanager.js';
-import { fromGrafana, GrafanaWebhook, isGrafanaTest } from './grafana.js';
-import { hashOf } from './incident-service.js';
-import { fromPagerDuty, PAGERDUTY_PING, PagerDutyEnvelope, verifyPagerDutySignature } from './pagerduty.js';
+import { hashOf } from './hash.js';
+import { sourceById } from './sources/index.js';
+import type { AlertSource, WebhookDelivery } from './sources/source.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
-
-export type AlertSource = AlertGroup['source'];
 
 export interface ReceiverDeps {
   log: Logger;
@@ -22,17 +16,20 @@ export interface ReceiverDeps {
   webhookToken: string | undefined;
   /** Without a token, requests are refused unless this is set (OPSBOT_WEBHOOK_ALLOW_UNAUTHENTICATED). */
   allowUnauthenticated?: boolean;
-  pagerDutySecrets: string[];
+  /** Signing secrets by source id (PagerDuty's from PAGERDUTY_WEBHOOK_SECRET). */
+  signingSecrets?: Readonly<Record<string, readonly string[]>>;
   /** Job data is re-validated by the worker, so the queue holds it as unknown. */
   queue: TaskQueue<{ group: unknown }>;
   /** Where a source's test notification becomes a short note; without it, it is only logged. */
   testNotes?: TaskQueue<TestNote> | undefined;
 }
 
-/** A source's "Test" button was pressed (Grafana's contact point test). */
+/** A source's "Test" button was pressed (Grafana's contact point test, a Datadog test notification). */
 export interface TestNote {
-  source: AlertSource;
+  source: string;
   receiver: string;
+  /** How the note names the sender; older queued notes lack it. */
+  from?: string | undefined;
   receivedAt: number;
 }
 
@@ -41,20 +38,31 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
 }
 
-function bearerMatches(header: string | undefined, token: string): boolean {
-  const given = /^Bearer\s+(\S+)$/i.exec(header ?? '')?.[1];
-  if (!given) return false;
-  const a = Buffer.from(given);
-  const b = Buffer.from(token);
-  return a.length === b.length && timingSafeEqual(a, b);
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value.join(',') : value;
+}
+
+/** The listener of a registered source, by id (`POST /webhooks/<id>`). */
+export function createReceiver(sourceId: string, deps: ReceiverDeps): RequestListener {
+  const source = sourceById(sourceId);
+  if (!source) throw new Error(`no alert source is registered as ${sourceId}`);
+  return receiverFor(source, deps);
 }
 
 /**
- * One listener per source: size limit (413), credentials (401), schema (400), then a queued job
- * and 202. Nothing here calls Slack or GitHub. Job ids make redeliveries add nothing.
+ * One listener per source, the same steps for each: size limit (413), credentials (401), JSON and
+ * the source's schema (400, or 202 for a source that punishes 4xx), a test note or a queued job,
+ * then 202. Nothing here calls Slack or GitHub. Job ids make redeliveries add nothing.
  */
-export function createReceiver(source: AlertSource, deps: ReceiverDeps): RequestListener {
-  const count = (outcome: string) => deps.metrics.webhooks.inc({ source, outcome });
+export function receiverFor(source: AlertSource, deps: ReceiverDeps): RequestListener {
+  const id = source.id;
+  const count = (outcome: string) => deps.metrics.webhooks.inc({ source: id, outcome });
+  const credentials = {
+    token: deps.webhookToken,
+    allowUnauthenticated: deps.allowUnauthenticated === true,
+    signingSecrets: deps.signingSecrets ?? {},
+  };
   return (req, res) => {
     void (async () => {
       let raw: Buffer;
@@ -69,24 +77,24 @@ export function createReceiver(source: AlertSource, deps: ReceiverDeps): Request
           });
         }
         // The connection broke or the body could not be decoded: say so, it was not too large.
-        deps.log.warn({ err, source }, 'could not read an alert webhook body');
+        deps.log.warn({ err, source: id }, 'could not read an alert webhook body');
         count('unreadable');
         return send(res, 400, { error: 'body_unreadable', reason: 'the request body could not be read' });
       }
-      const signed = source === 'pagerduty' && deps.pagerDutySecrets.length > 0;
-      if (!signed && deps.webhookToken === undefined && deps.allowUnauthenticated !== true) {
+      const delivery: WebhookDelivery = { raw, header: (name) => header(req, name) };
+      const auth = source.authenticate(delivery, credentials);
+      if (auth !== 'ok') {
         count('unauthorized');
-        return send(res, 401, {
-          error: 'unauthorized',
-          reason: 'this opsbot accepts no alert webhooks until OPSBOT_WEBHOOK_TOKEN is set',
-        });
-      }
-      const authorized = signed
-        ? verifyPagerDutySignature(raw, header(req, 'x-pagerduty-signature'), deps.pagerDutySecrets)
-        : deps.webhookToken === undefined || bearerMatches(req.headers.authorization, deps.webhookToken);
-      if (!authorized) {
-        count('unauthorized');
-        return send(res, 401, { error: 'unauthorized' });
+        return send(
+          res,
+          401,
+          auth === 'unconfigured'
+            ? {
+                error: 'unauthorized',
+                reason: 'this opsbot accepts no alert webhooks until OPSBOT_WEBHOOK_TOKEN is set',
+              }
+            : { error: 'unauthorized' },
+        );
       }
       let json: unknown;
       try {
@@ -95,106 +103,55 @@ export function createReceiver(source: AlertSource, deps: ReceiverDeps): Request
         count('invalid');
         return send(res, 400, { error: 'invalid_json', reason: 'the body is not JSON' });
       }
-      const parsed = parse(source, json, deps.now());
-      if (!parsed.ok && source === 'pagerduty') {
-        // PagerDuty drops a 4xx without retrying and disables the subscription after three in a
-        // row, discarding what is queued behind them: only credentials and non-JSON get a 4xx.
-        deps.log.warn(
-          { source, reason: parsed.reason },
-          'PagerDuty delivery not understood; acknowledged and ignored',
-        );
-        count('invalid');
-        return send(res, 202, { status: 'ignored', reason: parsed.reason });
-      }
+      const parsed = source.parse(json, deps.now());
       if (!parsed.ok) {
         count('invalid');
+        if (source.invalidBodies === 'acknowledge') {
+          deps.log.warn(
+            { source: id, reason: parsed.reason },
+            `${source.name} delivery not understood; acknowledged and ignored`,
+          );
+          return send(res, 202, { status: 'ignored', reason: parsed.reason });
+        }
         return send(res, 400, { error: 'invalid_payload', reason: parsed.reason });
       }
-      if (parsed.test) {
-        deps.log.info({ source, receiver: parsed.test.receiver }, 'Grafana test notification received');
+      const test = source.isTest(parsed.payload);
+      if (test) {
+        deps.log.info({ source: id, receiver: test.receiver }, `${source.name} test notification received`);
         count('test');
-        const id = `${source}-test-${hashOf(parsed.test.groupKey, 24)}`;
         try {
-          await deps.testNotes?.add(id, { source, receiver: parsed.test.receiver, receivedAt: deps.now() });
+          await deps.testNotes?.add(`${id}-test-${hashOf(test.key, 24)}`, {
+            source: id,
+            receiver: test.receiver,
+            from: test.from,
+            receivedAt: deps.now(),
+          });
         } catch (err) {
-          deps.log.error({ err, source }, 'could not queue a test notification note');
+          deps.log.error({ err, source: id }, 'could not queue a test notification note');
           return send(res, 503, { error: 'queue_unavailable' });
         }
         return send(res, 202, { status: 'test' });
       }
-      if (!parsed.group) {
-        if (parsed.eventType === PAGERDUTY_PING)
-          deps.log.info(
-            { source, eventType: parsed.eventType },
-            'PagerDuty test event (pagey.ping) received; the webhook works',
-          );
+      if (!('group' in parsed)) {
+        if (parsed.notice) deps.log.info({ source: id, ...parsed.fields }, parsed.notice);
         else
-          deps.log.debug(
-            { source, eventType: parsed.eventType, reason: parsed.ignored },
-            'webhook event ignored',
-          );
+          deps.log.debug({ source: id, ...parsed.fields, reason: parsed.ignored }, 'webhook event ignored');
         count('ignored');
-        return send(res, 202, { status: 'ignored', ...(parsed.ignored ? { reason: parsed.ignored } : {}) });
+        return send(res, 202, { status: 'ignored', reason: parsed.ignored });
       }
-      const webhookId = header(req, 'x-webhook-id');
-      const id =
-        source === 'pagerduty'
-          ? `pagerduty-${hashOf(webhookId ?? parsed.eventId ?? raw.toString('utf8'), 24)}`
-          : `${source}-${hashOf(parsed.group.groupKey)}-${hashOf(raw.toString('utf8'), 24)}`;
+      const jobId = `${id}-${source.deliveryId(parsed.payload, parsed.group, delivery)}`;
       try {
-        const { duplicate } = await deps.queue.add(id, { group: parsed.group });
+        const { duplicate } = await deps.queue.add(jobId, { group: parsed.group });
         count(duplicate ? 'duplicate' : 'accepted');
-        send(res, 202, { status: duplicate ? 'duplicate' : 'accepted', id });
+        send(res, 202, { status: duplicate ? 'duplicate' : 'accepted', id: jobId });
       } catch (err) {
-        deps.log.error({ err, source }, 'could not queue an alert notification');
+        deps.log.error({ err, source: id }, 'could not queue an alert notification');
         count('error');
         send(res, 503, { error: 'queue_unavailable' });
       }
     })().catch((err: unknown) => {
-      deps.log.error({ err, source }, 'alert webhook failed');
+      deps.log.error({ err, source: id }, 'alert webhook failed');
       send(res, 500, { error: 'internal' });
     });
-  };
-}
-
-function header(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name];
-  return Array.isArray(value) ? value.join(',') : value;
-}
-
-type Parsed =
-  | {
-      ok: true;
-      group: AlertGroup | undefined;
-      eventId?: string;
-      eventType?: string;
-      ignored?: string;
-      test?: { receiver: string; groupKey: string };
-    }
-  | { ok: false; reason: string };
-
-function parse(source: AlertSource, json: unknown, now: number): Parsed {
-  const fail = (error: z.ZodError): Parsed => ({ ok: false, reason: z.prettifyError(error) });
-  if (source === 'alertmanager') {
-    const r = AlertmanagerWebhook.safeParse(json);
-    return r.success ? { ok: true, group: fromAlertmanager(r.data, now) } : fail(r.error);
-  }
-  if (source === 'grafana') {
-    const r = GrafanaWebhook.safeParse(json);
-    if (!r.success) return fail(r.error);
-    if (isGrafanaTest(r.data))
-      return { ok: true, group: undefined, test: { receiver: r.data.receiver, groupKey: r.data.groupKey } };
-    return { ok: true, group: fromGrafana(r.data, now) };
-  }
-  const r = PagerDutyEnvelope.safeParse(json);
-  if (!r.success) return fail(r.error);
-  const event = fromPagerDuty(r.data, now);
-  if (!event.act && event.invalid) return { ok: false, reason: event.reason };
-  return {
-    ok: true,
-    group: event.act ? event.group : undefined,
-    eventId: r.data.event.id,
-    eventType: r.data.event.event_type,
-    ...(event.act ? {} : { ignored: event.reason }),
   };
 }

@@ -6,7 +6,8 @@ import { type QueueBackend, type TaskQueue, Unrecoverable } from '../queue/backe
 import { createRedis } from '../queue/connection.js';
 import type { FeatureHandle, Runtime } from '../runtime.js';
 import { IncidentService } from './incident-service.js';
-import { createReceiver, type TestNote } from './receivers.js';
+import { receiverFor, type TestNote } from './receivers.js';
+import { ALERT_SOURCES, sourceById } from './sources/index.js';
 import { type IncidentStore, MemoryIncidentStore, RedisIncidentStore } from './store.js';
 
 export const INCIDENT_QUEUES = {
@@ -57,7 +58,11 @@ export function defineIncidentNotes(
 /** Says at start-up which webhooks will be refused for lack of credentials, or accepted without any. */
 function warnAboutWebhookAuth(
   log: Runtime['log'],
-  deps: { webhookToken: string | undefined; allowUnauthenticated: boolean; pagerDutySecrets: string[] },
+  deps: {
+    webhookToken: string | undefined;
+    allowUnauthenticated: boolean;
+    signingSecrets: Readonly<Record<string, readonly string[]>>;
+  },
 ): void {
   if (deps.webhookToken) return;
   if (deps.allowUnauthenticated) {
@@ -66,9 +71,10 @@ function warnAboutWebhookAuth(
     );
     return;
   }
-  const refused = deps.pagerDutySecrets.length
-    ? '/webhooks/alertmanager and /webhooks/grafana'
-    : '/webhooks/alertmanager, /webhooks/grafana and /webhooks/pagerduty';
+  const paths = ALERT_SOURCES.filter((s) => (deps.signingSecrets[s.id]?.length ?? 0) === 0).map(
+    (s) => `/webhooks/${s.id}`,
+  );
+  const refused = paths.length > 1 ? `${paths.slice(0, -1).join(', ')} and ${paths.at(-1)}` : paths.join('');
   log.warn(
     { refused },
     'alert webhooks are refused: OPSBOT_WEBHOOK_TOKEN is not set (set it, or PAGERDUTY_WEBHOOK_SECRET for PagerDuty; OPSBOT_WEBHOOK_ALLOW_UNAUTHENTICATED=true accepts them without, for local use only)',
@@ -141,7 +147,9 @@ export async function startIncidents(runtime: Runtime): Promise<FeatureHandle<In
           INCIDENT_QUEUES.testNotes,
           async (task) => {
             const receiver = String(task.data.receiver);
-            const text = `Grafana test notification received from contact point "${receiver}"; the webhook works and no incident was opened.`;
+            const name = sourceById(String(task.data.source))?.name ?? String(task.data.source);
+            const from = task.data.from ?? `contact point "${receiver}"`;
+            const text = `${name} test notification received from ${from}; the webhook works and no incident was opened.`;
             await runtime.chat.post(testChannel, message(text, { lines: [`:white_check_mark: ${text}`] }));
           },
           { concurrency: 1, attempts: 5 },
@@ -154,21 +162,18 @@ export async function startIncidents(runtime: Runtime): Promise<FeatureHandle<In
       now: () => runtime.clock.now(),
       webhookToken: runtime.env.OPSBOT_WEBHOOK_TOKEN,
       allowUnauthenticated: runtime.env.OPSBOT_WEBHOOK_ALLOW_UNAUTHENTICATED,
-      pagerDutySecrets: (runtime.env.PAGERDUTY_WEBHOOK_SECRET ?? '')
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
+      signingSecrets: Object.fromEntries(
+        ALERT_SOURCES.map((source) => [source.id, source.secrets?.(runtime.env) ?? []]),
+      ),
       queue: alerts,
       testNotes,
     };
     warnAboutWebhookAuth(log, deps);
     return {
       services: incidentCommandsOf(service, store),
-      routes: {
-        'POST /webhooks/alertmanager': createReceiver('alertmanager', deps),
-        'POST /webhooks/grafana': createReceiver('grafana', deps),
-        'POST /webhooks/pagerduty': createReceiver('pagerduty', deps),
-      },
+      routes: Object.fromEntries(
+        ALERT_SOURCES.map((source) => [`POST /webhooks/${source.id}`, receiverFor(source, deps)]),
+      ),
       async channelContext(channelId) {
         const found = await service.lookup(channelId);
         if (!found) return undefined;

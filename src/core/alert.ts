@@ -16,7 +16,8 @@ export type Alert = z.infer<typeof Alert>;
 
 /** One notification about one alert group, whatever the source. */
 export const AlertGroup = z.object({
-  source: z.enum(['alertmanager', 'grafana', 'pagerduty']),
+  /** The id of the source it came from (see src/alerts/sources). */
+  source: z.string().min(1),
   /** The source's own group key: Alertmanager/Grafana groupKey, PagerDuty incident id. */
   groupKey: z.string().min(1),
   status: z.enum(['firing', 'resolved']),

@@ -29,7 +29,8 @@ export type IncidentAction = z.infer<typeof IncidentAction>;
 export const Incident = z.object({
   id: z.string(),
   key: z.string(),
-  source: z.enum(['alertmanager', 'grafana', 'pagerduty', 'manual']),
+  /** The alert source's id, or `manual` for one declared by hand. */
+  source: z.string().min(1),
   title: z.string(),
   severity: z.string(),
   status: z.enum(['open', 'resolved']),
@@ -158,12 +159,15 @@ export type GroupDecision = 'open' | 'update' | 'reopen' | 'open-linked' | 'igno
 /**
  * What a notification does to the group's current incident: a first firing opens one; a re-fire
  * within `reopenWindowMs` of resolution reopens it (a flap); a later one opens a new, linked one.
+ * `refireAfterResolve`: the source states current state, so a firing after a resolve is new even
+ * when its timestamp is not newer.
  */
 export function decideGroup(
-  current: Pick<Incident, 'status' | 'resolvedAt' | 'alerts' | 'source'> | undefined,
+  current: Pick<Incident, 'status' | 'resolvedAt' | 'alerts'> | undefined,
   group: Pick<AlertGroup, 'alerts'>,
   now: number,
   reopenWindowMs: number,
+  refireAfterResolve = false,
 ): GroupDecision {
   const firing = group.alerts.filter((a) => a.status === 'firing');
   if (!current) return firing.length > 0 ? 'open' : 'ignore';
@@ -171,9 +175,7 @@ export function decideGroup(
   // A resolved incident only wakes up for an alert that fired after what it already knows.
   const fresh = firing.filter((a) => {
     const known = current.alerts[a.fingerprint];
-    return (
-      !known || alertTime(a) > known.at || (current.source === 'pagerduty' && known.status === 'resolved')
-    );
+    return !known || alertTime(a) > known.at || (refireAfterResolve && known.status === 'resolved');
   });
   if (fresh.length === 0) return 'ignore';
   return now - (current.resolvedAt ?? 0) <= reopenWindowMs ? 'reopen' : 'open-linked';
@@ -235,9 +237,14 @@ const LINK_KEYS = ['runbook_url', 'dashboard_url', 'runbook', 'dashboard'] as co
 
 /**
  * The pinned summary: severity, what fired, labels, annotations, links, and action buttons. Every
- * piece of alert text is escaped for mrkdwn; links are drawn only for http(s) URLs.
+ * piece of alert text is escaped for mrkdwn; links are drawn only for http(s) URLs. `silenceURL`
+ * is the source's own silence link, used when the alerts carry none.
  */
-export function summaryMessage(incident: Incident, buttons: Button[] = []): Message {
+export function summaryMessage(
+  incident: Incident,
+  buttons: Button[] = [],
+  options: { silenceURL?: string | undefined } = {},
+): Message {
   const alerts = Object.values(incident.alerts);
   const firing = alerts.filter((a) => a.status === 'firing');
   const icon = incident.status === 'resolved' ? ':white_check_mark:' : ':rotating_light:';
@@ -251,17 +258,7 @@ export function summaryMessage(incident: Incident, buttons: Button[] = []): Mess
   }
   if (first?.dashboardURL) links.push(slackLink(first.dashboardURL, 'dashboard'));
   if (first?.silenceURL) links.push(slackLink(first.silenceURL, 'silence'));
-  else if (incident.externalURL && incident.source === 'alertmanager') {
-    const filter = Object.entries(incident.labels)
-      .map(([k, v]) => `${k}="${v}"`)
-      .join(',');
-    links.push(
-      slackLink(
-        `${incident.externalURL}/#/silences/new?filter=${encodeURIComponent(`{${filter}}`)}`,
-        'silence',
-      ),
-    );
-  }
+  else if (options.silenceURL) links.push(slackLink(options.silenceURL, 'silence'));
   const listed = firing
     .slice(0, 10)
     .map((a) =>

@@ -1,8 +1,8 @@
 import { Octokit } from '@octokit/rest';
 import { WebClient } from '@slack/web-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AlertmanagerWebhook, fromAlertmanager } from '../../src/alerts/alertmanager.js';
 import { IncidentService } from '../../src/alerts/incident-service.js';
+import { AlertmanagerWebhook, fromAlertmanager } from '../../src/alerts/sources/alertmanager/index.js';
 import { MemoryIncidentStore } from '../../src/alerts/store.js';
 import { OpsbotConfig } from '../../src/config/schema.js';
 import type { AlertGroup } from '../../src/core/alert.js';

@@ -62,7 +62,7 @@ describe('PagerDuty v3 webhooks: every documented event type', () => {
       metrics,
       now: () => Date.parse('2026-11-23T10:01:05Z'),
       webhookToken: undefined,
-      pagerDutySecrets: [PAGERDUTY_SECRET],
+      signingSecrets: { pagerduty: [PAGERDUTY_SECRET] },
       queue: {
         add: async (id, data) => {
           queued.push({ id, group: data.group });

@@ -20,7 +20,6 @@ async function receiver(deps: Partial<ReceiverDeps>) {
     metrics: createMetrics(),
     now: () => 0,
     webhookToken: undefined,
-    pagerDutySecrets: [],
     queue: {
       add: async (id) => {
         queued.push(id);

@@ -1,10 +1,14 @@
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { AlertmanagerWebhook, fromAlertmanager } from '../../src/alerts/alertmanager.js';
-import { fromGrafana, GrafanaWebhook } from '../../src/alerts/grafana.js';
 import { runbookArgs } from '../../src/alerts/incident-service.js';
-import { fromPagerDuty, PagerDutyEnvelope, verifyPagerDutySignature } from '../../src/alerts/pagerduty.js';
+import { AlertmanagerWebhook, fromAlertmanager } from '../../src/alerts/sources/alertmanager/index.js';
+import { fromGrafana, GrafanaWebhook } from '../../src/alerts/sources/grafana/index.js';
+import {
+  fromPagerDuty,
+  PagerDutyEnvelope,
+  verifyPagerDutySignature,
+} from '../../src/alerts/sources/pagerduty/index.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Alert } from '../../src/core/alert.js';
 import {

@@ -30,7 +30,6 @@ describe('alert webhooks', () => {
       metrics: createMetrics(),
       now: () => 0,
       webhookToken: undefined,
-      pagerDutySecrets: [],
       queue: { add: async () => ({ duplicate: false }) },
     });
     const { req, res, sent } = brokenRequest();

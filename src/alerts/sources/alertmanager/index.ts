@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import type { Alert, AlertGroup } from '../core/alert.js';
+import type { Alert, AlertGroup } from '../../../core/alert.js';
+import { hashOf } from '../../hash.js';
+import { authenticateBearer, defineSource } from '../source.js';
 
 export const Labels = z.record(z.string(), z.string());
 
@@ -67,3 +69,29 @@ export function toAlert(a: {
     ...(a.dashboardURL ? { dashboardURL: a.dashboardURL } : {}),
   };
 }
+
+/**
+ * Alertmanager's webhook receiver. A group is its groupKey; a redelivery is the same body again.
+ * It has no test button, and its silences live at `<externalURL>/#/silences/new`.
+ */
+export const alertmanager = defineSource<AlertmanagerWebhook>({
+  id: 'alertmanager',
+  name: 'Alertmanager',
+  authenticate: authenticateBearer,
+  parse(body, receivedAt) {
+    const r = AlertmanagerWebhook.safeParse(body);
+    if (!r.success) return { ok: false, reason: z.prettifyError(r.error) };
+    return { ok: true, payload: r.data, group: fromAlertmanager(r.data, receivedAt) };
+  },
+  deliveryId: (payload, _group, delivery) =>
+    `${hashOf(payload.groupKey)}-${hashOf(delivery.raw.toString('utf8'), 24)}`,
+  isTest: () => undefined,
+  invalidBodies: 'reject',
+  silenceURL(incident) {
+    if (!incident.externalURL) return undefined;
+    const filter = Object.entries(incident.labels)
+      .map(([k, v]) => `${k}="${v}"`)
+      .join(',');
+    return `${incident.externalURL}/#/silences/new?filter=${encodeURIComponent(`{${filter}}`)}`;
+  },
+});

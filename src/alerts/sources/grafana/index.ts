@@ -1,6 +1,8 @@
 import { z } from 'zod';
-import type { AlertGroup } from '../core/alert.js';
-import { AlertmanagerAlert, Labels, toAlert } from './alertmanager.js';
+import type { AlertGroup } from '../../../core/alert.js';
+import { hashOf } from '../../hash.js';
+import { AlertmanagerAlert, Labels, toAlert } from '../alertmanager/index.js';
+import { authenticateBearer, defineSource } from '../source.js';
 
 /** Grafana unified alerting's webhook contact point (Alertmanager's shape plus title, state and URLs). */
 export const GrafanaWebhook = z.object({
@@ -60,3 +62,26 @@ export function isGrafanaTest(body: GrafanaWebhook): boolean {
       !('grafana_folder' in a.labels),
   );
 }
+
+/** Grafana's webhook contact point: Alertmanager's shape, with a Test button that opens no incident. */
+export const grafana = defineSource<GrafanaWebhook>({
+  id: 'grafana',
+  name: 'Grafana',
+  authenticate: authenticateBearer,
+  parse(body, receivedAt) {
+    const r = GrafanaWebhook.safeParse(body);
+    if (!r.success) return { ok: false, reason: z.prettifyError(r.error) };
+    return { ok: true, payload: r.data, group: fromGrafana(r.data, receivedAt) };
+  },
+  deliveryId: (payload, _group, delivery) =>
+    `${hashOf(payload.groupKey)}-${hashOf(delivery.raw.toString('utf8'), 24)}`,
+  isTest: (payload) =>
+    isGrafanaTest(payload)
+      ? {
+          key: payload.groupKey,
+          receiver: payload.receiver,
+          from: `contact point "${payload.receiver}"`,
+        }
+      : undefined,
+  invalidBodies: 'reject',
+});

@@ -1,6 +1,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import type { AlertGroup } from '../core/alert.js';
+import type { AlertGroup } from '../../../core/alert.js';
+import { hashOf } from '../../hash.js';
+import { authenticateBearer, defineSource } from '../source.js';
 
 /**
  * The v3 webhook envelope, common to every event type; only this is checked before the event type
@@ -99,3 +101,47 @@ export function verifyPagerDutySignature(
     return given.some((g) => g.length === expected.length && timingSafeEqual(g, expected));
   });
 }
+
+/**
+ * PagerDuty's v3 webhooks: signed with the subscription's secret (PAGERDUTY_WEBHOOK_SECRET) when
+ * set, else the bearer token. A group is a PagerDuty incident; a redelivery keeps its X-Webhook-Id.
+ */
+export const pagerduty = defineSource<PagerDutyEnvelope>({
+  id: 'pagerduty',
+  name: 'PagerDuty',
+  authenticate(delivery, credentials) {
+    const secrets = credentials.signingSecrets.pagerduty ?? [];
+    if (secrets.length === 0) return authenticateBearer(delivery, credentials);
+    return verifyPagerDutySignature(delivery.raw, delivery.header('x-pagerduty-signature'), [...secrets])
+      ? 'ok'
+      : 'denied';
+  },
+  parse(body, receivedAt) {
+    const r = PagerDutyEnvelope.safeParse(body);
+    if (!r.success) return { ok: false, reason: z.prettifyError(r.error) };
+    const event = fromPagerDuty(r.data, receivedAt);
+    if (event.act) return { ok: true, payload: r.data, group: event.group };
+    if (event.invalid) return { ok: false, reason: event.reason };
+    return {
+      ok: true,
+      payload: r.data,
+      ignored: event.reason,
+      fields: { eventType: r.data.event.event_type },
+      ...(r.data.event.event_type === PAGERDUTY_PING
+        ? { notice: 'PagerDuty test event (pagey.ping) received; the webhook works' }
+        : {}),
+    };
+  },
+  deliveryId: (payload, _group, delivery) => hashOf(delivery.header('x-webhook-id') ?? payload.event.id, 24),
+  // "Send Test Event" is pagey.ping: acknowledged and logged (see parse), not a test note.
+  isTest: () => undefined,
+  // PagerDuty drops a 4xx without retrying and disables the subscription after three in a row,
+  // discarding what is queued behind them: only credentials and non-JSON get a 4xx.
+  invalidBodies: 'acknowledge',
+  secrets: (env) =>
+    (env.PAGERDUTY_WEBHOOK_SECRET ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  refireAfterResolve: true,
+});
