@@ -48,6 +48,14 @@ module.exports = {
       to: { path: '^src/(alerts|preview|runbooks)/' },
     },
     {
+      name: 'incident-service-uses-ports',
+      comment:
+        'The incident service talks to chat and the issue tracker through src/ports.ts (IncidentChat, IssueTracker); the Slack and GitHub adapters are wired in src/alerts/start.ts.',
+      severity: 'error',
+      from: { path: '^src/alerts/incident-service\\.ts$' },
+      to: { path: ['^src/(slack|github)/', '^node_modules/(@slack|@octokit)/'] },
+    },
+    {
       name: 'sandbox-stands-alone',
       comment:
         'The sandbox API server is a fake Kubernetes; it imports nothing of the bot, so it is never loaded by accident.',

@@ -244,6 +244,46 @@ export interface IncidentCommands {
   ): Promise<{ id: string; alreadyResolved: boolean }>;
 }
 
+/**
+ * What incidents need from chat: channels of their own, and messages in them. Failures are
+ * ExternalServiceError; one that is not `retryable` was refused and will be refused again.
+ */
+export interface IncidentChat {
+  /** Creates a public channel; `taken` when the name is in use (by anyone, archived included). */
+  createChannel(name: string): Promise<{ id: string } | { taken: true }>;
+  /** The id of the channel called `name` if this bot created it at or after `since` (ms). */
+  findOwnChannel(name: string, since: number): Promise<string | undefined>;
+  /** Sets the topic, cut to what the chat service accepts. */
+  setTopic(channel: string, topic: string): Promise<void>;
+  /** The members of the user groups with these handles (without "@"). */
+  usersOfGroups(handles: readonly string[]): Promise<string[]>;
+  /** Invites people; those already in the channel are no error. */
+  invite(channel: string, users: readonly string[]): Promise<void>;
+  /** Archives the channel; one already archived is no error. */
+  archive(channel: string): Promise<void>;
+  /** Unarchives the channel; one not archived is no error. */
+  unarchive(channel: string): Promise<void>;
+  post(channel: string, message: Message): Promise<{ ts: string }>;
+  /** A message as plain text only: for when its rich form was refused. */
+  postText(channel: string, text: string): Promise<{ ts: string }>;
+  update(channel: string, ts: string, message: Message): Promise<void>;
+}
+
+/** Where incidents are recorded as issues, with comments (GitHub). Failures are ExternalServiceError. */
+export interface IssueTracker {
+  /** The number of an issue in `repo` labelled `label` (open or closed) whose body holds `marker`. */
+  findIssue(repo: string, label: string, marker: string): Promise<number | undefined>;
+  createIssue(repo: string, issue: { title: string; body: string; labels: string[] }): Promise<number>;
+  updateIssue(
+    repo: string,
+    number: number,
+    issue: { body: string; labels: string[]; state: 'open' | 'closed' },
+  ): Promise<void>;
+  comment(repo: string, number: number, body: string): Promise<void>;
+  /** Whether a comment on the issue holds `marker`. */
+  hasComment(repo: string, number: number, marker: string): Promise<boolean>;
+}
+
 /** A namespace as previews see it: its name, labels, annotations, and whether it is being deleted. */
 export interface NamespaceView {
   name: string;

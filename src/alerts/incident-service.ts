@@ -1,11 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import type { Octokit } from '@octokit/rest';
-import type { WebClient } from '@slack/web-api';
 import type { Logger } from 'pino';
 import type { OpsbotConfig } from '../config/schema.js';
 import type { AlertGroup } from '../core/alert.js';
 import type { AuditRecord } from '../core/audit.js';
-import { StateError } from '../core/errors.js';
+import { ExternalServiceError, StateError } from '../core/errors.js';
 import {
   capAlerts,
   channelName,
@@ -28,9 +26,8 @@ import type { Button } from '../core/message.js';
 import { matchRunbooks, type Runbook } from '../core/runbook.js';
 import { gitHubText } from '../core/text.js';
 import { failpoint } from '../failpoints.js';
-import type { Clock, IncidentContext, Locks } from '../ports.js';
+import type { Clock, IncidentChat, IncidentContext, IssueTracker, Locks } from '../ports.js';
 import { RetryLater, type TaskQueue } from '../queue/backend.js';
-import { clipText, fitText, toBlocks } from '../slack/render.js';
 import { hashOf } from './hash.js';
 import { sourceById } from './sources/index.js';
 import type { IncidentStore } from './store.js';
@@ -47,8 +44,10 @@ export interface IncidentServiceDeps {
   locks: Locks;
   clock: Clock;
   log: Logger;
-  slack: WebClient | undefined;
-  octokit: Octokit | undefined;
+  /** Incident channels; without it (local mode) incidents are only recorded. */
+  chat: IncidentChat | undefined;
+  /** Incident issues; without it there are none. */
+  issues: IssueTracker | undefined;
   runbooks: readonly Runbook[];
   syncQueue(): TaskQueue<{ id: string }>;
   archiveQueue(): TaskQueue<{ id: string; resolvedAt: number }>;
@@ -60,7 +59,6 @@ export interface IncidentServiceDeps {
  */
 export class IncidentService {
   private readonly settings: IncidentsConfig;
-  private botUserId: string | undefined;
 
   constructor(private readonly deps: IncidentServiceDeps) {
     if (!deps.config.incidents) throw new Error('incidents are not configured');
@@ -240,14 +238,14 @@ export class IncidentService {
   }
 
   private hasWork(i: Incident): boolean {
-    if (!this.deps.slack) return false;
+    if (!this.deps.chat) return false;
     return (
       !i.channelId ||
       !i.invited ||
       (!i.summaryTs && !i.summaryRefused) ||
       (i.summaryDirty && Boolean(i.summaryTs)) ||
       i.outbox.length > 0 ||
-      (Boolean(this.deps.octokit) && (!i.issue || i.issueDirty || !i.resolutionDone))
+      (Boolean(this.deps.issues) && (!i.issue || i.issueDirty || !i.resolutionDone))
     );
   }
 
@@ -274,8 +272,8 @@ export class IncidentService {
   }
 
   private async syncSteps(incident: Incident): Promise<void> {
-    const slack = this.deps.slack;
-    if (!slack) return;
+    const chat = this.deps.chat;
+    if (!chat) return;
     const now = () => this.deps.clock.now();
     while (!incident.channelId) {
       // Every conversations.create call, a retry on name_taken included, takes a slot.
@@ -289,7 +287,7 @@ export class IncidentService {
         throw new RetryLater(wait, 'channel creation rate');
       }
       try {
-        await this.createChannel(slack, incident);
+        await this.createChannel(chat, incident);
       } finally {
         // The slot counts from when Slack had surely seen the call, so windows never overlap there.
         await this.deps.store.touchCreateSlot(now(), token);
@@ -298,14 +296,12 @@ export class IncidentService {
     }
     const channel = incident.channelId as string;
     if (!incident.invited) {
-      await this.setTopicAndInvite(slack, incident, channel);
+      await this.setTopicAndInvite(chat, incident, channel);
       incident.invited = true;
       await this.deps.store.put(incident);
     }
     if (incident.status === 'open' && incident.archived) {
-      await slack.conversations.unarchive({ channel }).catch((err: unknown) => {
-        if (slackError(err) !== 'not_archived') throw err;
-      });
+      await chat.unarchive(channel);
       incident.archived = false;
       await this.deps.store.put(incident);
     }
@@ -317,16 +313,12 @@ export class IncidentService {
       });
       const posted = await this.refusable(incident, 'chat.postMessage', async () => {
         try {
-          return await slack.chat.postMessage({
-            channel,
-            text: fitText(msg.text),
-            blocks: toBlocks(msg) as never,
-          });
+          return await chat.post(channel, msg);
         } catch (err) {
-          if (!refusedBySlack(err)) throw err;
+          if (!refused(err)) throw err;
           this.warnRefused(incident, 'chat.postMessage', err);
           // The summary's blocks were refused: the channel still gets its headline, as plain text.
-          return await slack.chat.postMessage({ channel, text: fitText(`${msg.text}\n${SUMMARY_REFUSED}`) });
+          return await chat.postText(channel, `${msg.text}\n${SUMMARY_REFUSED}`);
         }
       });
       if (posted?.ts) incident.summaryTs = posted.ts;
@@ -336,22 +328,18 @@ export class IncidentService {
       await this.deps.store.put(incident);
     } else if (gapOk && incident.outbox.length > 0) {
       const lines = incident.outbox.splice(0, incident.outbox.length);
-      await this.refusable(incident, 'chat.postMessage', () =>
-        slack.chat.postMessage({ channel, text: fitText(lines.join('\n')) }),
-      );
+      await this.refusable(incident, 'chat.postMessage', () => chat.postText(channel, lines.join('\n')));
       incident.lastSentAt = now();
     } else if (gapOk && incident.summaryDirty && incident.summaryTs) {
       const msg = summaryMessage(incident, await this.buttons(incident), {
         silenceURL: sourceById(incident.source)?.silenceURL?.(incident),
       });
       const ts = incident.summaryTs;
-      await this.refusable(incident, 'chat.update', () =>
-        slack.chat.update({ channel, ts, text: fitText(msg.text), blocks: toBlocks(msg) as never }),
-      );
+      await this.refusable(incident, 'chat.update', () => chat.update(channel, ts, msg));
       incident.summaryDirty = false;
       incident.lastSentAt = now();
     }
-    if (this.deps.octokit) await this.syncIssue(this.deps.octokit, incident);
+    if (this.deps.issues) await this.syncIssue(this.deps.issues, incident);
     if (incident.status === 'resolved' && !incident.resolutionDone) {
       incident.outbox.push(...resolutionLines(incident));
       incident.resolutionDone = true;
@@ -366,7 +354,7 @@ export class IncidentService {
     }
   }
 
-  private async createChannel(slack: WebClient, incident: Incident): Promise<void> {
+  private async createChannel(chat: IncidentChat, incident: Incident): Promise<void> {
     const vars = {
       ...incident.labels,
       prefix: this.settings.channelPrefix,
@@ -384,68 +372,39 @@ export class IncidentService {
       incident.nameSuffix++;
       return;
     }
-    try {
-      const created = await slack.conversations.create({ name });
-      incident.channelId = created.channel?.id as string;
+    const created = await chat.createChannel(name);
+    if ('id' in created) {
+      incident.channelId = created.id;
       incident.channelName = name;
       failpoint('incident.after-channel-create');
-    } catch (err) {
-      if (slackError(err) !== 'name_taken') throw err;
-      const ours = await this.findOwnChannel(slack, name, claimedAt);
-      if (ours) {
-        this.deps.log.info(
-          { incidentId: incident.id, channel: name },
-          'found the channel an earlier attempt made',
-        );
-        incident.channelId = ours;
-        incident.channelName = name;
-      } else incident.nameSuffix++;
+      return;
     }
+    // Taken: it is ours only if this bot made it after the claim (archived ones included).
+    const ours = await chat.findOwnChannel(name, claimedAt);
+    if (ours) {
+      this.deps.log.info(
+        { incidentId: incident.id, channel: name },
+        'found the channel an earlier attempt made',
+      );
+      incident.channelId = ours;
+      incident.channelName = name;
+    } else incident.nameSuffix++;
   }
 
-  /**
-   * The id of the channel called `name` if this bot created it after `since` (when this incident
-   * claimed the name): only then is it the one an earlier attempt made. Archived ones included.
-   */
-  private async findOwnChannel(slack: WebClient, name: string, since: number): Promise<string | undefined> {
-    this.botUserId ??= (await slack.auth.test()).user_id;
-    for await (const page of slack.paginate('conversations.list', {
-      types: 'public_channel,private_channel',
-      exclude_archived: false,
-      limit: 200,
-    })) {
-      const channels = (
-        page as { channels?: { id?: string; name?: string; creator?: string; created?: number }[] }
-      ).channels;
-      const found = channels?.find((c) => c.name === name);
-      // Slack's `created` is in whole seconds; a second of slack covers that rounding.
-      const madeSince = (found?.created ?? 0) * 1000 >= since - 1000;
-      if (found) return found.creator === this.botUserId && madeSince ? found.id : undefined;
-    }
-    return undefined;
-  }
-
-  private async setTopicAndInvite(slack: WebClient, incident: Incident, channel: string): Promise<void> {
+  private async setTopicAndInvite(chat: IncidentChat, incident: Incident, channel: string): Promise<void> {
     const topic = `${incident.severity.toUpperCase()} ${incident.title} — opened ${new Date(incident.openedAt).toISOString().slice(0, 16)}Z`;
-    await slack.conversations.setTopic({ channel, topic: clipText(topic, 250) });
+    await chat.setTopic(channel, topic);
     const members = matchRoutes(this.settings.routes, incident.labels);
     const users = new Set(members.filter((m) => !m.startsWith('@')));
     const handles = members.filter((m) => m.startsWith('@')).map((m) => m.slice(1));
-    if (handles.length) {
-      const groups = await slack.usergroups.list({ include_users: true });
-      for (const g of groups.usergroups ?? []) {
-        if (g.handle && handles.includes(g.handle)) for (const u of g.users ?? []) users.add(u);
-      }
-    }
+    if (handles.length) for (const u of await chat.usersOfGroups(handles)) users.add(u);
     if (users.size === 0) return;
-    await slack.conversations.invite({ channel, users: [...users].join(',') }).catch((err: unknown) => {
-      if (slackError(err) !== 'already_in_channel') throw err;
-    });
+    await chat.invite(channel, [...users]);
   }
 
   /**
-   * A post Slack refuses (invalid_blocks, msg_too_long, channel_not_found…) will not be accepted by
-   * retrying, so it is logged with Slack's error and skipped: the issue and the rest go on.
+   * A post chat refuses (invalid_blocks, msg_too_long, channel_not_found…) will not be accepted by
+   * retrying, so it is logged with the refusal and skipped: the issue and the rest go on.
    */
   private async refusable<T>(
     incident: Incident,
@@ -455,92 +414,74 @@ export class IncidentService {
     try {
       return await post();
     } catch (err) {
-      if (!refusedBySlack(err)) throw err;
+      if (!refused(err)) throw err;
       this.warnRefused(incident, method, err);
       return undefined;
     }
   }
 
-  private warnRefused(incident: Incident, method: string, err: unknown): void {
-    const data = (err as { data?: { response_metadata?: { messages?: unknown } } }).data;
+  private warnRefused(incident: Incident, method: string, err: ExternalServiceError): void {
     this.deps.log.warn(
       {
         incidentId: incident.id,
         channel: incident.channelId,
         method,
-        slackError: slackError(err),
-        slackMessages: data?.response_metadata?.messages,
+        slackError: err.reason,
+        detail: err.message,
       },
       'Slack refused an incident message; the incident goes on without it',
     );
   }
 
-  private async syncIssue(octokit: Octokit, incident: Incident): Promise<void> {
-    const [owner = '', repo = ''] = this.settings.repo.split('/');
+  private async syncIssue(issues: IssueTracker, incident: Incident): Promise<void> {
+    const repo = this.settings.repo;
     const labels = [`severity:${incident.severity}`, `status:${incident.status}`, 'incident'];
     const link = incident.channelId ? `<#${incident.channelId}> (#${incident.channelName ?? ''})` : undefined;
     if (!incident.issue) {
-      const title = issueTitle(incident);
       const marker = `<!-- opsbot:incident:${incident.id} -->`;
       // A retry after an issue was created but not recorded finds it by its marker.
-      const existing = incident.issueAttempted
-        ? (
-            await octokit.paginate(octokit.issues.listForRepo, {
-              owner,
-              repo,
-              labels: 'incident',
-              state: 'all',
-              per_page: 100,
-            })
-          ).find((i) => i.body?.includes(marker))
-        : undefined;
+      const existing = incident.issueAttempted ? await issues.findIssue(repo, 'incident', marker) : undefined;
       if (!incident.issueAttempted) {
         incident.issueAttempted = true;
         await this.deps.store.put(incident);
       }
-      const created =
+      const number =
         existing ??
-        (await octokit.issues.create({ owner, repo, title, labels, body: issueBody(incident, link) })).data;
-      incident.issue = created.number;
+        (await issues.createIssue(repo, {
+          title: issueTitle(incident),
+          labels,
+          body: issueBody(incident, link),
+        }));
+      incident.issue = number;
       incident.issueDirty = incident.status !== 'open';
       incident.summaryDirty = true;
       await this.deps.store.put(incident);
       if (incident.previous?.issue) {
-        await octokit.issues.createComment({
-          owner,
+        await issues.comment(
           repo,
-          issue_number: created.number,
-          body: `Follows #${incident.previous.issue}: the same alert group fired again after that incident was resolved.`,
-        });
+          number,
+          `Follows #${incident.previous.issue}: the same alert group fired again after that incident was resolved.`,
+        );
       }
     }
+    const issue = incident.issue;
     // The timeline goes on before the issue is closed, so a closed issue always has it.
     if (incident.status === 'resolved' && !incident.resolutionDone) {
       const marker = `<!-- opsbot:resolution:${incident.id}:${incident.resolvedAt} -->`;
-      const comments = await octokit.paginate(octokit.issues.listComments, {
-        owner,
-        repo,
-        issue_number: incident.issue as number,
-        per_page: 100,
-      });
-      if (!comments.some((c) => c.body?.includes(marker))) {
-        await octokit.issues.createComment({
-          owner,
+      if (!(await issues.hasComment(repo, issue, marker))) {
+        await issues.comment(
           repo,
-          issue_number: incident.issue as number,
-          body: fitGitHubBody(
+          issue,
+          fitGitHubBody(
             [marker, '### Timeline', ...timeline(incident), '', ...resolutionLines(incident, 'github')].join(
               '\n',
             ),
           ),
-        });
+        );
       }
     }
     if (incident.issueDirty) {
-      await octokit.issues.update({
-        owner,
-        repo,
-        issue_number: incident.issue as number,
+      await issues.updateIssue(repo, issue, {
         body: issueBody(incident, link),
         labels,
         state: incident.status === 'resolved' ? 'closed' : 'open',
@@ -584,16 +525,14 @@ export class IncidentService {
 
   async archive(id: string, resolvedAt: number, holder: string): Promise<void> {
     const first = await this.deps.store.get(id);
-    if (!first || !this.deps.slack) return;
+    if (!first || !this.deps.chat) return;
     await this.withLock(first.key, holder, async () => {
       const incident = await this.deps.store.get(id);
       // Reopened (or resolved again later) since this was scheduled: not this task's business.
       if (!incident?.channelId || incident.status !== 'resolved' || incident.resolvedAt !== resolvedAt)
         return;
       if (incident.archived) return;
-      await this.deps.slack?.conversations.archive({ channel: incident.channelId }).catch((err: unknown) => {
-        if (slackError(err) !== 'already_archived') throw err;
-      });
+      await this.deps.chat?.archive(incident.channelId);
       incident.archived = true;
       await this.deps.store.put(incident);
     });
@@ -702,28 +641,9 @@ function timeline(incident: Incident): string[] {
 
 const SUMMARY_REFUSED = '_(Slack refused the full summary; the incident issue has the details.)_';
 
-/** Slack errors that mean "not now" rather than "never": worth the queue's retry. */
-const TRANSIENT_SLACK_ERRORS = new Set([
-  'ratelimited',
-  'fatal_error',
-  'internal_error',
-  'service_unavailable',
-  'request_timeout',
-]);
-
-/** Slack answered ok:false with an error retrying will not change (as opposed to a transport failure). */
-function refusedBySlack(err: unknown): boolean {
-  const error = slackError(err);
-  return (
-    (err as { code?: string }).code === 'slack_webapi_platform_error' &&
-    error !== undefined &&
-    !TRANSIENT_SLACK_ERRORS.has(error)
-  );
-}
-
-function slackError(err: unknown): string | undefined {
-  const data = (err as { data?: { error?: unknown } }).data;
-  return typeof data?.error === 'string' ? data.error : undefined;
+/** The chat service answered with a refusal that retrying will not change (not a transport failure). */
+function refused(err: unknown): err is ExternalServiceError {
+  return err instanceof ExternalServiceError && !err.retryable;
 }
 
 const SAFE_VALUE = /^[A-Za-z0-9._:/@-]{1,200}$/;

@@ -1,10 +1,12 @@
 import { AlertGroup } from '../core/alert.js';
 import { AuditRecord } from '../core/audit.js';
 import { message } from '../core/message.js';
+import { GitHubIssueTracker } from '../github/issue-tracker.js';
 import type { IncidentCommands } from '../ports.js';
 import { type QueueBackend, type TaskQueue, Unrecoverable } from '../queue/backend.js';
 import { createRedis } from '../queue/connection.js';
 import type { FeatureHandle, Runtime } from '../runtime.js';
+import { SlackIncidentChat } from '../slack/incident-chat.js';
 import { IncidentService } from './incident-service.js';
 import { receiverFor, type TestNote } from './receivers.js';
 import { ALERT_SOURCES, sourceById } from './sources/index.js';
@@ -110,8 +112,8 @@ export async function startIncidents(runtime: Runtime): Promise<FeatureHandle<In
       locks: runtime.locks,
       clock: runtime.clock,
       log,
-      slack: runtime.slackClient,
-      octokit: runtime.octokit,
+      chat: runtime.slackClient ? new SlackIncidentChat(runtime.slackClient) : undefined,
+      issues: runtime.octokit ? new GitHubIssueTracker(runtime.octokit) : undefined,
       runbooks: runtime.runbooks ?? [],
       syncQueue: () => queues.sync!,
       archiveQueue: () => queues.archive!,

@@ -20,16 +20,38 @@ export interface SlackChatOptions {
   now?: () => number;
 }
 
-function slackError(err: unknown, method: string): ExternalServiceError {
+/** Slack errors that mean "not now" rather than "never": worth the queue's retry. */
+const TRANSIENT_SLACK_ERRORS = new Set([
+  'ratelimited',
+  'fatal_error',
+  'internal_error',
+  'service_unavailable',
+  'request_timeout',
+]);
+
+/** A Web API failure as our error; `reason` is Slack's error code (name_taken, invalid_blocks…). */
+export function slackError(err: unknown, method: string): ExternalServiceError {
   const data = (err as { data?: { error?: string } }).data;
   const code = (err as { code?: string }).code;
-  // Platform errors (channel_not_found, not_in_channel…) will not fix themselves; transport errors may.
-  const retryable = code !== 'slack_webapi_platform_error';
-  return new ExternalServiceError('slack', `Slack ${method} failed: ${data?.error ?? code ?? 'error'}`, {
-    retryable,
-    cause: err,
-    ...(data?.error ? { reason: data.error } : {}),
-  });
+  // Platform errors (channel_not_found, not_in_channel…) will not fix themselves; transport errors
+  // and Slack's own trouble may.
+  const retryable =
+    code !== 'slack_webapi_platform_error' ||
+    typeof data?.error !== 'string' ||
+    TRANSIENT_SLACK_ERRORS.has(data.error);
+  // Slack explains a refusal (invalid_blocks…) in response_metadata.messages: keep that for the logs.
+  const messages = (err as { data?: { response_metadata?: { messages?: unknown } } }).data?.response_metadata
+    ?.messages;
+  const detail = Array.isArray(messages) && messages.length ? ` (${messages.join('; ')})` : '';
+  return new ExternalServiceError(
+    'slack',
+    `Slack ${method} failed: ${data?.error ?? code ?? 'error'}${detail}`,
+    {
+      retryable,
+      cause: err,
+      ...(data?.error ? { reason: data.error } : {}),
+    },
+  );
 }
 
 /**

@@ -6,9 +6,11 @@ import { AlertmanagerWebhook, fromAlertmanager } from '../../src/alerts/sources/
 import { MemoryIncidentStore } from '../../src/alerts/store.js';
 import { OpsbotConfig } from '../../src/config/schema.js';
 import type { AlertGroup } from '../../src/core/alert.js';
+import { GitHubIssueTracker } from '../../src/github/issue-tracker.js';
 import { createLogger } from '../../src/logger.js';
 import { RetryLater } from '../../src/queue/backend.js';
 import { MemoryLocks } from '../../src/queue/memory-state.js';
+import { SlackIncidentChat } from '../../src/slack/incident-chat.js';
 import { type GitHubFake, startGitHubFake } from '../fakes/github.js';
 import { type SlackFake, startSlackFake } from '../fakes/slack.js';
 import { alertFixture, INCIDENT_REPO } from '../helpers/alerts.js';
@@ -30,8 +32,10 @@ function setup(slackFake: SlackFake, github: GitHubFake) {
     locks: new MemoryLocks(),
     clock: { now: () => now },
     log: createLogger('silent'),
-    slack: new WebClient('xoxb-sec', { slackApiUrl: slackFake.url, retryConfig: { retries: 0 } }),
-    octokit: new Octokit({ auth: 'ghp_sec', baseUrl: github.url }),
+    chat: new SlackIncidentChat(
+      new WebClient('xoxb-sec', { slackApiUrl: slackFake.url, retryConfig: { retries: 0 } }),
+    ),
+    issues: new GitHubIssueTracker(new Octokit({ auth: 'ghp_sec', baseUrl: github.url })),
     runbooks: [],
     syncQueue: () => ({
       add: async (_id, data) => {

@@ -7,9 +7,11 @@ import { MemoryIncidentStore } from '../../src/alerts/store.js';
 import { OpsbotConfig } from '../../src/config/schema.js';
 import type { AlertGroup } from '../../src/core/alert.js';
 import { dateStamp } from '../../src/core/incident.js';
+import { GitHubIssueTracker } from '../../src/github/issue-tracker.js';
 import { createLogger } from '../../src/logger.js';
 import { RetryLater } from '../../src/queue/backend.js';
 import { MemoryLocks } from '../../src/queue/memory-state.js';
+import { SlackIncidentChat } from '../../src/slack/incident-chat.js';
 import { type GitHubFake, startGitHubFake } from '../fakes/github.js';
 import { type SlackFake, startSlackFake } from '../fakes/slack.js';
 import { alertFixture, INCIDENT_REPO } from '../helpers/alerts.js';
@@ -34,8 +36,10 @@ function setup(slackFake: SlackFake, github: GitHubFake, options: { eagerWorker?
     locks: new MemoryLocks(),
     clock: { now: () => now },
     log: createLogger('silent'),
-    slack: new WebClient('xoxb-svc', { slackApiUrl: slackFake.url, retryConfig: { retries: 0 } }),
-    octokit: new Octokit({ auth: 'ghp_svc', baseUrl: github.url }),
+    chat: new SlackIncidentChat(
+      new WebClient('xoxb-svc', { slackApiUrl: slackFake.url, retryConfig: { retries: 0 } }),
+    ),
+    issues: new GitHubIssueTracker(new Octokit({ auth: 'ghp_svc', baseUrl: github.url })),
     runbooks: [],
     syncQueue: () => ({
       add: async (_id, data) => {
