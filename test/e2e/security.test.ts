@@ -235,7 +235,10 @@ describe('security boundaries of a running bot', () => {
     );
     try {
       const warning = worker.lines.find((l) => String(l.msg).startsWith('alert webhooks are refused'));
-      expect(warning).toMatchObject({ level: 40, refused: '/webhooks/alertmanager and /webhooks/grafana' });
+      expect(warning).toMatchObject({
+        level: 40,
+        refused: '/webhooks/alertmanager, /webhooks/grafana and /webhooks/datadog',
+      });
       const firing = alertFixture('alertmanager-firing.json');
       for (const token of [null, 'anything']) {
         const res = await postWebhook(worker.url, 'alertmanager', firing, { token });

@@ -18,7 +18,7 @@ export interface PostResult {
 /** Posts a webhook as the source does: JSON, with the bearer token unless told otherwise. */
 export async function postWebhook(
   botUrl: string,
-  source: 'alertmanager' | 'grafana' | 'pagerduty',
+  source: 'alertmanager' | 'grafana' | 'pagerduty' | 'datadog',
   payload: unknown,
   options: { token?: string | null; headers?: Record<string, string>; raw?: string } = {},
 ): Promise<PostResult> {
