@@ -4,7 +4,7 @@ import type { IncidentCommands } from '../ports.js';
 import { defineFeature } from '../runtime.js';
 
 /**
- * Incidents from alerts: Alertmanager, Grafana and PagerDuty webhooks open a channel and an issue,
+ * Incidents from alerts: the webhooks of every source in ./sources open a channel and an issue,
  * and `/ops incident declare|resolve` do it by hand. On when opsbot.yml has `incidents:`.
  */
 export const incidentsFeature = defineFeature<IncidentCommands>({
