@@ -78,10 +78,18 @@ export class IncidentService {
   /** One notification of an alert group: open, update, reopen or resolve its incident. */
   async handleGroup(group: AlertGroup, holder: string): Promise<void> {
     const key = `${group.source}:${group.groupKey}`;
-    await this.withLock(key, holder, async () => {
+    // The lock is the incident's: a group that joins another source's incident takes that one's.
+    const planned = await this.findIncident(group, key, this.deps.clock.now());
+    const lockKey = planned.incident?.key ?? key;
+    await this.withLock(lockKey, holder, async () => {
       const now = this.deps.clock.now();
-      const currentId = await this.deps.store.current(key);
-      let incident = currentId ? await this.deps.store.get(currentId) : undefined;
+      const found = await this.findIncident(group, key, now);
+      if ((found.incident?.key ?? key) !== lockKey) throw new RetryLater(LOCK_RETRY_MS, 'incident changed');
+      let incident = found.incident;
+      if (incident && found.joins) {
+        await this.deps.store.setCurrent(key, incident.id);
+        this.join(incident, group);
+      }
       const decision = decideGroup(
         incident,
         group,
@@ -101,6 +109,7 @@ export class IncidentService {
           };
         }
         await this.deps.store.setCurrent(key, incident.id);
+        await this.indexForJoins(incident, group);
         this.deps.log.info(
           { incidentId: incident.id, key, linkedTo: incident.previous?.id },
           'incident opened',
@@ -142,6 +151,70 @@ export class IncidentService {
     });
   }
 
+  /**
+   * The incident a notification belongs to: its group's own; else an open incident of another
+   * source that it names (PagerDuty's incident_key) or that it agrees with on the correlation
+   * labels within the window, which it then joins.
+   */
+  private async findIncident(
+    group: AlertGroup,
+    key: string,
+    now: number,
+  ): Promise<{ incident: Incident | undefined; joins: boolean }> {
+    const store = this.deps.store;
+    const currentId = await store.current(key);
+    if (currentId) return { incident: await store.get(currentId), joins: false };
+    const candidates = (group.joins ?? []).map((k) => `dedup:${k}`);
+    const correlation = this.correlationKey(group);
+    for (const alias of [...candidates, ...(correlation ? [`correlate:${correlation}`] : [])]) {
+      const id = await store.current(alias);
+      const target = id ? await store.get(id) : undefined;
+      if (target?.status !== 'open' || target.source === 'manual') continue;
+      const fromOtherSource =
+        target.source !== group.source && !target.sources.some((s) => s.id === group.source);
+      const named = alias.startsWith('dedup:');
+      if (fromOtherSource && (named || now - target.openedAt <= this.settings.correlation.window))
+        return { incident: target, joins: true };
+    }
+    return { incident: undefined, joins: false };
+  }
+
+  /** What makes alerts of two sources the same problem: the values of the correlation labels, all present. */
+  private correlationKey(group: AlertGroup): string | undefined {
+    const s = this.settings;
+    const labels = { ...commonLabels(group.alerts), ...group.commonLabels };
+    const names = s.correlation.labels ?? ['alertname', s.envLabel, s.deploymentLabel];
+    const values = names.map((name) => (Object.hasOwn(labels, name) ? labels[name] : undefined));
+    if (values.some((v) => v === undefined || v === '')) return undefined;
+    return hashOf(JSON.stringify([names, values]), 32);
+  }
+
+  /** Lets other sources find a newly opened incident: by the keys they carry, and by its correlation labels. */
+  private async indexForJoins(incident: Incident, group: AlertGroup): Promise<void> {
+    const keys = sourceById(group.source)?.dedupKeys?.(group) ?? [];
+    for (const k of keys) await this.deps.store.setCurrent(`dedup:${k}`, incident.id);
+    const correlation = this.correlationKey(group);
+    if (correlation) await this.deps.store.setCurrent(`correlate:${correlation}`, incident.id);
+  }
+
+  /** Another source's group joins an open incident: no second channel or issue, one more source listed. */
+  private join(incident: Incident, group: AlertGroup): void {
+    incident.sources.push({
+      id: group.source,
+      key: group.groupKey,
+      ...(group.link ? { link: group.link } : {}),
+    });
+    const name = sourceById(group.source)?.name ?? group.source;
+    if (incident.channelId)
+      incident.outbox.push(`:link: ${name} reports the same problem; it is part of this incident.`);
+    incident.summaryDirty = true;
+    incident.issueDirty = true;
+    this.deps.log.info(
+      { incidentId: incident.id, source: group.source, groupKey: group.groupKey },
+      'alert group joined an open incident of another source',
+    );
+  }
+
   private newIncident(key: string, group: AlertGroup, now: number): Incident {
     const labels = { ...commonLabels(group.alerts), ...group.commonLabels };
     const severity = labels[this.settings.severityLabel] ?? 'unknown';
@@ -160,6 +233,7 @@ export class IncidentService {
       ...(group.externalURL ? { externalURL: group.externalURL } : {}),
       ...target,
       alerts: {},
+      sources: [{ id: group.source, key: group.groupKey, ...(group.link ? { link: group.link } : {}) }],
       truncatedAlerts: 0,
       droppedAlerts: 0,
       notifications: 0,

@@ -97,6 +97,17 @@ export const Incidents = z.strictObject({
   environment: z.string().min(1).optional(),
   /** Alerts kept in one incident's record (the most recent); older ones are dropped but still counted. */
   maxAlerts: z.int().min(10).default(200),
+  /**
+   * Alerts of different sources about the same problem join one open incident: those whose labels
+   * agree on `labels` (by default alertname and the envLabel and deploymentLabel labels), within
+   * `window` of the incident's opening.
+   */
+  correlation: z
+    .strictObject({
+      labels: z.array(z.string().min(1)).min(1).optional(),
+      window: Duration.default(900_000),
+    })
+    .default({ window: 900_000 }),
   /** Where a Grafana contact point's "Test" notification is acknowledged (a channel id or #name); without it, only logged. */
   testChannel: z.string().min(1).optional(),
 });

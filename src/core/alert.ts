@@ -26,6 +26,10 @@ export const AlertGroup = z.object({
   commonAnnotations: z.record(z.string(), z.string()).default({}),
   externalURL: z.string().optional(),
   alerts: z.array(Alert),
+  /** Where the source shows this group (a PagerDuty incident's page); listed in the summary. */
+  link: z.string().optional(),
+  /** Keys naming an incident another source opened, which this group is part of (PagerDuty's incident_key). */
+  joins: z.array(z.string()).optional(),
   /** Alerts the source left out of this notification (Alertmanager max_alerts). */
   truncatedAlerts: z.int().min(0).default(0),
   receivedAt: z.number(),

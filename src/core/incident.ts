@@ -45,6 +45,8 @@ export const Incident = z.object({
   environment: z.string().optional(),
   deployment: z.string().optional(),
   alerts: z.record(z.string(), StoredAlert).default({}),
+  /** Every source whose alerts are part of this incident: the one that opened it, then those that joined. */
+  sources: z.array(z.object({ id: z.string(), key: z.string(), link: z.string().optional() })).default([]),
   /** The most alerts a source said it left out of one notification. */
   truncatedAlerts: z.int().default(0),
   /** Alerts dropped from `alerts` to keep the record small (see capAlerts); still counted everywhere. */
@@ -281,10 +283,26 @@ export function summaryMessage(
       ['Labels', slackText(describeLabels(incident.labels)) || 'none'],
       ...(links.length ? ([['Links', links.join(' · ')]] as [string, string][]) : []),
       ...(incident.flaps ? ([['Flaps', String(incident.flaps)]] as [string, string][]) : []),
+      ...(incident.sources.length > 1
+        ? ([
+            [
+              'Sources',
+              incident.sources
+                .map((s) => (s.link ? `${s.id} (${slackLink(s.link, s.key)})` : s.id))
+                .join(' · '),
+            ],
+          ] as [string, string][])
+        : []),
     ],
     buttons,
-    context: [`source ${incident.source}`, `incident ${incident.id}`],
+    context: [`source ${sourceNames(incident)}`, `incident ${incident.id}`],
   });
+}
+
+/** The sources of an incident, the one that opened it first: "alertmanager + pagerduty". */
+export function sourceNames(incident: Pick<Incident, 'source' | 'sources'>): string {
+  const ids = [incident.source, ...incident.sources.map((s) => s.id)];
+  return [...new Set(ids)].join(' + ');
 }
 
 /** A label value shown in a summary or an issue row; one huge value must not crowd out the others. */
@@ -347,7 +365,10 @@ export function issueBody(incident: Incident, channelLink: string | undefined): 
   const unlisted = totalAlerts(incident) - incident.truncatedAlerts - alerts.length;
   const body = [
     `**Severity:** ${gitHubText(incident.severity)}  `,
-    `**Source:** ${incident.source}  `,
+    `**Source:** ${sourceNames(incident)}  `,
+    ...incident.sources
+      .filter((s) => s.link !== undefined && /^https:\/\/[^\s()<>[\]]+$/.test(s.link))
+      .map((s) => `**${s.id}:** [${gitHubText(s.key)}](${s.link})  `),
     `**Opened:** ${new Date(incident.openedAt).toISOString()}  `,
     ...(channelLink ? [`**Channel:** ${channelLink}  `] : []),
     ...(incident.previous?.issue ? [`**Follows:** #${incident.previous.issue}  `] : []),

@@ -75,6 +75,11 @@ export interface AlertSource<P = unknown> {
    * even when its timestamp is not newer (PagerDuty incidents).
    */
   readonly refireAfterResolve?: boolean;
+  /**
+   * Keys under which another source names this group's incident: Alertmanager's PagerDuty
+   * integration sends the SHA-256 of the group key as dedup_key, which PagerDuty's incident_key repeats.
+   */
+  dedupKeys?(group: AlertGroup): string[];
   /** A link that silences the incident's alerts at the source, when it has one. */
   silenceURL?(incident: Pick<Incident, 'externalURL' | 'labels'>): string | undefined;
 }

@@ -87,6 +87,8 @@ export const alertmanager = defineSource<AlertmanagerWebhook>({
     `${hashOf(payload.groupKey)}-${hashOf(delivery.raw.toString('utf8'), 24)}`,
   isTest: () => undefined,
   invalidBodies: 'reject',
+  // notify/pagerduty: dedup_key is key.Hash(), the SHA-256 hex of the group key this webhook sends.
+  dedupKeys: (group) => [hashOf(group.groupKey, 64)],
   silenceURL(incident) {
     if (!incident.externalURL) return undefined;
     const filter = Object.entries(incident.labels)

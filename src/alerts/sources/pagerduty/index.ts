@@ -29,6 +29,8 @@ export const PagerDutyIncident = z.object({
   urgency: z.enum(['high', 'low']).default('high'),
   priority: z.object({ summary: z.string() }).nullish(),
   service: z.object({ id: z.string(), summary: z.string().default('') }).nullish(),
+  /** The Events API dedup_key the incident was opened with (Alertmanager: SHA-256 of its group key). */
+  incident_key: z.string().nullish(),
 });
 export type PagerDutyIncident = z.infer<typeof PagerDutyIncident>;
 
@@ -63,6 +65,8 @@ export function fromPagerDuty(body: PagerDutyEnvelope, receivedAt: number): Page
       groupKey: d.id,
       status,
       title: d.title,
+      ...(d.html_url ? { link: d.html_url } : {}),
+      ...(d.incident_key ? { joins: [d.incident_key] } : {}),
       commonLabels: { severity, ...(d.service?.summary ? { service: d.service.summary } : {}) },
       commonAnnotations: d.html_url ? { dashboard_url: d.html_url } : {},
       truncatedAlerts: 0,
