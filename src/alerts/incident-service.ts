@@ -130,7 +130,13 @@ export class IncidentService {
       const changes = mergeAlerts(incident.alerts, group.alerts);
       capAlerts(incident, this.settings.maxAlerts);
       incident.notifications++;
-      incident.truncatedAlerts = Math.max(incident.truncatedAlerts, group.truncatedAlerts);
+      const truncated = Math.max(incident.truncatedAlerts, group.truncatedAlerts);
+      // More alerts left out by the source, with none newly listed, still changes the counts shown.
+      if (truncated !== incident.truncatedAlerts) {
+        incident.summaryDirty = true;
+        incident.issueDirty = true;
+      }
+      incident.truncatedAlerts = truncated;
       if (incident.status === 'open' && incident.channelId) {
         if (changes.newlyFiring.length && decision === 'update')
           incident.outbox.push(`:fire: ${changes.newlyFiring.length} more alert(s) firing.`);
