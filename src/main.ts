@@ -50,7 +50,7 @@ import { newApprovalId, RedisApprovals } from './queue/approvals.js';
 import { AuditHold } from './queue/audit-hold.js';
 import type { QueueBackend } from './queue/backend.js';
 import { BullBackend } from './queue/bull-backend.js';
-import { createRedis } from './queue/connection.js';
+import { createRedis, keyPrefix, redisConfigured } from './queue/connection.js';
 import { MemoryLedger, RedisLedger } from './queue/ledger.js';
 import { RedisLocks } from './queue/locks.js';
 import { MemoryBackend } from './queue/memory-backend.js';
@@ -125,15 +125,15 @@ async function redisAnswers(url: string): Promise<boolean> {
 async function useRedisQueue(env: Env, source: NodeJS.ProcessEnv): Promise<boolean> {
   return (
     env.OPSBOT_QUEUE === 'redis' ||
-    (env.OPSBOT_QUEUE === 'auto' && (Boolean(source.REDIS_URL) || (await redisAnswers(env.REDIS_URL))))
+    (env.OPSBOT_QUEUE === 'auto' && (redisConfigured(env, source) || (await redisAnswers(env.REDIS_URL))))
   );
 }
 
 function createQueueState(env: Env, useRedis: boolean, runsWorkers: boolean, log: Logger) {
   if (useRedis) {
-    const redis = createRedis(env.REDIS_URL, 'queue', log);
-    const workerRedis = createRedis(env.REDIS_URL, 'worker', log);
-    const prefix = env.OPSBOT_QUEUE_PREFIX;
+    const redis = createRedis(env, 'queue', log);
+    const workerRedis = createRedis(env, 'worker', log);
+    const prefix = keyPrefix(env, env.OPSBOT_QUEUE_PREFIX);
     return {
       backend: new BullBackend(
         redis,

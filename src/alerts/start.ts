@@ -4,7 +4,7 @@ import { message } from '../core/message.js';
 import { GitHubIssueTracker } from '../github/issue-tracker.js';
 import type { IncidentCommands } from '../ports.js';
 import { type QueueBackend, type TaskQueue, Unrecoverable } from '../queue/backend.js';
-import { createRedis } from '../queue/connection.js';
+import { createRedis, keyPrefix } from '../queue/connection.js';
 import type { FeatureHandle, Runtime } from '../runtime.js';
 import { SlackIncidentChat } from '../slack/incident-chat.js';
 import { IncidentService } from './incident-service.js';
@@ -93,10 +93,9 @@ export async function startIncidents(runtime: Runtime): Promise<FeatureHandle<In
   if (!settings) throw new Error('the incidents feature started without incidents: in opsbot.yml');
   {
     const log = runtime.log.child({ component: 'incidents' });
-    const redis =
-      runtime.backend.kind === 'redis' ? createRedis(runtime.env.REDIS_URL, 'queue', log) : undefined;
+    const redis = runtime.backend.kind === 'redis' ? createRedis(runtime.env, 'queue', log) : undefined;
     const store: IncidentStore = redis
-      ? new RedisIncidentStore(redis, runtime.env.OPSBOT_QUEUE_PREFIX)
+      ? new RedisIncidentStore(redis, keyPrefix(runtime.env, runtime.env.OPSBOT_QUEUE_PREFIX))
       : new MemoryIncidentStore();
     if (!runtime.slackClient)
       log.info('no Slack client (local mode): incidents are recorded, no channels are made');

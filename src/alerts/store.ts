@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import { Incident } from '../core/incident.js';
+import type { RedisClient } from '../queue/connection.js';
 
 export interface IncidentButton {
   text: string;
@@ -46,7 +46,7 @@ const TTL_S = 30 * 86_400;
 
 export class RedisIncidentStore implements IncidentStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 

@@ -10,6 +10,25 @@ const optionalText = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
 
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+/** A Redis node as `host:port`; IPv6 hosts in brackets, as in a URL: `[::1]:26379`. */
+const HostPort = z
+  .string()
+  .trim()
+  .regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port')
+  .transform((v) => {
+    const at = v.lastIndexOf(':');
+    return { host: v.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(v.slice(at + 1)) };
+  })
+  .refine((n) => n.port >= 1 && n.port <= 65535, 'port must be 1-65535');
+export type HostPort = z.infer<typeof HostPort>;
+/** A comma-separated list of host:port, e.g. "redis-0:26379,redis-1:26379". */
+const HostPortList = z.preprocess(
+  (v) => (typeof v === 'string' && v.trim() !== '' ? v.split(',').filter((s) => s.trim() !== '') : undefined),
+  z.array(HostPort).min(1).optional(),
+);
+
 /** The process environment opsbot reads, validated once at start-up. */
 export const Env = z
   .object({
@@ -39,7 +58,32 @@ export const Env = z
     GITHUB_APP_INSTALLATION_ID: optionalText,
     GITHUB_API_URL: z.preprocess(unsetIfEmpty, Url.default('https://api.github.com')),
     KUBECONFIG: optionalText,
-    REDIS_URL: z.preprocess(unsetIfEmpty, z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379')),
+    /** Optional here so a URL given beside Sentinel or Cluster settings can be refused; defaulted below. */
+    REDIS_URL: z.preprocess(unsetIfEmpty, z.url({ protocol: /^rediss?$/ }).optional()),
+    /** Redis Sentinel: the sentinels to ask for the current master of REDIS_SENTINEL_NAME. */
+    REDIS_SENTINELS: HostPortList,
+    REDIS_SENTINEL_NAME: z.preprocess(
+      unsetIfEmpty,
+      z
+        .string()
+        .regex(/^[A-Za-z0-9._-]+$/)
+        .optional(),
+    ),
+    /** Redis Cluster: some of its nodes (the rest are discovered). */
+    REDIS_CLUSTER_NODES: HostPortList,
+    /** The data nodes' ACL user and password under Sentinel or Cluster: what REDIS_URL's user info says otherwise. */
+    REDIS_USERNAME: optionalText,
+    REDIS_PASSWORD: optionalText,
+    /** The sentinels' own password (`requirepass` in sentinel.conf), when they have one. */
+    REDIS_SENTINEL_PASSWORD: optionalText,
+    /** "true": TLS to the data nodes under Sentinel or Cluster, as a rediss:// REDIS_URL does otherwise. */
+    REDIS_TLS: z.preprocess(
+      unsetIfEmpty,
+      z
+        .enum(['true', 'false'])
+        .default('false')
+        .transform((v) => v === 'true'),
+    ),
     OPSBOT_CONFIG: z.string().default('./opsbot.yml'),
     OPSBOT_QUEUE_PREFIX: z
       .string()
@@ -90,6 +134,7 @@ export const Env = z
         message: 'must be an app-level token starting with "xapp-"',
       });
     }
+    checkRedisTopology(env, ctx);
     const app = [env.GITHUB_APP_ID, env.GITHUB_APP_PRIVATE_KEY, env.GITHUB_APP_INSTALLATION_ID];
     if (app.some(Boolean) && !app.every(Boolean)) {
       ctx.addIssue({
@@ -99,8 +144,48 @@ export const Env = z
           'a GitHub App needs all of GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY and GITHUB_APP_INSTALLATION_ID',
       });
     }
-  });
+  })
+  .transform((env) => ({ ...env, REDIS_URL: env.REDIS_URL ?? DEFAULT_REDIS_URL }));
 export type Env = z.infer<typeof Env>;
+
+/** One way to reach Redis: a URL, Sentinel or Cluster. Two at once would leave the choice to chance. */
+function checkRedisTopology(
+  env: {
+    REDIS_URL?: string | undefined;
+    REDIS_SENTINELS?: HostPort[] | undefined;
+    REDIS_SENTINEL_NAME?: string | undefined;
+    REDIS_CLUSTER_NODES?: HostPort[] | undefined;
+    REDIS_USERNAME?: string | undefined;
+    REDIS_PASSWORD?: string | undefined;
+    REDIS_SENTINEL_PASSWORD?: string | undefined;
+    REDIS_TLS?: boolean | undefined;
+  },
+  ctx: z.RefinementCtx,
+): void {
+  const issue = (key: string, message: string) => ctx.addIssue({ code: 'custom', path: [key], message });
+  const sentinel = env.REDIS_SENTINELS !== undefined;
+  const cluster = env.REDIS_CLUSTER_NODES !== undefined;
+  if (sentinel && cluster)
+    issue('REDIS_CLUSTER_NODES', 'cannot be set together with REDIS_SENTINELS: choose Sentinel or Cluster');
+  if ((sentinel || cluster) && env.REDIS_URL !== undefined)
+    issue(
+      'REDIS_URL',
+      `cannot be set together with ${sentinel ? 'REDIS_SENTINELS' : 'REDIS_CLUSTER_NODES'}: unset it (put a password in REDIS_PASSWORD)`,
+    );
+  if (sentinel && env.REDIS_SENTINEL_NAME === undefined)
+    issue('REDIS_SENTINEL_NAME', 'is required with REDIS_SENTINELS: the master name the sentinels monitor');
+  if (!sentinel && env.REDIS_SENTINEL_NAME !== undefined)
+    issue('REDIS_SENTINEL_NAME', 'is set but REDIS_SENTINELS is not');
+  if (!sentinel && env.REDIS_SENTINEL_PASSWORD !== undefined)
+    issue('REDIS_SENTINEL_PASSWORD', 'is set but REDIS_SENTINELS is not');
+  if (!sentinel && !cluster) {
+    for (const key of ['REDIS_USERNAME', 'REDIS_PASSWORD'] as const)
+      if (env[key] !== undefined)
+        issue(key, 'applies to REDIS_SENTINELS or REDIS_CLUSTER_NODES; with REDIS_URL put it in the URL');
+    if (env.REDIS_TLS)
+      issue('REDIS_TLS', 'applies to REDIS_SENTINELS or REDIS_CLUSTER_NODES; with REDIS_URL use rediss://');
+  }
+}
 
 export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
   const result = Env.safeParse(source);
@@ -118,6 +203,8 @@ export const SECRET_SETTINGS = [
   'GITHUB_APP_PRIVATE_KEY',
   'OPSBOT_WEBHOOK_TOKEN',
   'PAGERDUTY_WEBHOOK_SECRET',
+  'REDIS_PASSWORD',
+  'REDIS_SENTINEL_PASSWORD',
 ] as const satisfies readonly (keyof Env)[];
 
 const URL_SETTINGS = [

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { CommandJob, type CommandJobInput, Person } from '../core/command-job.js';
 import type { ApprovalRequest, ApprovalStatus, Approvals } from '../ports.js';
+import type { RedisClient } from './connection.js';
 
 /** The immutable part of a request, stored once as JSON; status and message live in their own fields. */
 const StoredRequest = z.object({
@@ -53,7 +53,7 @@ const ID = /^[0-9a-f]{32}$/;
 
 export class RedisApprovals implements Approvals {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 

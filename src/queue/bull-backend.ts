@@ -1,5 +1,4 @@
 import { DelayedError, Queue, UnrecoverableError, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import {
   backoffDelay,
@@ -11,6 +10,7 @@ import {
   type TaskQueue,
   Unrecoverable,
 } from './backend.js';
+import type { RedisClient } from './connection.js';
 
 const KEEP_COMPLETED_S = 24 * 3600;
 const KEEP_FAILED_S = 7 * 24 * 3600;
@@ -24,8 +24,8 @@ export class BullBackend implements QueueBackend {
   private readonly closing = new AbortController();
 
   constructor(
-    private readonly connection: Redis,
-    private readonly workerConnection: Redis,
+    private readonly connection: RedisClient,
+    private readonly workerConnection: RedisClient,
     private readonly prefix: string,
     private readonly log: Logger,
     /** A crashed worker's job is picked up again about this long after its last lock renewal. */

@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
 import { LedgerEntry } from '../core/undo.js';
 import type { Ledger } from '../ports.js';
+import type { RedisClient } from './connection.js';
 
 /** Kept for a year: an undo is asked for days or weeks later, and each entry is a few kilobytes. */
 const KEEP_MS = 366 * 24 * 3600_000;
@@ -30,7 +30,7 @@ return 1`;
 /** Index keys are passed as ARGV: they are derived from the entry key's prefix, on one Redis. */
 export class RedisLedger implements Ledger {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 

@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { LockResult, Locks } from '../ports.js';
+import type { RedisClient } from './connection.js';
 
 /**
  * Take the lock if it is free, or take it back if this holder already has it (a job recovered
@@ -35,7 +35,7 @@ interface Holder {
  */
 export class RedisLocks implements Locks {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly log?: Pick<Logger, 'error' | 'warn'>,
     private readonly ttlMs = 30_000,

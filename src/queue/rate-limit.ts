@@ -1,9 +1,9 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AuditRecord } from '../core/audit.js';
 import { formatDuration } from '../core/duration.js';
 import type { Jobs, RateDecision, RateLimiter } from '../ports.js';
 import type { QueueBackend } from './backend.js';
+import type { RedisClient } from './connection.js';
 
 export const RATE_SUMMARY_QUEUE = 'rate-limit-summaries';
 /** A window's count is kept this long once it went over the limit, so its summary can still read it. */
@@ -31,7 +31,7 @@ type HitCommand = (key: string, windowMs: number, limit: number, keepMs: number)
 /** Shared by every replica: the limit holds for a user however the load balancer spreads requests. */
 export class RedisRateCounter implements RateCounter {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {
     // defineCommand sends EVALSHA, falling back to EVAL once when Redis does not know the script.
