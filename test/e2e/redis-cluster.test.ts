@@ -46,7 +46,8 @@ describe('Redis Cluster: the whole command path on three masters', () => {
       await click(bot.url, world, { user: USERS.oncall2, actionId: 'approval.approve', value: approvalId }),
     ).toBe(200);
 
-    const all = [...(jobs as string[]), rollbackJob!];
+    // The approved run is a job of its own, named after the request's.
+    const all = [...(jobs as string[]), `${rollbackJob}-run`];
     await until(
       () =>
         all.every((id) =>
@@ -54,7 +55,13 @@ describe('Redis Cluster: the whole command path on three masters', () => {
         ),
       45_000,
       'an executed record for every command',
-    );
+    ).catch((err: Error) => {
+      const trouble = bot!.lines.filter((l) => l.level >= 40).map((l) => JSON.stringify(l).slice(0, 400));
+      const seen = auditRecords(world).map((r) => `${r.jobId} ${r.action} ${r.outcome}`);
+      throw new Error(
+        `${err.message}\nrecords:\n${seen.join('\n')}\nwarnings:\n${trouble.slice(-15).join('\n')}`,
+      );
+    });
     for (const id of all) {
       const executed = auditRecords(world).filter(
         (r) => r.jobId === id && r.outcome !== 'requested' && r.outcome !== 'approved',
@@ -62,7 +69,7 @@ describe('Redis Cluster: the whole command path on three masters', () => {
       expect(executed, id).toHaveLength(1);
     }
     expect(
-      auditRecords(world).find((r) => r.jobId === rollbackJob && r.outcome === 'executed'),
+      auditRecords(world).find((r) => r.jobId === `${rollbackJob}-run` && r.outcome === 'executed'),
     ).toMatchObject({
       action: 'rollback',
       environment: 'prod',
@@ -78,6 +85,7 @@ describe('Redis Cluster: the whole command path on three masters', () => {
       cluster.nodes.split(',').map((n) => ({ host: '127.0.0.1', port: Number(n.split(':')[1]) })),
     );
     try {
+      await client.ping();
       const keys: string[] = [];
       for (const node of client.nodes('master')) keys.push(...(await (node as Redis).keys('*')));
       expect(keys.length).toBeGreaterThan(0);
