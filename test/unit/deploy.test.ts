@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { readEnv } from '../../src/config/env.js';
 
 type Doc = { kind: string; metadata: { name: string }; [key: string]: unknown };
 
@@ -10,6 +11,7 @@ function docs(file: string): Doc[] {
 
 const rbac = docs('deploy/kubernetes/rbac.yaml');
 const app = docs('deploy/kubernetes/opsbot.yaml');
+const redis = docs('deploy/kubernetes/redis.yaml');
 
 interface Rule {
   apiGroups?: string[];
@@ -44,23 +46,84 @@ describe('deployment manifests', () => {
     expect(allowed('apps', 'deployments', 'delete')).toBe(false);
   });
 
-  it('run two non-root replicas with probes, a disruption budget and token Secrets', () => {
-    const deployment = app.find((d) => d.kind === 'Deployment') as Doc & {
+  it('parse as YAML into the expected kinds', () => {
+    expect(app.map((d) => `${d.kind}/${d.metadata.name}`)).toEqual([
+      'Namespace/opsbot',
+      'Secret/opsbot',
+      'ConfigMap/opsbot-config',
+      'ConfigMap/opsbot-redis',
+      'Deployment/opsbot-web',
+      'PodDisruptionBudget/opsbot-web',
+      'Deployment/opsbot-worker',
+      'PodDisruptionBudget/opsbot-worker',
+      'Service/opsbot',
+    ]);
+    expect(redis.map((d) => `${d.kind}/${d.metadata.name}`)).toEqual([
+      'ConfigMap/opsbot-redis-scripts',
+      'StatefulSet/opsbot-redis',
+      'Service/opsbot-redis',
+      'PodDisruptionBudget/opsbot-redis',
+    ]);
+  });
+
+  it('run web and worker as separately scalable non-root Deployments with probes and token Secrets', () => {
+    type Deployment = Doc & {
       // biome-ignore lint/suspicious/noExplicitAny: a manifest read back from YAML, probed field by field.
-      spec: { replicas: number; template: { spec: Record<string, any> } };
+      spec: { replicas: number; selector: any; template: { metadata: any; spec: Record<string, any> } };
     };
-    expect(deployment.spec.replicas).toBe(2);
-    const pod = deployment.spec.template.spec;
-    expect(pod.securityContext.runAsNonRoot).toBe(true);
-    expect(pod.serviceAccountName).toBe('opsbot');
-    const container = pod.containers[0];
-    expect(container.readinessProbe.httpGet.path).toBe('/readyz');
-    expect(container.livenessProbe.httpGet.path).toBe('/healthz');
-    expect(container.envFrom[0].secretRef.name).toBe('opsbot');
-    expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(25);
-    expect(app.find((d) => d.kind === 'PodDisruptionBudget')).toMatchObject({ spec: { minAvailable: 1 } });
+    const deployment = (name: string) =>
+      app.find((d) => d.kind === 'Deployment' && d.metadata.name === name) as Deployment;
+    for (const [name, mode] of [
+      ['opsbot-web', 'web'],
+      ['opsbot-worker', 'worker'],
+    ] as const) {
+      const d = deployment(name);
+      expect(d.spec.replicas, name).toBe(2);
+      expect(d.spec.template.metadata.labels['app.kubernetes.io/component'], name).toBe(mode);
+      expect(d.spec.selector.matchLabels['app.kubernetes.io/component'], name).toBe(mode);
+      const pod = d.spec.template.spec;
+      expect(pod.securityContext.runAsNonRoot).toBe(true);
+      expect(pod.serviceAccountName).toBe('opsbot');
+      const container = pod.containers[0];
+      // The image's entrypoint is `node dist/src/cli.js`.
+      expect(container.args, name).toEqual([mode]);
+      expect(container.command, name).toBeUndefined();
+      expect(container.readinessProbe.httpGet.path).toBe('/readyz');
+      expect(container.livenessProbe.httpGet.path).toBe('/healthz');
+      expect(container.envFrom).toEqual([
+        { secretRef: { name: 'opsbot' } },
+        { configMapRef: { name: 'opsbot-redis' } },
+      ]);
+      expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(25);
+      const pdb = app.find((x) => x.kind === 'PodDisruptionBudget' && x.metadata.name === name);
+      expect(pdb, name).toMatchObject({ spec: { minAvailable: 1, selector: d.spec.selector } });
+    }
+    expect(app.find((d) => d.kind === 'Service')).toMatchObject({
+      spec: { selector: { 'app.kubernetes.io/component': 'web' } },
+    });
     expect(app.find((d) => d.kind === 'Secret')).toBeDefined();
-    expect(JSON.stringify(app.find((d) => d.kind === 'StatefulSet'))).toContain('--appendonly');
+  });
+
+  it('wire Redis through Sentinel, with settings opsbot accepts', () => {
+    const settings = app.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'opsbot-redis') as Doc & {
+      data: Record<string, string>;
+    };
+    const env = readEnv(settings.data);
+    expect(env.REDIS_SENTINEL_NAME).toBe('opsbot');
+    const statefulSet = redis.find((d) => d.kind === 'StatefulSet') as Doc & {
+      // biome-ignore lint/suspicious/noExplicitAny: a manifest read back from YAML, probed field by field.
+      spec: { replicas: number; serviceName: string; template: { spec: Record<string, any> } };
+    };
+    expect(env.REDIS_SENTINELS).toEqual(
+      [0, 1, 2].map((i) => ({ host: `opsbot-redis-${i}.${statefulSet.spec.serviceName}`, port: 26379 })),
+    );
+    expect(statefulSet.spec.replicas).toBe(3);
+    const containers = statefulSet.spec.template.spec.containers.map((c: { name: string }) => c.name);
+    expect(containers).toEqual(['redis', 'sentinel']);
+    const scripts = (redis.find((d) => d.kind === 'ConfigMap') as Doc & { data: Record<string, string> })
+      .data;
+    expect(scripts['redis.sh']).toContain('--appendonly yes');
+    expect(scripts['sentinel.sh']).toContain(`sentinel monitor ${env.REDIS_SENTINEL_NAME} $master 6379 2`);
   });
 
   it('builds a multi-stage image that runs as an unprivileged user', () => {
