@@ -227,7 +227,7 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
   }
 
   let auditLog: AuditLog & { ping(): Promise<void> };
-  const octokit = createOctokit(env, log);
+  const octokit = createOctokit(env, log, queueState.backend.kind === 'redis');
   if (octokit) {
     auditLog = new GitHubAuditLog(octokit, config.audit);
   } else {

@@ -57,6 +57,8 @@ export const Env = z
     GITHUB_APP_PRIVATE_KEY: optionalText,
     GITHUB_APP_INSTALLATION_ID: optionalText,
     GITHUB_API_URL: z.preprocess(unsetIfEmpty, Url.default('https://api.github.com')),
+    /** Least time between two GitHub writes across all replicas; GitHub asks for a second. */
+    OPSBOT_GITHUB_WRITE_GAP_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
     KUBECONFIG: optionalText,
     /** Optional here so a URL given beside Sentinel or Cluster settings can be refused; defaulted below. */
     REDIS_URL: z.preprocess(unsetIfEmpty, z.url({ protocol: /^rediss?$/ }).optional()),
