@@ -28,7 +28,7 @@ export function octokitLogger(log: Logger) {
 }
 
 /**
- * GitHub's pacing (docs.github.com, "Best practices for using the REST API": writes one at a time,
+ * GitHub's pacing (docs.github.com, "Best practices for using the REST API": mutating requests
  * a second apart), kept by @octokit/plugin-throttling. With Redis its Bottleneck limiters live
  * there, so every replica shares one pace. A rate limit is never retried here: the plugin hands
  * the error back (the handlers answer false) and the queue retries the job after Retry-After.
@@ -49,11 +49,13 @@ function throttleOptions(env: Env, log: Logger, sharedInRedis: boolean) {
     // The limiters' Redis keys carry the key prefix: its hash tag keeps them in one Cluster slot.
     id: keyPrefix(env, env.OPSBOT_QUEUE_PREFIX),
     ...common,
-    write: new Bottleneck.Group({ id: 'octokit-write', maxConcurrent: 1, minTime: gapMs, ...common }),
+    // Paced, not capped: a cap's count of running writes is lost with a Redis failover and would
+    // block writes until Bottleneck expires it (a minute); a pace needs no count.
+    write: new Bottleneck.Group({ id: 'octokit-write', maxConcurrent: null, minTime: gapMs, ...common }),
     // Writes that notify people (issues, comments) are paced three times wider, as the plugin does.
     notifications: new Bottleneck.Group({
       id: 'octokit-notifications',
-      maxConcurrent: 1,
+      maxConcurrent: null,
       minTime: 3 * gapMs,
       ...common,
     }),

@@ -3,7 +3,7 @@ import { until } from '../faults/support.js';
 import { type BotProcess, startBotProcess } from '../helpers/bot-process.js';
 import { AUDIT_REPO, auditRecords, slash, startWorld, type World } from '../helpers/world.js';
 
-const GAP_MS = 700;
+const GAP_MS = 1_000;
 const jobOf = (text: string | undefined) => /^Accepted: .*\(job (\S+)\)\.$/.exec(text ?? '')?.[1];
 
 /** The audit commits the fake received (PUT on a file of the audit repository), in arrival order. */
@@ -53,8 +53,10 @@ describe('GitHub writes paced across replicas, with the limiter in Redis', () =>
     const writes = auditWrites(world);
     expect(writes.length).toBeGreaterThanOrEqual(8);
     const gaps = writes.slice(1).map((w, i) => w.at - writes[i]!.at);
-    // Bottleneck spaces the starts of writes by minTime; a little slack for the clocks of two processes.
-    expect(Math.min(...gaps), JSON.stringify(gaps)).toBeGreaterThanOrEqual(GAP_MS - 50);
+    // Bottleneck spaces the starts of writes by minTime; the requests themselves leave a little
+    // later or sooner on a loaded machine. Unshared, two processes would write at the same moment.
+    expect(Math.min(...gaps), JSON.stringify(gaps)).toBeGreaterThanOrEqual(GAP_MS * 0.6);
+    expect(writes.at(-1)!.at - writes[0]!.at).toBeGreaterThanOrEqual((writes.length - 1) * GAP_MS * 0.9);
     // Both processes wrote: the pace is shared, not each one's own.
     expect(writesSentBy(bots[0]!)).toBeGreaterThan(0);
     expect(writesSentBy(bots[1]!)).toBeGreaterThan(0);
