@@ -595,7 +595,14 @@ async function startIncidentStandIns(chat: ShellChat, env: Env, log: Logger) {
     logger: boltLogger(log.child({ component: 'slack-stand-in' })),
   });
   const octokit = createOctokit(
-    { ...env, GITHUB_TOKEN: 'local-stand-in', GITHUB_APP_ID: undefined, GITHUB_API_URL: githubUrl },
+    // A stand-in on loopback has no rate limits to respect: no pacing.
+    {
+      ...env,
+      GITHUB_TOKEN: 'local-stand-in',
+      GITHUB_APP_ID: undefined,
+      GITHUB_API_URL: githubUrl,
+      OPSBOT_GITHUB_WRITE_GAP_MS: 0,
+    },
     log,
   );
   return {

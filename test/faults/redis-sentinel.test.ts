@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BotProcess, startBotProcess } from '../helpers/bot-process.js';
 import { type SentinelGroup, startSentinelGroup } from '../helpers/redis-topologies.js';
+import { testRedisUrl } from '../helpers/redis-url.js';
 import { auditRecords, slash, startWorld, type World } from '../helpers/world.js';
 import { sleep, until } from './support.js';
 
@@ -115,7 +116,7 @@ describe('Redis Sentinel: the master is killed during a stream of commands', () 
     // The queue lived in the Sentinel group (now on the promoted replica), not on a default Redis.
     const prefix = world.env.OPSBOT_QUEUE_PREFIX!;
     expect((await group.keys(`${prefix}:commands:*`)).length).toBeGreaterThan(0);
-    const fallback = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    const fallback = new Redis(testRedisUrl());
     try {
       expect(await fallback.keys(`${prefix}:*`)).toEqual([]);
     } finally {
