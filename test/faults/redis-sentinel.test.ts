@@ -70,7 +70,10 @@ describe('Redis Sentinel: the master is killed during a stream of commands', () 
       30_000,
       'the sentinels to promote the replica',
     );
-    await until(() => redisReady(bot!.url), 20_000, 'the bot to follow the failover');
+    await until(() => redisReady(bot!.url), 30_000, 'the bot to follow the failover').catch((err: Error) => {
+      const trouble = bot!.lines.filter((l) => l.level >= 40).map((l) => JSON.stringify(l).slice(0, 300));
+      throw new Error(`${err.message}\nwarnings:\n${trouble.slice(-12).join('\n')}`);
+    });
     for (let i = 2 * KILL_AFTER; i < COMMANDS; i++) await send(i, 'after');
 
     const accepted = sent.flatMap((s) => {
