@@ -53,10 +53,12 @@ describe('GitHub writes paced across replicas, with the limiter in Redis', () =>
     const writes = auditWrites(world);
     expect(writes.length).toBeGreaterThanOrEqual(8);
     const gaps = writes.slice(1).map((w, i) => w.at - writes[i]!.at);
-    // Bottleneck spaces the starts of writes by minTime; the requests themselves leave a little
-    // later or sooner on a loaded machine. Unshared, two processes would write at the same moment.
-    expect(Math.min(...gaps), JSON.stringify(gaps)).toBeGreaterThanOrEqual(GAP_MS * 0.6);
-    expect(writes.at(-1)!.at - writes[0]!.at).toBeGreaterThanOrEqual((writes.length - 1) * GAP_MS * 0.9);
+    // Bottleneck spaces the starts of writes by minTime; on a loaded machine a request leaves a few
+    // hundred ms late, which shortens the next gap. Unshared, the two processes' first writes would
+    // coincide and the span would be about half as long.
+    expect(Math.min(...gaps), JSON.stringify(gaps)).toBeGreaterThanOrEqual(GAP_MS * 0.3);
+    const span = writes.at(-1)!.at - writes[0]!.at;
+    expect(span, JSON.stringify(gaps)).toBeGreaterThanOrEqual((writes.length - 1) * GAP_MS * 0.75);
     // Both processes wrote: the pace is shared, not each one's own.
     expect(writesSentBy(bots[0]!)).toBeGreaterThan(0);
     expect(writesSentBy(bots[1]!)).toBeGreaterThan(0);
