@@ -81,6 +81,105 @@ const image: Check = (value, at, errors) => {
   checkString(value.alt_text, `${at}/alt_text`, errors, 2000, 1);
 };
 
+/**
+ * https://docs.slack.dev/reference/block-kit/composition-objects/option-object: text (plain_text)
+ * at most 75 characters, value at most 150, description at most 75.
+ */
+const MAX_OPTION_TEXT = 75;
+const option: Check = (value, at, errors) => {
+  if (!isObject(value)) {
+    errors.push(`must provide an object [json-pointer:${at}]`);
+    return;
+  }
+  textObject(MAX_OPTION_TEXT, ['plain_text'])(value.text, `${at}/text`, errors);
+  checkString(value.value, `${at}/value`, errors, 150, 1);
+  if (value.description !== undefined)
+    textObject(MAX_OPTION_TEXT, ['plain_text'])(value.description, `${at}/description`, errors);
+};
+
+/** https://docs.slack.dev/reference/block-kit/block-elements/select-menu-element: "Maximum number of options is 100." */
+export const MAX_SELECT_OPTIONS = 100;
+
+/** Every interactive element: action_id at most 255 characters, placeholder (plain_text) at most 150. */
+function commonElement(value: Record<string, unknown>, at: string, errors: string[]): void {
+  if (value.action_id !== undefined) checkString(value.action_id, `${at}/action_id`, errors, 255, 1);
+  if (value.placeholder !== undefined)
+    textObject(150, ['plain_text'])(value.placeholder, `${at}/placeholder`, errors);
+}
+
+const ELEMENTS: Record<string, Check> = {
+  button,
+  /**
+   * https://docs.slack.dev/reference/block-kit/block-elements/select-menu-element#static_select:
+   * 1-100 options (or option_groups); initial_option must be one of them.
+   */
+  static_select: (value, at, errors) => {
+    const e = value as Record<string, unknown>;
+    commonElement(e, at, errors);
+    if (e.options === undefined && e.option_groups === undefined)
+      errors.push(`must provide either options or option_groups [json-pointer:${at}]`);
+    if (e.options !== undefined) checkItems(e.options, `${at}/options`, errors, MAX_SELECT_OPTIONS, option);
+    if (e.initial_option !== undefined) option(e.initial_option, `${at}/initial_option`, errors);
+  },
+  /**
+   * https://docs.slack.dev/reference/block-kit/block-elements/select-menu-element#external_select:
+   * options come from the app's block_suggestion answer; min_query_length is a number.
+   */
+  external_select: (value, at, errors) => {
+    const e = value as Record<string, unknown>;
+    commonElement(e, at, errors);
+    if (e.options !== undefined) errors.push(`options are not allowed here [json-pointer:${at}/options]`);
+    if (e.min_query_length !== undefined && !Number.isInteger(e.min_query_length))
+      errors.push(`must be an integer [json-pointer:${at}/min_query_length]`);
+    if (e.initial_option !== undefined) option(e.initial_option, `${at}/initial_option`, errors);
+  },
+  /** https://docs.slack.dev/reference/block-kit/block-elements/plain-text-input-element: lengths 0-3000. */
+  plain_text_input: (value, at, errors) => {
+    const e = value as Record<string, unknown>;
+    commonElement(e, at, errors);
+    for (const key of ['min_length', 'max_length'] as const) {
+      const n = e[key];
+      if (n !== undefined && !(Number.isInteger(n) && (n as number) >= 0 && (n as number) <= 3000))
+        errors.push(`must be between 0 and 3000 [json-pointer:${at}/${key}]`);
+    }
+    if (e.initial_value !== undefined) checkString(e.initial_value, `${at}/initial_value`, errors, 3000);
+  },
+  /**
+   * https://docs.slack.dev/reference/block-kit/block-elements/number-input-element: is_decimal_allowed
+   * is required; min_value and max_value are strings of numbers.
+   */
+  number_input: (value, at, errors) => {
+    const e = value as Record<string, unknown>;
+    commonElement(e, at, errors);
+    if (typeof e.is_decimal_allowed !== 'boolean')
+      errors.push(`must provide a boolean [json-pointer:${at}/is_decimal_allowed]`);
+    for (const key of ['min_value', 'max_value', 'initial_value'] as const) {
+      const v = e[key];
+      if (v !== undefined && (typeof v !== 'string' || Number.isNaN(Number(v))))
+        errors.push(`must be a string holding a number [json-pointer:${at}/${key}]`);
+    }
+  },
+  /** https://docs.slack.dev/reference/block-kit/block-elements/checkboxes-element: 1-10 options. */
+  checkboxes: (value, at, errors) => {
+    const e = value as Record<string, unknown>;
+    commonElement(e, at, errors);
+    checkItems(e.options, `${at}/options`, errors, 10, option);
+  },
+};
+
+function element(value: unknown, at: string, errors: string[], allowed: readonly string[]): void {
+  if (!isObject(value)) {
+    errors.push(`must provide an object [json-pointer:${at}]`);
+    return;
+  }
+  const check = allowed.includes(String(value.type)) ? ELEMENTS[String(value.type)] : undefined;
+  if (!check) {
+    errors.push(`unsupported element type [json-pointer:${at}/type]`);
+    return;
+  }
+  check(value, at, errors);
+}
+
 const BLOCKS: Record<string, Check> = {
   /** https://docs.slack.dev/reference/block-kit/blocks/section-block: text <= 3000; fields <= 10 items of <= 2000; text or fields. */
   section: (block, at, errors) => {
@@ -89,6 +188,8 @@ const BLOCKS: Record<string, Check> = {
       errors.push(`must provide either text or fields [json-pointer:${at}]`);
     if (b.text !== undefined) textObject(3000)(b.text, `${at}/text`, errors);
     if (b.fields !== undefined) checkItems(b.fields, `${at}/fields`, errors, 10, textObject(2000));
+    if (b.accessory !== undefined)
+      element(b.accessory, `${at}/accessory`, errors, ['button', 'static_select', 'external_select']);
   },
   /** https://docs.slack.dev/reference/block-kit/blocks/header-block: a plain_text text of at most 150 characters. */
   header: (block, at, errors) => {
@@ -100,15 +201,31 @@ const BLOCKS: Record<string, Check> = {
       isObject(e) && e.type === 'image' ? image(e, p, errs) : textObject()(e, p, errs),
     );
   },
-  /** https://docs.slack.dev/reference/block-kit/blocks/actions-block: 1-25 interactive elements (opsbot sends buttons). */
+  /** https://docs.slack.dev/reference/block-kit/blocks/actions-block: 1-25 interactive elements (buttons and selects). */
   actions: (block, at, errors) => {
-    checkItems((block as Record<string, unknown>).elements, `${at}/elements`, errors, 25, (e, p, errs) => {
-      if (isObject(e) && e.type === 'button') return button(e, p, errs);
-      errs.push(`unsupported element type [json-pointer:${p}]`);
-    });
+    checkItems((block as Record<string, unknown>).elements, `${at}/elements`, errors, 25, (e, p, errs) =>
+      element(e, p, errs, ['button', 'static_select', 'external_select']),
+    );
   },
   /** https://docs.slack.dev/reference/block-kit/blocks/divider-block: nothing but the type. */
   divider: () => undefined,
+};
+
+/**
+ * https://docs.slack.dev/reference/block-kit/blocks/input-block: label (plain_text) at most 2000
+ * characters, hint at most 2000, one element. Input blocks belong to modals and Home tabs, not messages.
+ */
+const INPUT_BLOCK: Check = (block, at, errors) => {
+  const b = block as Record<string, unknown>;
+  textObject(2000, ['plain_text'])(b.label, `${at}/label`, errors);
+  if (b.hint !== undefined) textObject(2000, ['plain_text'])(b.hint, `${at}/hint`, errors);
+  element(b.element, `${at}/element`, errors, [
+    'static_select',
+    'external_select',
+    'plain_text_input',
+    'number_input',
+    'checkboxes',
+  ]);
 };
 
 /**
@@ -117,15 +234,25 @@ const BLOCKS: Record<string, Check> = {
  */
 export function blockErrors(blocks: readonly unknown[]): string[] {
   const errors: string[] = [];
-  if (blocks.length > MAX_MESSAGE_BLOCKS)
-    errors.push(`no more than ${MAX_MESSAGE_BLOCKS} items allowed [json-pointer:/blocks]`);
+  checkBlocks(blocks, '/blocks', MAX_MESSAGE_BLOCKS, BLOCKS, errors);
+  return errors;
+}
+
+function checkBlocks(
+  blocks: readonly unknown[],
+  base: string,
+  max: number,
+  kinds: Record<string, Check>,
+  errors: string[],
+): void {
+  if (blocks.length > max) errors.push(`no more than ${max} items allowed [json-pointer:${base}]`);
   blocks.forEach((block, i) => {
-    const at = `/blocks/${i}`;
+    const at = `${base}/${i}`;
     if (!isObject(block)) {
       errors.push(`must provide an object [json-pointer:${at}]`);
       return;
     }
-    const check = BLOCKS[String(block.type)];
+    const check = kinds[String(block.type)];
     if (!check) {
       errors.push(`unsupported type: ${String(block.type)} [json-pointer:${at}/type]`);
       return;
@@ -133,5 +260,62 @@ export function blockErrors(blocks: readonly unknown[]): string[] {
     if (block.block_id !== undefined) checkString(block.block_id, `${at}/block_id`, errors, 255, 1);
     check(block, at, errors);
   });
+}
+
+/** https://docs.slack.dev/reference/surfaces/views: "blocks … Max of 100 blocks", for modals and Home tabs alike. */
+export const MAX_VIEW_BLOCKS = 100;
+/** https://docs.slack.dev/reference/surfaces/views: a modal's title, submit and close are plain_text of at most 24 characters. */
+export const MAX_MODAL_TITLE = 24;
+
+/**
+ * The errors Slack would answer for a view passed to views.open, views.update, views.push or
+ * views.publish (https://docs.slack.dev/reference/surfaces/views), pointed at `/view/…`.
+ */
+export function viewErrors(view: unknown): string[] {
+  const errors: string[] = [];
+  if (!isObject(view)) return ['must provide an object [json-pointer:/view]'];
+  if (view.type !== 'modal' && view.type !== 'home')
+    errors.push('must be one of [modal, home] [json-pointer:/view/type]');
+  if (view.type === 'modal') {
+    // https://docs.slack.dev/reference/surfaces/views: title is required for modals; submit is required when there are input blocks.
+    textObject(MAX_MODAL_TITLE, ['plain_text'])(view.title, '/view/title', errors);
+    if (view.submit !== undefined)
+      textObject(MAX_MODAL_TITLE, ['plain_text'])(view.submit, '/view/submit', errors);
+    if (view.close !== undefined)
+      textObject(MAX_MODAL_TITLE, ['plain_text'])(view.close, '/view/close', errors);
+    const hasInput = Array.isArray(view.blocks) && view.blocks.some((b) => isObject(b) && b.type === 'input');
+    if (hasInput && view.submit === undefined)
+      errors.push('must provide submit when the view has input blocks [json-pointer:/view/submit]');
+  }
+  // https://docs.slack.dev/reference/surfaces/views: private_metadata up to 3000 characters, callback_id up to 255.
+  if (view.private_metadata !== undefined)
+    checkString(view.private_metadata, '/view/private_metadata', errors, 3000);
+  if (view.callback_id !== undefined) checkString(view.callback_id, '/view/callback_id', errors, 255);
+  if (!Array.isArray(view.blocks)) {
+    errors.push('must provide an array [json-pointer:/view/blocks]');
+    return errors;
+  }
+  checkBlocks(view.blocks, '/view/blocks', MAX_VIEW_BLOCKS, { ...BLOCKS, input: INPUT_BLOCK }, errors);
+  return errors;
+}
+
+/**
+ * The errors in an app's answer to a block_suggestion (options for an external select):
+ * https://docs.slack.dev/reference/block-kit/block-elements/select-menu-element#external_select
+ * says it holds at most 100 options, each an option object.
+ */
+export function suggestionErrors(answer: unknown): string[] {
+  const errors: string[] = [];
+  if (!isObject(answer)) return ['must provide an object [json-pointer:/]'];
+  if (answer.options === undefined && answer.option_groups === undefined)
+    return ['must provide either options or option_groups [json-pointer:/]'];
+  if (answer.options !== undefined) {
+    if (!Array.isArray(answer.options)) return ['must provide an array [json-pointer:/options]'];
+    if (answer.options.length > MAX_SELECT_OPTIONS)
+      errors.push(`no more than ${MAX_SELECT_OPTIONS} items allowed [json-pointer:/options]`);
+    answer.options.forEach((o, i) => {
+      option(o, `/options/${i}`, errors);
+    });
+  }
   return errors;
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { blockErrors, characters } from './block-kit.js';
+import { blockErrors, characters, viewErrors } from './block-kit.js';
 import {
   HttpError,
   parseBody,
@@ -86,6 +86,18 @@ export interface SlackResponseUrlPost {
   at: number;
 }
 
+/** A modal or Home tab as the fake holds it: the last view the app sent for it. */
+export interface SlackView {
+  id: string;
+  type: 'modal' | 'home';
+  /** Who sees it: the user the trigger belonged to, or the Home tab's user. */
+  user: string | undefined;
+  hash: string;
+  view: Record<string, unknown>;
+  /** Every version the app sent, oldest first. */
+  versions: Record<string, unknown>[];
+}
+
 export interface SlackUser {
   id: string;
   name: string;
@@ -141,6 +153,15 @@ export interface SlackFake {
   readonly responses: readonly SlackResponseUrlPost[];
   /** Live records in posting order: later chat.update calls show up in them. */
   messages(channelId?: string): SlackMessage[];
+  /**
+   * A trigger_id as Slack puts in a slash command or interaction, issued now for `user`: good for
+   * one views.open within 3 s (https://docs.slack.dev/reference/methods/views.open).
+   */
+  triggerId(user?: string): string;
+  /** Modals and Home tabs the app opened, updated or published. */
+  views(): SlackView[];
+  /** The Home tab last published for a user. */
+  home(user: string): SlackView | undefined;
   /** A URL on this fake that accepts POSTs as Slack's `response_url` does. */
   responseUrl(id?: string): string;
   channels(): SlackChannel[];
@@ -161,7 +182,9 @@ const TOPIC_MAX = 250;
 const TEXT_MAX = 40_000;
 const PAGE_DEFAULT = 100;
 const PAGE_MAX = 1000;
-const JSON_VALUED_ARGS = ['blocks', 'attachments', 'metadata'] as const;
+const JSON_VALUED_ARGS = ['blocks', 'attachments', 'metadata', 'view'] as const;
+/** https://docs.slack.dev/reference/methods/views.open: a trigger_id "expires in 3 seconds" and is exchanged once. */
+const TRIGGER_TTL_MS = 3000;
 
 /** A Slack platform error: HTTP 200 with `{ ok: false, error }`. */
 class SlackApiError extends Error {
@@ -205,6 +228,24 @@ class SlackArgs {
   int(name: string, fallback: number): number {
     const parsed = Number.parseInt(this.string(name) ?? '', 10);
     return Number.isNaN(parsed) ? fallback : parsed;
+  }
+
+  /**
+   * A view for views.open/update/publish: decoded from JSON by readArgs, then checked against the
+   * view limits (https://docs.slack.dev/reference/surfaces/views); Slack answers invalid_arguments.
+   */
+  view(): Record<string, unknown> {
+    const value = this.raw.view;
+    if (value === undefined || value === null || value === '') throw missingArgument('view');
+    if (typeof value !== 'object' || Array.isArray(value)) throw new SlackApiError('invalid_arguments');
+    const errors = viewErrors(value);
+    if (errors.length > 0) {
+      throw new SlackApiError('invalid_arguments', {
+        errors,
+        response_metadata: { messages: errors.map((e) => `[ERROR] ${e}`) },
+      });
+    }
+    return value as Record<string, unknown>;
   }
 
   /** `blocks` were decoded from JSON by readArgs; a string left here was not valid JSON. */
@@ -307,6 +348,8 @@ class SlackWorkspace {
   readonly usergroups = new Map<string, SlackUsergroup>();
   readonly messages: SlackMessage[] = [];
   readonly ephemerals: SlackEphemeral[] = [];
+  readonly triggers = new Map<string, { issuedAt: number; user: string | undefined; used: boolean }>();
+  readonly views = new Map<string, SlackView>();
   private lastTsMicros = 0;
 
   constructor(private readonly botScopes: readonly string[] | undefined = undefined) {
@@ -335,7 +378,110 @@ class SlackWorkspace {
     'conversations.members': (a) => this.members(a),
     'conversations.join': (a) => this.join(a),
     'conversations.list': (a) => this.list(a),
+    'views.open': (a) => this.openView(a),
+    'views.update': (a) => this.updateView(a),
+    'views.publish': (a) => this.publishView(a),
   };
+
+  /**
+   * https://docs.slack.dev/reference/methods/views.open: the trigger_id must be one Slack issued
+   * (invalid_trigger_id), at most 3 s old (expired_trigger_id), and not exchanged before
+   * (exchanged_trigger_id); only a modal opens this way.
+   */
+  private openView(args: SlackArgs): Record<string, unknown> {
+    const triggerId = args.required('trigger_id');
+    const trigger = this.triggers.get(triggerId);
+    if (!trigger) throw new SlackApiError('invalid_trigger_id');
+    if (Date.now() - trigger.issuedAt > TRIGGER_TTL_MS) throw new SlackApiError('expired_trigger_id');
+    if (trigger.used) throw new SlackApiError('exchanged_trigger_id');
+    const view = args.view();
+    if (view.type !== 'modal') throw new SlackApiError('invalid_arguments');
+    trigger.used = true;
+    const record: SlackView = {
+      id: this.newViewId(),
+      type: 'modal',
+      user: trigger.user,
+      hash: this.newViewHash(),
+      view,
+      versions: [view],
+    };
+    this.views.set(record.id, record);
+    return { view: this.viewView(record) };
+  }
+
+  /**
+   * https://docs.slack.dev/reference/methods/views.update: by view_id (or external_id); not_found
+   * for an unknown view, hash_conflict when `hash` is given and the view changed since.
+   */
+  private updateView(args: SlackArgs): Record<string, unknown> {
+    const id = args.string('view_id');
+    const externalId = args.string('external_id');
+    if (id === undefined && externalId === undefined) throw missingArgument('view_id');
+    const record =
+      id !== undefined
+        ? this.views.get(id)
+        : [...this.views.values()].find((v) => v.view.external_id === externalId);
+    if (!record) throw new SlackApiError('not_found');
+    const hash = args.string('hash');
+    if (hash !== undefined && hash !== record.hash) throw new SlackApiError('hash_conflict');
+    const view = args.view();
+    if (view.type !== record.type) throw new SlackApiError('invalid_arguments');
+    record.view = view;
+    record.versions.push(view);
+    record.hash = this.newViewHash();
+    return { view: this.viewView(record) };
+  }
+
+  /**
+   * https://docs.slack.dev/reference/methods/views.publish: a `home` view for `user_id`, replacing
+   * the one shown; hash_conflict when `hash` is given and stale.
+   */
+  private publishView(args: SlackArgs): Record<string, unknown> {
+    const user = args.required('user_id');
+    const view = args.view();
+    if (view.type !== 'home') throw new SlackApiError('invalid_arguments');
+    const existing = [...this.views.values()].find((v) => v.type === 'home' && v.user === user);
+    const hash = args.string('hash');
+    if (hash !== undefined && existing && hash !== existing.hash) throw new SlackApiError('hash_conflict');
+    const record: SlackView = existing ?? {
+      id: this.newViewId(),
+      type: 'home',
+      user,
+      hash: '',
+      view,
+      versions: [],
+    };
+    record.view = view;
+    record.versions.push(view);
+    record.hash = this.newViewHash();
+    this.views.set(record.id, record);
+    return { view: this.viewView(record) };
+  }
+
+  /** The view object Slack answers with (https://docs.slack.dev/reference/surfaces/views). */
+  viewView(v: SlackView): Record<string, unknown> {
+    return {
+      ...v.view,
+      id: v.id,
+      team_id: SLACK_FAKE_TEAM.id,
+      state: { values: {} },
+      hash: v.hash,
+      root_view_id: v.id,
+      previous_view_id: null,
+      app_id: SLACK_FAKE_BOT.appId,
+      bot_id: SLACK_FAKE_BOT.botId,
+    };
+  }
+
+  private newViewId(): string {
+    let id = randomId('V');
+    while (this.views.has(id)) id = randomId('V');
+    return id;
+  }
+
+  private newViewHash(): string {
+    return `${nowSeconds()}.${randomBytes(4).toString('hex')}`;
+  }
 
   /** Unique, increasing message timestamps in Slack's `seconds.micros` form. */
   nextTs(): string {
@@ -830,6 +976,13 @@ export async function startSlackFake(options: StartSlackFakeOptions = {}): Promi
       channelId === undefined
         ? [...workspace.messages]
         : workspace.messages.filter((m) => m.channel === channelId),
+    triggerId: (user) => {
+      const id = `${Date.now()}.${randomBytes(5).readUInt32BE()}.${randomBytes(16).toString('hex')}`;
+      workspace.triggers.set(id, { issuedAt: Date.now(), user, used: false });
+      return id;
+    },
+    views: () => [...workspace.views.values()],
+    home: (user) => [...workspace.views.values()].find((v) => v.type === 'home' && v.user === user),
     responseUrl: (id = randomBytes(8).toString('hex')) => `${server.url}/response/${id}`,
     channels: () => [...workspace.channelsById.values()].map(toChannel),
     addUser: (user) => {
