@@ -86,6 +86,8 @@ export interface Cluster {
   /** True when this is the built-in sandbox, so every reply can say so. */
   readonly sandbox: boolean;
   getDeployment(target: ClusterTarget, name: string): Promise<DeploymentView>;
+  /** The names of the deployments in the target's namespace, sorted: what a form offers to pick from. */
+  listDeployments(target: ClusterTarget): Promise<string[]>;
   listReplicaSets(target: ClusterTarget, deployment: DeploymentView): Promise<ReplicaSetView[]>;
   listPods(target: ClusterTarget, deployment: DeploymentView): Promise<PodView[]>;
   /** Answers StateError 'conflict' (409) when a resourceVersion in the patch is stale. */
@@ -333,4 +335,15 @@ export interface Ledger {
   get(recordId: string): Promise<LedgerEntry | undefined>;
   /** The newest entries that touched `<env>/<target>`, newest first. */
   recent(key: string, limit: number): Promise<LedgerEntry[]>;
+}
+
+/** The latest audit records, newest first: what the App Home tab lists. Shared by every replica. */
+export interface RecentActions {
+  /** Called once a record is written; a record written twice (a retry) is listed once. */
+  add(record: AuditRecord): Promise<void>;
+  /** At most `limit` records that `keep` accepts, newest first. */
+  latest(limit: number, keep: (record: AuditRecord) => boolean): Promise<AuditRecord[]>;
+  /** Remembers who has opened the Home tab, so it is refreshed after their actions. */
+  addHomeViewer(userId: string): Promise<void>;
+  isHomeViewer(userId: string): Promise<boolean>;
 }

@@ -157,6 +157,17 @@ export class KubeCluster implements Cluster {
     }
   }
 
+  async listDeployments(target: ClusterTarget): Promise<string[]> {
+    try {
+      const list = await this.client(target).apps.listNamespacedDeployment({
+        namespace: target.namespace,
+      });
+      return list.items.flatMap((d) => (d.metadata?.name ? [d.metadata.name] : [])).sort();
+    } catch (err) {
+      throw kubeError(err, `deployments in namespace ${target.namespace} (${target.environment})`);
+    }
+  }
+
   async listReplicaSets(target: ClusterTarget, deployment: DeploymentView): Promise<ReplicaSetView[]> {
     const labelSelector = selectorOf(deployment);
     try {

@@ -108,6 +108,7 @@ export class RecordingJobs implements Jobs {
 export const noCluster: Cluster = {
   sandbox: false,
   getDeployment: () => Promise.reject(new Error('no cluster in this test')),
+  listDeployments: () => Promise.reject(new Error('no cluster in this test')),
   listReplicaSets: () => Promise.reject(new Error('no cluster in this test')),
   listPods: () => Promise.reject(new Error('no cluster in this test')),
   patchDeployment: () => Promise.reject(new Error('no cluster in this test')),
