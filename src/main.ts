@@ -45,6 +45,7 @@ import type {
   IncidentDirectory,
   Ledger,
   Locks,
+  RecentActions,
 } from './ports.js';
 import { newApprovalId, RedisApprovals } from './queue/approvals.js';
 import { AuditHold } from './queue/audit-hold.js';
@@ -62,12 +63,15 @@ import {
   type RateCounter,
   RedisRateCounter,
 } from './queue/rate-limit.js';
+import { MemoryRecentActions, RedisRecentActions } from './queue/recent-actions.js';
 import { loadRunbooks, runbooksDir } from './runbooks/load.js';
 import { stepKinds } from './runbooks/steps/index.js';
 import type { Feature, FeatureHandle, Runtime } from './runtime.js';
 import { createSlackApp } from './slack/app.js';
 import { boltLogger } from './slack/bolt-logger.js';
 import { SlackChat } from './slack/chat.js';
+import { createHomeTab, type HomeTab } from './slack/home.js';
+import { createOpsModal } from './slack/ops-modal.js';
 import { isSupervised, reportToSupervisor, type SupervisedWorker, superviseWorker } from './supervisor.js';
 
 /**
@@ -147,6 +151,7 @@ function createQueueState(env: Env, useRedis: boolean, runsWorkers: boolean, log
       approvals: new RedisApprovals(redis, prefix) as Approvals,
       ledger: new RedisLedger(redis, prefix) as Ledger,
       rateCounter: new RedisRateCounter(redis, prefix) as RateCounter,
+      recent: new RedisRecentActions(redis, prefix) as RecentActions,
       close: async () => {
         await Promise.all([redis.quit(), workerRedis.quit()]);
       },
@@ -158,6 +163,7 @@ function createQueueState(env: Env, useRedis: boolean, runsWorkers: boolean, log
     approvals: new MemoryApprovals() as Approvals,
     ledger: new MemoryLedger() as Ledger,
     rateCounter: new MemoryRateCounter() as RateCounter,
+    recent: new MemoryRecentActions() as RecentActions,
     close: async () => {},
   };
 }
@@ -334,6 +340,20 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
       metrics.actionDuration.observe({ command, outcome }, seconds),
   };
   const approvalDeps = { config, approvals, jobs, chat, directory: chat, clock: systemClock, log };
+  const { recent } = queueState;
+  // The App Home tab, wherever a Slack token is: a worker refreshes it after the actions it records.
+  const home: HomeTab | undefined = slackClient
+    ? createHomeTab({
+        config,
+        directory: chat,
+        recent,
+        clock: systemClock,
+        client: slackClient,
+        log: log.child({ component: 'home' }),
+        sections: async (user) =>
+          (await Promise.all(started.map((h) => h.home?.(user)))).filter((m) => m !== undefined),
+      })
+    : undefined;
   processCoreQueues(backend, {
     log,
     auditLog,
@@ -341,6 +361,9 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
     expireApproval: (id) => expireApproval(approvalDeps, id),
     onAuditWritten: async (record) => {
       auditHold.release(record.id);
+      // The Home tab's list; best effort, as it is only a view of the audit trail.
+      await recent.add(record).catch((err: unknown) => log.warn({ err }, 'could not list a recent action'));
+      void home?.refreshAfter(record).catch((err: unknown) => log.warn({ err }, 'could not refresh Home'));
       for (const handle of started) await handle.onAuditWritten?.(record);
     },
     onAuditHeld: (record, err) => auditHold.hold(record.id, err.message, Date.now()),
@@ -417,6 +440,16 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
           onRejected,
           accept,
           buttons,
+          modal: createOpsModal({
+            config,
+            commands: () => registry,
+            cluster,
+            directory: chat,
+            clock: systemClock,
+            accept,
+            log: log.child({ component: 'modal' }),
+          }),
+          ...(home ? { home } : {}),
         })
       : undefined;
   if (slack) void slackChat?.refreshGroups();

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Env } from './config/env.js';
 import type { OpsbotConfig } from './config/schema.js';
 import type { AuditRecord } from './core/audit.js';
+import type { Message } from './core/message.js';
 import type { Runbook } from './core/runbook.js';
 import type { Ack, CommandRequest } from './engine/accept-command.js';
 import type { ButtonRoute } from './engine/buttons.js';
@@ -69,6 +70,8 @@ export interface FeatureHandle<S = unknown> {
   readiness?: ReadinessCheck[];
   /** What a channel means to this feature (an incident channel), for command defaults and policy. */
   channelContext?(channelId: string): Promise<IncidentContext | undefined>;
+  /** Its part of a user's App Home tab (open incidents, their preview environments), if any. */
+  home?(user: { id: string; groups: ReadonlySet<string> }): Promise<Message | undefined>;
   /** Told of every audit record written; awaited, so what it queues is as durable as the record. */
   onAuditWritten?(record: AuditRecord): Promise<void>;
   close?(): Promise<void>;

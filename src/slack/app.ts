@@ -7,6 +7,8 @@ import type { Ack, CommandRequest } from '../engine/accept-command.js';
 import type { ButtonClick, ButtonRoute } from '../engine/buttons.js';
 import { boltLogger } from './bolt-logger.js';
 import { slackEventsGate } from './events-gate.js';
+import type { HomeTab } from './home.js';
+import { MODAL_ACTIONS, MODAL_CALLBACK, type OpsModal } from './ops-modal.js';
 import { fitText, toBlocks } from './render.js';
 import { claimOf, workspaceRefusal } from './workspace.js';
 
@@ -18,6 +20,10 @@ export interface SlackAppOptions {
   accept(request: CommandRequest): Promise<Ack>;
   /** Every button the bot answers (approvals, and the features' own), routed by action id. */
   buttons: readonly ButtonRoute[];
+  /** `/ops` with nothing after it opens this modal instead of the help text. */
+  modal?: OpsModal;
+  /** The App Home tab, published when the user opens it. */
+  home?: HomeTab;
   /** A request refused for its signature, e.g. to audit a forged approval click. */
   onRejected?(rawBody: Buffer): void;
 }
@@ -99,7 +105,33 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     });
   }
 
-  app.command('/ops', async ({ command, ack }) => {
+  app.command('/ops', async ({ command, ack, client, respond }) => {
+    const modal = options.modal;
+    if (modal && (command.text ?? '').trim() === '') {
+      // The trigger_id is good for 3 s: acknowledged first, the modal opens right after.
+      await ack();
+      const channel = {
+        id: command.channel_id,
+        ...(command.channel_name ? { name: command.channel_name } : {}),
+      };
+      try {
+        await modal.open(client, command.trigger_id, command.user_id, channel);
+      } catch (err) {
+        log.warn({ err, user: command.user_id }, 'could not open the /ops modal; answering with help');
+        const help = await options.accept({
+          text: '',
+          requester: { id: command.user_id },
+          channel,
+          deliveryId: command.trigger_id,
+        });
+        await respond({
+          response_type: 'ephemeral',
+          text: fitText(help.message.text),
+          blocks: toBlocks(help.message),
+        });
+      }
+      return;
+    }
     const request: CommandRequest = {
       text: command.text ?? '',
       requester: { id: command.user_id, ...(command.user_name ? { name: command.user_name } : {}) },
@@ -147,6 +179,78 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
         }
       } catch (err) {
         log.error({ err, action: click.actionId, user: click.user.id }, 'could not handle a button click');
+      }
+    });
+  }
+
+  const modal = options.modal;
+  if (modal) {
+    for (const actionId of Object.values(MODAL_ACTIONS)) {
+      app.action({ action_id: actionId, type: 'block_actions' }, async ({ ack, body, client }) => {
+        await ack();
+        if (body.type !== 'block_actions' || !body.view) return;
+        try {
+          await modal.step(client, body.user.id, body.view);
+        } catch (err) {
+          log.warn({ err, user: body.user.id, action: actionId }, 'could not update the /ops modal');
+        }
+      });
+    }
+    // External selects: deployments and revisions, asked from the cluster as the user types.
+    app.options<'block_suggestion'>({ type: 'block_suggestion' }, async ({ ack, body }) => {
+      try {
+        const options = await withinBudget(
+          modal.suggest(body.user.id, body.action_id, body.value ?? '', body.view),
+          ACK_BUDGET_MS,
+        );
+        await ack({ options });
+      } catch (err) {
+        log.warn({ err, user: body.user.id, action: body.action_id }, 'could not list modal options');
+        await ack({ options: [] });
+      }
+    });
+    app.view(MODAL_CALLBACK, async ({ ack, body, view, client }) => {
+      let result: Awaited<ReturnType<OpsModal['submit']>>;
+      try {
+        result = await withinBudget(modal.submit(body.user.id, body.user.name, view), ACK_BUDGET_MS);
+      } catch (err) {
+        log.error({ err, user: body.user.id }, 'could not accept a modal submission');
+        await ack({
+          response_action: 'errors',
+          errors: {
+            'ops.action':
+              'opsbot could not confirm this request in time. Check the channel before you try again.',
+          },
+        });
+        return;
+      }
+      if ('errors' in result) {
+        await ack({ response_action: 'errors', errors: result.errors });
+        return;
+      }
+      // Closes the modal; what the ack says goes to the channel /ops was typed in, as a typed command's would.
+      await ack();
+      try {
+        await client.chat.postEphemeral({
+          channel: result.channel,
+          user: body.user.id,
+          text: fitText(result.ack.message.text),
+          blocks: toBlocks(result.ack.message),
+        });
+      } catch (err) {
+        log.warn({ err, user: body.user.id }, 'could not post the answer to a modal submission');
+      }
+    });
+  }
+
+  const home = options.home;
+  if (home) {
+    app.event('app_home_opened', async ({ event }) => {
+      if (event.tab !== 'home') return;
+      try {
+        await home.opened(event.user);
+      } catch (err) {
+        log.warn({ err, user: event.user }, 'could not publish the Home tab');
       }
     });
   }
