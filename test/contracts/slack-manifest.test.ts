@@ -101,6 +101,13 @@ const SlackManifest = z.strictObject({
   }),
   features: z
     .strictObject({
+      app_home: z
+        .strictObject({
+          home_tab_enabled: z.boolean().exactOptional(),
+          messages_tab_enabled: z.boolean().exactOptional(),
+          messages_tab_read_only_enabled: z.boolean().exactOptional(),
+        })
+        .exactOptional(),
       bot_user: z
         .strictObject({
           display_name: z
@@ -134,9 +141,19 @@ const SlackManifest = z.strictObject({
     .exactOptional(),
   settings: z
     .strictObject({
-      event_subscriptions: z.strictObject({ request_url: HttpsUrl.exactOptional() }).exactOptional(),
+      event_subscriptions: z
+        .strictObject({
+          request_url: HttpsUrl.exactOptional(),
+          // The SDK's ManifestEvent names; "A maximum of 100 event types can be used."
+          bot_events: z.array(z.enum(['app_home_opened'])).max(100).exactOptional(),
+        })
+        .exactOptional(),
       interactivity: z
-        .strictObject({ is_enabled: z.boolean(), request_url: HttpsUrl.exactOptional() })
+        .strictObject({
+          is_enabled: z.boolean(),
+          request_url: HttpsUrl.exactOptional(),
+          message_menu_options_url: HttpsUrl.exactOptional(),
+        })
         .exactOptional(),
       org_deploy_enabled: z.boolean().exactOptional(),
       socket_mode_enabled: z.boolean().exactOptional(),
@@ -182,6 +199,10 @@ const METHOD_SCOPES: Record<string, readonly BotScope[]> = {
   'conversations.setTopic': ['channels:manage', 'channels:write.topic'],
   'conversations.archive': ['channels:manage'],
   'conversations.unarchive': ['channels:manage'],
+  // The views methods need no scope: a trigger_id (open) or the app's own view (update, publish) suffices.
+  'views.open': [],
+  'views.update': [],
+  'views.publish': [],
 };
 
 /** Every Web API method called in a source file that talks to Slack through the SDK. */
@@ -252,5 +273,16 @@ describe('manifest.yml', () => {
     ].filter((u): u is string => u !== undefined);
     expect(urls.length).toBeGreaterThan(0);
     for (const url of urls) expect(new URL(url).pathname, url).toBe('/slack/events');
+  });
+
+  it('enables the Home tab and the events and option lists the Slack app listens to', () => {
+    const m = manifest();
+    const app = readFileSync('src/slack/app.ts', 'utf8');
+    const events = [...app.matchAll(/app\.event\('([^']+)'/g)].map(([, e]) => e);
+    expect(events).toContain('app_home_opened');
+    expect(m.settings?.event_subscriptions?.bot_events ?? []).toEqual(expect.arrayContaining(events));
+    expect(m.features?.app_home?.home_tab_enabled).toBe(true);
+    // External selects load their options from this URL (block_suggestion).
+    if (/app\.options/.test(app)) expect(m.settings?.interactivity?.message_menu_options_url).toBeDefined();
   });
 });
