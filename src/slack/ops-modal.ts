@@ -231,7 +231,6 @@ export function createOpsModal(deps: ModalDeps) {
         },
       });
     }
-    let submit = false;
     if (env && state.deployment) {
       const actions = formActions(deps.config, principal, all, env);
       const chosen = actions.find((f) => f.command.name === state.action);
@@ -275,7 +274,6 @@ export function createOpsModal(deps: ModalDeps) {
             },
           ],
         });
-        submit = true;
       }
     }
     return {
@@ -283,7 +281,8 @@ export function createOpsModal(deps: ModalDeps) {
       callback_id: MODAL_CALLBACK,
       title: plain(TITLE),
       close: plain('Cancel'),
-      ...(submit ? { submit: plain('Run') } : {}),
+      // Slack requires a submit button on a modal with input blocks; before an action is picked it says so.
+      submit: plain('Run'),
       private_metadata: metadata,
       blocks,
     };
@@ -356,7 +355,8 @@ export function createOpsModal(deps: ModalDeps) {
         return revisions
           .map((r) => ({
             r,
-            label: `${r.revision} · ${r.images.map((i) => i.replace(/^[^=]+=/, '')).join(', ') || 'no image'} · ${r.changeCause ?? 'no change-cause'} · ${age(r.createdAt, now)}${r.current ? ' (current)' : ''}`,
+            // Within 75 characters: number, age and image first, so a long change-cause is what gets cut.
+            label: `${r.revision}${r.current ? ' (current)' : ''} · ${age(r.createdAt, now)} ago · ${r.images.map((i) => i.replace(/^[^=]+=/, '')).join(', ') || 'no image'} · ${r.changeCause ?? 'no change-cause'}`,
           }))
           .filter(({ label }) => label.toLowerCase().includes(needle))
           .slice(0, OPTIONS_MAX)
@@ -383,7 +383,10 @@ export function createOpsModal(deps: ModalDeps) {
         text(readValue(values, BLOCK.deployment, MODAL_ACTIONS.deployment)) ?? state.deployment;
       const action = text(readValue(values, BLOCK.action, MODAL_ACTIONS.action)) ?? state.action;
       const form = forms().find((f) => f.command.name === action);
-      if (!form || !env || !deployment) return { errors: { [BLOCK.action]: 'Pick an action.' } };
+      // Errors may only name input blocks the modal shows: the first step still open.
+      if (!env) return { errors: { [BLOCK.env]: 'Pick an environment.' } };
+      if (!deployment) return { errors: { [BLOCK.deployment]: 'Pick a deployment.' } };
+      if (!form) return { errors: { [BLOCK.action]: 'Pick an action.' } };
       const fields: Record<string, string | true | undefined> = { env, deployment };
       for (const arg of form.args) {
         if (arg.name === 'env' || arg.name === 'deployment') continue;

@@ -145,7 +145,10 @@ const SlackManifest = z.strictObject({
         .strictObject({
           request_url: HttpsUrl.exactOptional(),
           // The SDK's ManifestEvent names; "A maximum of 100 event types can be used."
-          bot_events: z.array(z.enum(['app_home_opened'])).max(100).exactOptional(),
+          bot_events: z
+            .array(z.enum(['app_home_opened']))
+            .max(100)
+            .exactOptional(),
         })
         .exactOptional(),
       interactivity: z

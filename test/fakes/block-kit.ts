@@ -319,3 +319,31 @@ export function suggestionErrors(answer: unknown): string[] {
   }
   return errors;
 }
+
+/**
+ * The errors in an app's answer to view_submission
+ * (https://docs.slack.dev/reference/interaction-payloads/view-interactions-payload and
+ * https://docs.slack.dev/surfaces/modals#displaying_errors): `response_action: "errors"` with an
+ * `errors` object whose keys are block_ids of input blocks in the submitted view.
+ */
+export function submissionAnswerErrors(view: { blocks?: unknown }, answer: unknown): string[] {
+  if (!isObject(answer) || answer.response_action === undefined) return [];
+  const errors: string[] = [];
+  const actions = ['errors', 'update', 'push', 'clear'];
+  if (!actions.includes(String(answer.response_action)))
+    return [`must be one of [${actions.join(', ')}] [json-pointer:/response_action]`];
+  if (answer.response_action !== 'errors') return [];
+  if (!isObject(answer.errors)) return ['must provide an object [json-pointer:/errors]'];
+  const inputs = new Set(
+    (Array.isArray(view.blocks) ? view.blocks : [])
+      .filter((b) => isObject(b) && b.type === 'input')
+      .map((b) => String((b as Record<string, unknown>).block_id)),
+  );
+  for (const [blockId, message] of Object.entries(answer.errors)) {
+    if (!inputs.has(blockId))
+      errors.push(`no input block ${blockId} in the view [json-pointer:/errors/${blockId}]`);
+    if (typeof message !== 'string' || message === '')
+      errors.push(`must be a non-empty string [json-pointer:/errors/${blockId}]`);
+  }
+  return errors;
+}

@@ -187,3 +187,104 @@ export async function postSigned(
   if (opts.contentType !== undefined) headers['content-type'] = opts.contentType;
   return fetch(url, { method: 'POST', headers, body });
 }
+
+/** A view as Slack sends it back in interaction payloads: the app's view, its id and hash, and the user's input. */
+export interface PayloadView {
+  id: string;
+  hash: string;
+  state: { values: Record<string, Record<string, unknown>> };
+  [key: string]: unknown;
+}
+
+function payloadUser(user: { id: string; name: string }) {
+  return { id: user.id, username: user.name, name: user.name, team_id: SLACK_FAKE_TEAM.id };
+}
+
+const common = {
+  api_app_id: SLACK_FAKE_BOT.appId,
+  token: SLACK_VERIFICATION_TOKEN,
+  team: { id: SLACK_FAKE_TEAM.id, domain: SLACK_FAKE_TEAM.domain },
+  enterprise: null,
+  is_enterprise_install: false,
+};
+
+/**
+ * A selection in a modal's input block with dispatch_action, as Slack sends it:
+ * https://docs.slack.dev/reference/interaction-payloads/block_actions-payload (container type "view").
+ */
+export function viewBlockActionPayload(opts: {
+  user: { id: string; name: string };
+  view: PayloadView;
+  blockId: string;
+  action: { type: string; action_id: string; selected_option?: unknown; value?: string };
+}) {
+  return {
+    type: 'block_actions',
+    ...common,
+    user: payloadUser(opts.user),
+    container: { type: 'view', view_id: opts.view.id },
+    trigger_id: newTriggerId(),
+    view: opts.view,
+    actions: [{ ...opts.action, block_id: opts.blockId, action_ts: slackTs() }],
+  };
+}
+
+/**
+ * An external select asking for its options as the user types:
+ * https://docs.slack.dev/reference/interaction-payloads/block-suggestion-payload.
+ */
+export function blockSuggestionPayload(opts: {
+  user: { id: string; name: string };
+  view: PayloadView;
+  blockId: string;
+  actionId: string;
+  value: string;
+}) {
+  return {
+    type: 'block_suggestion',
+    ...common,
+    user: payloadUser(opts.user),
+    container: { type: 'view', view_id: opts.view.id },
+    action_id: opts.actionId,
+    block_id: opts.blockId,
+    value: opts.value,
+    view: opts.view,
+  };
+}
+
+/**
+ * A modal submitted: https://docs.slack.dev/reference/interaction-payloads/view-interactions-payload
+ * (type view_submission, the view with state.values keyed by block_id, then action_id).
+ */
+export function viewSubmissionPayload(opts: { user: { id: string; name: string }; view: PayloadView }) {
+  return {
+    type: 'view_submission',
+    ...common,
+    user: payloadUser(opts.user),
+    trigger_id: newTriggerId(),
+    view: opts.view,
+    response_urls: [],
+  };
+}
+
+/**
+ * An Events API callback (https://docs.slack.dev/apis/events-api/#callback-field) carrying
+ * app_home_opened (https://docs.slack.dev/reference/events/app_home_opened): sent as JSON.
+ */
+export function appHomeOpenedBody(user: string): string {
+  return JSON.stringify({
+    token: SLACK_VERIFICATION_TOKEN,
+    team_id: SLACK_FAKE_TEAM.id,
+    api_app_id: SLACK_FAKE_BOT.appId,
+    event: {
+      type: 'app_home_opened',
+      user,
+      channel: `D${randomBytes(4).toString('hex').toUpperCase()}`,
+      tab: 'home',
+      event_ts: slackTs(),
+    },
+    type: 'event_callback',
+    event_id: `Ev${randomBytes(5).toString('hex').toUpperCase()}`,
+    event_time: Math.floor(Date.now() / 1000),
+  });
+}
