@@ -1,5 +1,7 @@
+import { isoTime, timeLeft } from '../../commands/env-shared.js';
 import { message } from '../core/message.js';
-import { PreviewName } from '../core/preview.js';
+import { PREVIEW_SELECTOR, PreviewName, previewFromNamespace, previewNamespace } from '../core/preview.js';
+import { resolveTarget } from '../engine/run-command.js';
 import { GitHubPullRequests } from '../github/pull-requests.js';
 import { KubeWorkspaces } from '../kubernetes/workspaces.js';
 import type { FeatureHandle, Runtime } from '../runtime.js';
@@ -44,6 +46,33 @@ export async function startPreview(runtime: Runtime): Promise<FeatureHandle<Prev
       directory: runtime.directory,
       loadTemplate: (dir) => loadTemplateDir(dir, runtime.configFile),
     },
+    // The Home tab lists the user's own previews, each with its expiry and an Extend button.
+    async home(user) {
+      const target = resolveTarget(runtime.config, cfg.environment);
+      const now = runtime.clock.now();
+      const mine = (await workspaces.listNamespaces(target.context, PREVIEW_SELECTOR))
+        .flatMap((ns) => previewFromNamespace(ns) ?? [])
+        .filter((e) => e.owner === user.id && !e.terminating)
+        .sort((a, b) => a.expiresAt - b.expiresAt);
+      const title = '*Your preview environments*';
+      if (mine.length === 0)
+        return message('No preview environments', {
+          lines: [title, 'None open. `/ops env open <name>` opens one.'],
+        });
+      return message(`${mine.length} preview environments`, {
+        lines: [
+          title,
+          ...mine.map(
+            (e) =>
+              `• *${e.name}* ${e.url ?? ''} · expires ${isoTime(e.expiresAt)} (${timeLeft(e.expiresAt, now)})`,
+          ),
+        ],
+        // Past Slack's 25 elements of an actions block the list is longer than any maxPerUser allows.
+        buttons: mine
+          .slice(0, 25)
+          .map((e) => ({ action: 'preview.extend', label: `Extend ${e.name}`, value: e.name })),
+      });
+    },
     buttons: [
       {
         // The Extend button of an expiry warning: `/ops env extend <name>` by the clicker, with every
@@ -52,10 +81,18 @@ export async function startPreview(runtime: Runtime): Promise<FeatureHandle<Prev
         async handle(click) {
           const name = PreviewName.safeParse(click.value);
           if (!name.success) return message('That Extend button does not name a preview environment.');
+          // A click in the Home tab has no channel: the outcome goes where the preview was opened.
+          let channelId = click.channelId;
+          if (!channelId) {
+            const target = resolveTarget(runtime.config, cfg.environment);
+            const ns = await workspaces.getNamespace(target.context, previewNamespace(name.data));
+            channelId = (ns && previewFromNamespace(ns)?.channel) || '';
+          }
+          if (!channelId) return message(`There is no open preview environment named ${name.data}.`);
           const ack = await runtime.accept({
             text: `env extend ${name.data}`,
             requester: click.user,
-            channel: { id: click.channelId },
+            channel: { id: channelId },
             deliveryId: `preview-extend/${click.deliveryId}`,
           });
           return ack.message;

@@ -1,7 +1,17 @@
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { blockActionPayload, interactionBody, postSigned } from '../fakes/slack-signing.js';
 import { type BotProcess, startBotProcess } from '../helpers/bot-process.js';
-import { auditRecords, click, slash, startWorld, USERS, type World } from '../helpers/world.js';
+import { openHome } from '../helpers/slack-views.js';
+import {
+  auditRecords,
+  click,
+  SIGNING_SECRET,
+  slash,
+  startWorld,
+  USERS,
+  type World,
+} from '../helpers/world.js';
 
 const SHA = '4f9a1c0d2e3b4a5968778695a4b3c2d1e0f9a8b7';
 const TEMPLATE = resolve('runbooks/preview');
@@ -151,6 +161,54 @@ describe('preview environments from chat', () => {
     expect(record).toMatchObject({ outcome: 'executed', action: 'env.extend', target: 'pr-481' });
     const after = Number(ns('preview-pr-481')?.metadata.labels?.['opsbot.dev/expires-at']);
     expect(after - before).toBe(4 * 3600);
+  });
+
+  it("lists the user's previews in the Home tab with expiry and an Extend button that works there", async () => {
+    const home = await openHome(bot.url, world, USERS.developer);
+    const shown = JSON.stringify(home.view.blocks);
+    expect(shown).toContain('*Your preview environments*');
+    expect(shown).toMatch(
+      /• \*pr-481\* \S*pr-481\.preview\.test\S* · expires \d{4}-\d\d-\d\dT[\d:]+Z \(\d+h \d+m left\)/,
+    );
+    expect(shown).toContain('"action_id":"preview.extend","value":"pr-481"');
+    // oncall owns none of them.
+    expect(JSON.stringify((await openHome(bot.url, world, USERS.oncall)).view.blocks)).not.toContain(
+      'pr-481',
+    );
+
+    // A click in the Home tab: a block_actions payload from the home view, with no channel.
+    const before = Number(ns('preview-pr-481')?.metadata.labels?.['opsbot.dev/expires-at']);
+    const extensions = () =>
+      auditRecords(world).filter(
+        (r) => r.action === 'env.extend' && r.target === 'pr-481' && r.outcome === 'executed',
+      );
+    const earlier = extensions().map((r) => String(r.id));
+    const payload: Record<string, unknown> = {
+      ...blockActionPayload({
+        user: USERS.developer.id,
+        userName: USERS.developer.name,
+        actionId: 'preview.extend',
+        value: 'pr-481',
+      }),
+      container: { type: 'view', view_id: home.id },
+      view: { ...home.view, id: home.id, hash: home.hash },
+    };
+    delete payload.channel;
+    delete payload.message;
+    const res = await postSigned(`${bot.url}/slack/events`, interactionBody(payload), SIGNING_SECRET);
+    expect(res.status).toBe(200);
+    const extended = await world.github.waitFor(
+      () => extensions().find((r) => !earlier.includes(String(r.id))),
+      15_000,
+    );
+    // The outcome went where the preview was opened.
+    expect(extended).toMatchObject({ requester: { id: USERS.developer.id }, channel: { id: 'COPS' } });
+    expect(Number(ns('preview-pr-481')?.metadata.labels?.['opsbot.dev/expires-at'])).toBeGreaterThan(before);
+    // Refreshed after the action: the new record is listed.
+    await world.slack.waitFor(
+      () => JSON.stringify(world.slack.home(USERS.developer.id)?.view.blocks).includes(String(extended.id)),
+      10_000,
+    );
   });
 
   it('refuses what the limits forbid, with clear messages', async () => {
