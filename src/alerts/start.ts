@@ -1,6 +1,8 @@
 import { AlertGroup } from '../core/alert.js';
 import { AuditRecord } from '../core/audit.js';
 import { message } from '../core/message.js';
+import { grantsOf } from '../core/policy.js';
+import { slackText } from '../core/text.js';
 import { GitHubIssueTracker } from '../github/issue-tracker.js';
 import type { IncidentCommands } from '../ports.js';
 import { type QueueBackend, type TaskQueue, Unrecoverable } from '../queue/backend.js';
@@ -40,6 +42,9 @@ function incidentCommandsOf(service: IncidentService, store: IncidentStore): Inc
     },
   };
 }
+
+/** How many open incidents the Home tab lists. */
+const HOME_INCIDENTS = 10;
 
 /** The queue that adds each action to its incident: retried with backoff, like an audit record. */
 export function defineIncidentNotes(
@@ -172,6 +177,34 @@ export async function startIncidents(runtime: Runtime): Promise<FeatureHandle<In
     warnAboutWebhookAuth(log, deps);
     return {
       services: incidentCommandsOf(service, store),
+      // The Home tab lists open incidents in the environments the user may act in, with links.
+      async home(user) {
+        const grants = grantsOf(runtime.config, { userId: user.id, groups: user.groups });
+        const visible = new Set([...grants.values()].flat());
+        if (visible.size === 0) return undefined;
+        const open = (await store.openIncidents(HOME_INCIDENTS)).filter(
+          (i) => i.environment === undefined || visible.has(i.environment),
+        );
+        const title = '*Open incidents*';
+        if (open.length === 0) return message('No open incidents', { lines: [title, 'None.'] });
+        const github = runtime.env.GITHUB_API_URL === 'https://api.github.com';
+        return message(`${open.length} open incidents`, {
+          lines: [
+            title,
+            ...open.map((i) => {
+              const channel = i.channelId ? `<#${i.channelId}>` : '(no channel yet)';
+              const ref = i.issue === undefined ? '' : `${settings.repo}#${i.issue}`;
+              const issue =
+                ref && github
+                  ? ` · <https://github.com/${settings.repo}/issues/${i.issue}|${ref}>`
+                  : ref
+                    ? ` · ${ref}`
+                    : '';
+              return `• ${channel} ${slackText(i.title)} · ${slackText(i.severity)}${i.environment ? ` · ${i.environment}` : ''}${issue}`;
+            }),
+          ],
+        });
+      },
       routes: Object.fromEntries(
         ALERT_SOURCES.map((source) => [`POST /webhooks/${source.id}`, receiverFor(source, deps)]),
       ),

@@ -15,6 +15,8 @@ export interface IncidentStore {
   /** Saves the incident and indexes its channel. */
   put(incident: Incident): Promise<void>;
   byChannel(channelId: string): Promise<string | undefined>;
+  /** Open incidents, newest first, at most `limit`: what the App Home tab lists. */
+  openIncidents(limit: number): Promise<Incident[]>;
   putButton(id: string, button: IncidentButton): Promise<void>;
   button(id: string): Promise<IncidentButton | undefined>;
   /**
@@ -72,7 +74,18 @@ export class RedisIncidentStore implements IncidentStore {
       .multi()
       .set(this.k('incident', incident.id), JSON.stringify(incident), 'EX', TTL_S);
     if (incident.channelId) multi.set(this.k('channel', incident.channelId), incident.id, 'EX', TTL_S);
+    if (incident.status === 'open') multi.zadd(this.k('open'), incident.openedAt, incident.id);
+    else multi.zrem(this.k('open'), incident.id);
     await multi.exec();
+  }
+
+  async openIncidents(limit: number): Promise<Incident[]> {
+    const ids = await this.redis.zrevrange(this.k('open'), 0, limit - 1);
+    const found = await Promise.all(ids.map((id) => this.get(id)));
+    // An incident whose record expired is gone from the list too.
+    const gone = ids.filter((_, i) => !found[i]);
+    if (gone.length > 0) await this.redis.zrem(this.k('open'), ...gone);
+    return found.filter((i): i is Incident => i?.status === 'open');
   }
 
   async byChannel(channelId: string): Promise<string | undefined> {
@@ -133,6 +146,13 @@ export class MemoryIncidentStore implements IncidentStore {
   }
   async byChannel(channelId: string) {
     return this.channels.get(channelId);
+  }
+  async openIncidents(limit: number) {
+    return [...this.incidents.values()]
+      .map((raw) => Incident.parse(JSON.parse(raw)))
+      .filter((i) => i.status === 'open')
+      .sort((a, b) => b.openedAt - a.openedAt)
+      .slice(0, limit);
   }
   async putButton(id: string, button: IncidentButton) {
     this.buttons.set(id, button);

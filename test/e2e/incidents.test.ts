@@ -10,6 +10,7 @@ import {
   WEBHOOK_TOKEN,
 } from '../helpers/alerts.js';
 import { type BotProcess, startBotProcess } from '../helpers/bot-process.js';
+import { openHome } from '../helpers/slack-views.js';
 import { AUDIT_REPO, SIGNING_SECRET, slash, startWorld, USERS, type World } from '../helpers/world.js';
 
 const CONFIG = `
@@ -123,6 +124,17 @@ describe('incidents from alerts', () => {
     expect(blocks).toContain('silences/new');
     for (const label of ['Rollback api', 'Restart api', 'Status api']) expect(blocks).toContain(label);
     expect(issues()).toHaveLength(1);
+
+    // The Home tab lists the open incident, linking its channel and its issue.
+    let shown = '';
+    for (let i = 0; i < 20 && !shown.includes(`${INCIDENT_REPO}#${issue.number}`); i++) {
+      shown = JSON.stringify((await openHome(bot.url, world, USERS.oncall)).view.blocks);
+      if (!shown.includes(`${INCIDENT_REPO}#${issue.number}`)) await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(shown).toContain('*Open incidents*');
+    expect(shown).toMatch(
+      new RegExp(`• <#${channel?.id}> HighErrorRate · critical .*${INCIDENT_REPO}#${issue.number}`),
+    );
   });
 
   it('gives commands in the channel their defaults, comments actions on the issue, and routes buttons through policy', async () => {
