@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
 import { AuditRecord } from '../core/audit.js';
 import type { RecentActions } from '../ports.js';
+import type { RedisClient } from './connection.js';
 
 /** Records kept: enough that the last 10 a user may see survive other environments' traffic. */
 const KEPT = 500;
@@ -27,7 +27,7 @@ function pick(raw: readonly string[], limit: number, keep: (r: AuditRecord) => b
 /** In Redis: a capped list of records and a set of Home viewers, shared by every replica. */
 export class RedisRecentActions implements RecentActions {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 
