@@ -324,8 +324,9 @@ describe('preview environments from chat', () => {
     expect(extended).toMatchObject({ outcome: 'executed', requester: { id: USERS.developer.id } });
 
     await run('env close ops-one', USERS.oncall);
-    expect(await run('env open flash --ttl 2s', USERS.oncall)).toMatchObject({ outcome: 'executed' });
-    await world.slack.waitFor(() => ns('preview-flash') === undefined, 10_000);
+    // Long enough to outlive its own rollout (a few 600 ms steps) on a loaded machine, then it expires.
+    expect(await run('env open flash --ttl 8s', USERS.oncall)).toMatchObject({ outcome: 'executed' });
+    await world.slack.waitFor(() => ns('preview-flash') === undefined, 20_000);
     await lastMessage('Preview flash expired');
     const expired = await world.github.waitFor(
       () => auditRecords(world).find((r) => r.action === 'env.expire' && r.target === 'flash'),
