@@ -9,6 +9,7 @@ import { type QueueBackend, type TaskQueue, Unrecoverable } from '../queue/backe
 import { createRedis, keyPrefix } from '../queue/connection.js';
 import type { FeatureHandle, Runtime } from '../runtime.js';
 import { SlackIncidentChat } from '../slack/incident-chat.js';
+import { ChannelContextCache, channelChangesTopic, followChannelChanges } from './channel-cache.js';
 import { IncidentService } from './incident-service.js';
 import { receiverFor, type TestNote } from './receivers.js';
 import { ALERT_SOURCES, sourceById } from './sources/index.js';
@@ -175,6 +176,21 @@ export async function startIncidents(runtime: Runtime): Promise<FeatureHandle<In
       testNotes,
     };
     warnAboutWebhookAuth(log, deps);
+    // Asked on every slash command's ack: kept in process and dropped when any process changes it.
+    const channels = new ChannelContextCache(async (channelId) => {
+      const found = await service.lookup(channelId);
+      if (!found) return undefined;
+      const { incident: _incident, ...context } = found;
+      return context;
+    });
+    const subscriber = redis ? createRedis(runtime.env, 'subscriber', log) : undefined;
+    if (subscriber)
+      await followChannelChanges(
+        subscriber,
+        channelChangesTopic(keyPrefix(runtime.env, runtime.env.OPSBOT_QUEUE_PREFIX)),
+        channels,
+        log,
+      );
     return {
       services: incidentCommandsOf(service, store),
       // The Home tab lists open incidents in the environments the user may act in, with links.
@@ -208,12 +224,7 @@ export async function startIncidents(runtime: Runtime): Promise<FeatureHandle<In
       routes: Object.fromEntries(
         ALERT_SOURCES.map((source) => [`POST /webhooks/${source.id}`, receiverFor(source, deps)]),
       ),
-      async channelContext(channelId) {
-        const found = await service.lookup(channelId);
-        if (!found) return undefined;
-        const { incident: _incident, ...context } = found;
-        return context;
-      },
+      channelContext: (channelId) => channels.lookup(channelId),
       // A runbook-action button of a summary runs as if the clicker typed its command: same permissions and approvals.
       buttons: [
         {
@@ -237,6 +248,7 @@ export async function startIncidents(runtime: Runtime): Promise<FeatureHandle<In
         if (record.incident) await notes.add(`note-${record.id}`, record);
       },
       async close() {
+        await subscriber?.quit();
         await redis?.quit();
       },
     };

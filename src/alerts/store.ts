@@ -1,5 +1,6 @@
 import { Incident } from '../core/incident.js';
 import type { RedisClient } from '../queue/connection.js';
+import { channelChangesTopic } from './channel-cache.js';
 
 export interface IncidentButton {
   text: string;
@@ -73,7 +74,11 @@ export class RedisIncidentStore implements IncidentStore {
     const multi = this.redis
       .multi()
       .set(this.k('incident', incident.id), JSON.stringify(incident), 'EX', TTL_S);
-    if (incident.channelId) multi.set(this.k('channel', incident.channelId), incident.id, 'EX', TTL_S);
+    if (incident.channelId) {
+      multi.set(this.k('channel', incident.channelId), incident.id, 'EX', TTL_S);
+      // Every process that caches channel contexts drops this one (see channel-cache.ts).
+      multi.publish(channelChangesTopic(this.prefix), incident.channelId);
+    }
     if (incident.status === 'open') multi.zadd(this.k('open'), incident.openedAt, incident.id);
     else multi.zrem(this.k('open'), incident.id);
     await multi.exec();

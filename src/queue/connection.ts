@@ -51,12 +51,12 @@ export function keyPrefix(settings: RedisSettings, prefix: string): string {
  */
 export function createRedis(
   target: string | RedisSettings,
-  purpose: 'queue' | 'worker',
+  purpose: 'queue' | 'worker' | 'subscriber',
   log: Logger,
 ): RedisClient {
   const settings: RedisSettings = typeof target === 'string' ? { REDIS_URL: target } : target;
   const common: RedisOptions = {
-    maxRetriesPerRequest: purpose === 'worker' ? null : 3,
+    maxRetriesPerRequest: purpose === 'queue' ? 3 : null,
     connectionName: `opsbot-${purpose}`,
   };
   const auth: RedisOptions = {
