@@ -70,6 +70,15 @@ export function toAlert(a: {
   };
 }
 
+/** A redelivery of Alertmanager's webhook shape is the same body again for the same group. */
+export function groupDeliveryId(
+  payload: { groupKey: string },
+  _group: unknown,
+  delivery: { raw: Buffer },
+): string {
+  return `${hashOf(payload.groupKey)}-${hashOf(delivery.raw.toString('utf8'), 24)}`;
+}
+
 /**
  * Alertmanager's webhook receiver. A group is its groupKey; a redelivery is the same body again.
  * It has no test button, and its silences live at `<externalURL>/#/silences/new`.
@@ -83,8 +92,7 @@ export const alertmanager = defineSource<AlertmanagerWebhook>({
     if (!r.success) return { ok: false, reason: z.prettifyError(r.error) };
     return { ok: true, payload: r.data, group: fromAlertmanager(r.data, receivedAt) };
   },
-  deliveryId: (payload, _group, delivery) =>
-    `${hashOf(payload.groupKey)}-${hashOf(delivery.raw.toString('utf8'), 24)}`,
+  deliveryId: groupDeliveryId,
   isTest: () => undefined,
   invalidBodies: 'reject',
   // notify/pagerduty: dedup_key is key.Hash(), the SHA-256 hex of the group key this webhook sends.

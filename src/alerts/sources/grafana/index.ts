@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { AlertGroup } from '../../../core/alert.js';
-import { hashOf } from '../../hash.js';
-import { AlertmanagerAlert, Labels, toAlert } from '../alertmanager/index.js';
+import { AlertmanagerAlert, groupDeliveryId, Labels, toAlert } from '../alertmanager/index.js';
 import { authenticateBearer, defineSource } from '../source.js';
 
 /** Grafana unified alerting's webhook contact point (Alertmanager's shape plus title, state and URLs). */
@@ -73,8 +72,7 @@ export const grafana = defineSource<GrafanaWebhook>({
     if (!r.success) return { ok: false, reason: z.prettifyError(r.error) };
     return { ok: true, payload: r.data, group: fromGrafana(r.data, receivedAt) };
   },
-  deliveryId: (payload, _group, delivery) =>
-    `${hashOf(payload.groupKey)}-${hashOf(delivery.raw.toString('utf8'), 24)}`,
+  deliveryId: groupDeliveryId,
   isTest: (payload) =>
     isGrafanaTest(payload)
       ? {
