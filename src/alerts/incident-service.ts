@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { OpsbotConfig } from '../config/schema.js';
 import type { AlertGroup } from '../core/alert.js';
-import type { AuditRecord } from '../core/audit.js';
+import { type AuditRecord, auditPath } from '../core/audit.js';
 import { ExternalServiceError, StateError } from '../core/errors.js';
 import {
   capAlerts,
@@ -700,6 +700,10 @@ export class IncidentService {
           .join(' '),
         outcome: record.outcome,
         recordId: record.id,
+        ...(record.approver
+          ? { approver: record.approver.name ? `@${record.approver.name}` : record.approver.id }
+          : {}),
+        auditPath: auditPath(this.deps.config.audit.dir, record),
       });
       await this.deps.store.put(incident);
     });

@@ -22,6 +22,10 @@ export const IncidentAction = z.object({
   what: z.string(),
   outcome: z.string(),
   recordId: z.string(),
+  /** Who approved it, when someone had to. */
+  approver: z.string().optional(),
+  /** The audit record's path in the audit repository: what the postmortem links. */
+  auditPath: z.string().optional(),
 });
 export type IncidentAction = z.infer<typeof IncidentAction>;
 
