@@ -110,6 +110,18 @@ export const Incidents = z.strictObject({
     .default({ window: 900_000 }),
   /** Where a Grafana contact point's "Test" notification is acknowledged (a channel id or #name); without it, only logged. */
   testChannel: z.string().min(1).optional(),
+  /** Postmortem drafts as pull requests: into `repo` under `dir`, opened on every resolve when `auto`. */
+  postmortem: z
+    .strictObject({
+      repo: RepoSlug,
+      dir: z
+        .string()
+        .regex(/^[A-Za-z0-9._/-]*$/, 'must be a folder path such as postmortems')
+        .refine((d) => !d.split('/').includes('..'), 'must not contain ".."')
+        .default('postmortems'),
+      auto: z.boolean().default(false),
+    })
+    .optional(),
 });
 
 export const Preview = z.strictObject({

@@ -197,6 +197,8 @@ interface Commit {
   at: number;
   parent: string | undefined;
   tree: Map<string, Buffer>;
+  /** The tree object the commit was made from (Git data API); Contents API commits derive one. */
+  treeSha?: string;
   author: { name: string; email: string; date: string };
   committer: { name: string; email: string; date: string };
 }
@@ -206,6 +208,8 @@ interface PullInfo {
   headRef: string;
   baseRef: string;
   merged: boolean;
+  /** Opened through the API: its head follows the head branch, as GitHub's does. */
+  tracksBranch?: boolean;
 }
 
 interface IssueRecord {
@@ -236,6 +240,30 @@ interface Repo {
   issues: Map<number, IssueRecord>;
   labels: Map<string, { id: number; name: string; color: string }>;
   nextNumber: number;
+  /** Git data API objects: blobs by sha, and trees (flattened to path → content) by sha. */
+  blobs: Map<string, Buffer>;
+  trees: Map<string, Map<string, Buffer>>;
+}
+
+/** The tree sha a commit shows: the one it was made from, or one derived from the commit. */
+function treeShaOf(c: Pick<Commit, 'sha' | 'treeSha'>): string {
+  return c.treeSha ?? createHash('sha1').update(`tree ${c.sha}`).digest('hex');
+}
+
+/** GitHub's 422 "Validation Failed" with one error: `{resource, field, code}` or a custom message. */
+function validation(
+  resource: string,
+  field: string | undefined,
+  code: string,
+  docs: string,
+  message?: string,
+): HttpError {
+  const error = { resource, code, ...(field ? { field } : {}), ...(message ? { message } : {}) };
+  return new HttpError(
+    422,
+    { message: 'Validation Failed', errors: [error], documentation_url: docs, status: '422' },
+    message ?? `${resource}.${field ?? ''} ${code}`,
+  );
 }
 
 function fullNameOf(repo: Repo): string {
@@ -333,6 +361,27 @@ class GitHubState {
       handle: (_c, p) => this.removeLabel(p),
     },
     { method: 'GET', pattern: new RegExp(`^${REPO}/pulls/(\\d+)$`), handle: (_c, p) => this.getPull(p) },
+    {
+      method: 'PATCH',
+      pattern: new RegExp(`^${REPO}/pulls/(\\d+)$`),
+      handle: (c, p) => this.updatePull(c, p),
+    },
+    { method: 'GET', pattern: new RegExp(`^${REPO}/pulls$`), handle: (c, p) => this.listPulls(c, p) },
+    { method: 'POST', pattern: new RegExp(`^${REPO}/pulls$`), handle: (c, p) => this.createPull(c, p) },
+    { method: 'POST', pattern: new RegExp(`^${REPO}/git/blobs$`), handle: (c, p) => this.createBlob(c, p) },
+    { method: 'POST', pattern: new RegExp(`^${REPO}/git/trees$`), handle: (c, p) => this.createTree(c, p) },
+    {
+      method: 'POST',
+      pattern: new RegExp(`^${REPO}/git/commits$`),
+      handle: (c, p) => this.createGitCommit(c, p),
+    },
+    { method: 'GET', pattern: new RegExp(`^${REPO}/git/ref/(.+)$`), handle: (_c, p) => this.getRef(p) },
+    { method: 'POST', pattern: new RegExp(`^${REPO}/git/refs$`), handle: (c, p) => this.createRef(c, p) },
+    {
+      method: 'PATCH',
+      pattern: new RegExp(`^${REPO}/git/refs/(.+)$`),
+      handle: (c, p) => this.updateRef(c, p),
+    },
   ];
 
   // ---- state API -------------------------------------------------------------------------------
@@ -351,6 +400,8 @@ class GitHubState {
       issues: new Map(),
       labels: new Map(),
       nextNumber: 1,
+      blobs: new Map(),
+      trees: new Map(),
     };
     this.repos.set(fullName.toLowerCase(), repo);
     if (opts.files && Object.keys(opts.files).length > 0) this.seedCommit(repo, opts.files);
@@ -701,7 +752,7 @@ class GitHubState {
       author: c.author,
       committer: c.committer,
       message: c.message,
-      tree: { sha: createHash('sha1').update(`tree ${c.sha}`).digest('hex') },
+      tree: { sha: treeShaOf(c) },
       parents:
         c.parent === undefined ? [] : [{ sha: c.parent, html_url: `${WEB}/${fullName}/commit/${c.parent}` }],
       verification: {
@@ -1000,43 +1051,333 @@ class GitHubState {
     const repo = this.repo(params);
     const issue = repo.issues.get(Number(params[2]));
     if (!issue?.pull) throw fail(404, 'Not Found', `${DOCS}/pulls/pulls#get-a-pull-request`);
+    return { status: 200, body: this.pullView(repo, issue, issue.pull) };
+  }
+
+  private pullView(repo: Repo, issue: IssueRecord, pull: PullInfo): Record<string, unknown> {
     const fullName = fullNameOf(repo);
     const repoView = this.repoView(repo);
-    const baseSha = repo.branches.get(issue.pull.baseRef) ?? null;
+    const baseSha = repo.branches.get(pull.baseRef) ?? null;
     return {
-      status: 200,
-      body: {
-        url: this.api(`/repos/${fullName}/pulls/${issue.number}`),
-        id: issue.id,
-        node_id: `PR_${issue.id}`,
-        html_url: `${WEB}/${fullName}/pull/${issue.number}`,
-        number: issue.number,
-        state: issue.state,
-        locked: false,
-        title: issue.title,
-        user: this.userView(issue.user),
-        body: issue.body,
-        created_at: issue.created_at,
-        updated_at: issue.updated_at,
-        closed_at: issue.closed_at,
-        merged_at: issue.pull.merged ? issue.closed_at : null,
-        merged: issue.pull.merged,
-        draft: false,
-        comments: issue.comments.length,
-        head: {
-          label: `${repo.owner}:${issue.pull.headRef}`,
-          ref: issue.pull.headRef,
-          sha: issue.pull.headSha,
-          repo: repoView,
-        },
-        base: {
-          label: `${repo.owner}:${issue.pull.baseRef}`,
-          ref: issue.pull.baseRef,
-          sha: baseSha,
-          repo: repoView,
-        },
+      url: this.api(`/repos/${fullName}/pulls/${issue.number}`),
+      id: issue.id,
+      node_id: `PR_${issue.id}`,
+      html_url: `${WEB}/${fullName}/pull/${issue.number}`,
+      number: issue.number,
+      state: issue.state,
+      locked: false,
+      title: issue.title,
+      user: this.userView(issue.user),
+      body: issue.body,
+      created_at: issue.created_at,
+      updated_at: issue.updated_at,
+      closed_at: issue.closed_at,
+      merged_at: pull.merged ? issue.closed_at : null,
+      merged: pull.merged,
+      draft: false,
+      comments: issue.comments.length,
+      head: {
+        label: `${repo.owner}:${pull.headRef}`,
+        ref: pull.headRef,
+        sha: (pull.tracksBranch ? repo.branches.get(pull.headRef) : undefined) ?? pull.headSha,
+        repo: repoView,
+      },
+      base: {
+        label: `${repo.owner}:${pull.baseRef}`,
+        ref: pull.baseRef,
+        sha: baseSha,
+        repo: repoView,
       },
     };
+  }
+
+  // ---- pulls: create, list, update -----------------------------------------------------------------
+
+  /** POST /repos/{o}/{r}/pulls (https://docs.github.com/en/rest/pulls/pulls#create-a-pull-request). */
+  private createPull(ctx: Ctx, params: string[]): Answer {
+    const repo = this.repo(params);
+    const docs = `${DOCS}/pulls/pulls#create-a-pull-request`;
+    const body = isRecord(ctx.body) ? ctx.body : {};
+    if (typeof body.head !== 'string' || body.head === '') throw notSupplied('head', docs);
+    if (typeof body.base !== 'string' || body.base === '') throw notSupplied('base', docs);
+    // "title: Required unless issue is specified"; this fake does not convert issues.
+    if (typeof body.title !== 'string' || body.title === '') throw notSupplied('title', docs);
+    checkBodyLength(body.body, 'Issue', docs);
+    // `head` may be "branch" or "owner:branch" for a branch of the same repository.
+    const [headOwner, headRef] = body.head.includes(':') ? body.head.split(':', 2) : [repo.owner, body.head];
+    if (headOwner?.toLowerCase() !== repo.owner.toLowerCase() || !headRef || !repo.branches.has(headRef))
+      throw validation('PullRequest', 'head', 'invalid', docs);
+    if (!repo.branches.has(body.base)) throw validation('PullRequest', 'base', 'invalid', docs);
+    const headSha = repo.branches.get(headRef);
+    const baseSha = repo.branches.get(body.base);
+    // GitHub: 422 "A pull request already exists for owner:branch." while one is open for the same head and base.
+    const open = [...repo.issues.values()].find(
+      (i) => i.pull && i.state === 'open' && i.pull.headRef === headRef && i.pull.baseRef === body.base,
+    );
+    if (open)
+      throw validation(
+        'PullRequest',
+        undefined,
+        'custom',
+        docs,
+        `A pull request already exists for ${repo.owner}:${headRef}.`,
+      );
+    // GitHub: 422 "No commits between base and head" when the head adds nothing to the base.
+    if (
+      headSha === undefined ||
+      (baseSha !== undefined && this.history(repo, baseSha).some((c) => c.sha === headSha))
+    )
+      throw validation(
+        'PullRequest',
+        undefined,
+        'custom',
+        docs,
+        `No commits between ${body.base} and ${headRef}`,
+      );
+    const now = iso(Date.now());
+    const issue: IssueRecord = {
+      id: this.nextId++,
+      number: repo.nextNumber++,
+      title: body.title,
+      body: typeof body.body === 'string' ? body.body : null,
+      state: 'open',
+      state_reason: null,
+      labels: [],
+      assignees: [],
+      comments: [],
+      user: this.login,
+      created_at: now,
+      updated_at: now,
+      closed_at: null,
+      pull: { headSha, headRef, baseRef: body.base, merged: false, tracksBranch: true },
+    };
+    repo.issues.set(issue.number, issue);
+    return { status: 201, body: this.pullView(repo, issue, issue.pull as PullInfo) };
+  }
+
+  /** GET /repos/{o}/{r}/pulls: filters state (default open), head ("owner:branch") and base; paginated. */
+  private listPulls(ctx: Ctx, params: string[]): Answer {
+    const repo = this.repo(params);
+    const state = ctx.query.get('state') ?? 'open';
+    if (!['open', 'closed', 'all'].includes(state))
+      throw validation('PullRequest', 'state', 'invalid', `${DOCS}/pulls/pulls#list-pull-requests`);
+    const head = ctx.query.get('head');
+    const base = ctx.query.get('base');
+    const pulls = [...repo.issues.values()]
+      .filter((i) => i.pull !== undefined)
+      .filter((i) => state === 'all' || i.state === state)
+      .filter((i) => !head || `${repo.owner}:${i.pull?.headRef}`.toLowerCase() === head.toLowerCase())
+      .filter((i) => !base || i.pull?.baseRef === base)
+      // Default sort: created, descending.
+      .sort((a, b) => b.number - a.number);
+    const page = this.page(pulls, ctx);
+    return { ...page, body: page.body.map((i) => this.pullView(repo, i, i.pull as PullInfo)) };
+  }
+
+  /** PATCH /repos/{o}/{r}/pulls/{n}: title, body, state, base (https://docs.github.com/en/rest/pulls/pulls#update-a-pull-request). */
+  private updatePull(ctx: Ctx, params: string[]): Answer {
+    const repo = this.repo(params);
+    const docs = `${DOCS}/pulls/pulls#update-a-pull-request`;
+    const issue = repo.issues.get(Number(params[2]));
+    if (!issue?.pull) throw fail(404, 'Not Found', docs);
+    const body = isRecord(ctx.body) ? ctx.body : {};
+    checkBodyLength(body.body, 'Issue', docs);
+    if (typeof body.title === 'string') issue.title = body.title;
+    if (typeof body.body === 'string' || body.body === null) issue.body = body.body;
+    if (body.state !== undefined) this.setState(issue, body.state, undefined);
+    if (typeof body.base === 'string') {
+      if (!repo.branches.has(body.base)) throw validation('PullRequest', 'base', 'invalid', docs);
+      issue.pull.baseRef = body.base;
+    }
+    issue.updated_at = iso(Date.now());
+    return { status: 200, body: this.pullView(repo, issue, issue.pull) };
+  }
+
+  // ---- git data API: blobs, trees, commits, refs -------------------------------------------------
+
+  /** Git objects cannot be written to an empty repository: 409 "Git Repository is empty." (git/blobs, git/trees docs). */
+  private nonEmpty(repo: Repo, docs: string): void {
+    if ([...repo.branches.values()].every((sha) => sha === undefined))
+      throw fail(409, 'Git Repository is empty.', docs);
+  }
+
+  /** POST git/blobs: `content` required, `encoding` utf-8 (default) or base64 (https://docs.github.com/en/rest/git/blobs#create-a-blob). */
+  private createBlob(ctx: Ctx, params: string[]): Answer {
+    const repo = this.repo(params);
+    const docs = `${DOCS}/git/blobs#create-a-blob`;
+    this.nonEmpty(repo, docs);
+    const body = isRecord(ctx.body) ? ctx.body : {};
+    if (typeof body.content !== 'string') throw notSupplied('content', docs);
+    const encoding = body.encoding ?? 'utf-8';
+    if (encoding !== 'utf-8' && encoding !== 'base64') throw validation('Blob', 'encoding', 'invalid', docs);
+    const data = Buffer.from(body.content, encoding === 'base64' ? 'base64' : 'utf8');
+    const sha = gitBlobSha(data);
+    repo.blobs.set(sha, data);
+    return { status: 201, body: { sha, url: this.api(`/repos/${fullNameOf(repo)}/git/blobs/${sha}`) } };
+  }
+
+  /** A tree by sha: one made through git/trees, or the tree of a commit. */
+  private treeBySha(repo: Repo, sha: string): Map<string, Buffer> | undefined {
+    return repo.trees.get(sha) ?? [...repo.commits.values()].find((c) => treeShaOf(c) === sha)?.tree;
+  }
+
+  /**
+   * POST git/trees (https://docs.github.com/en/rest/git/trees#create-a-tree): `tree` entries of
+   * path, mode, type and either `sha` or `content`, on top of `base_tree` when given; without
+   * base_tree the tree holds only the entries listed. Only blob entries are supported here.
+   */
+  private createTree(ctx: Ctx, params: string[]): Answer {
+    const repo = this.repo(params);
+    const docs = `${DOCS}/git/trees#create-a-tree`;
+    this.nonEmpty(repo, docs);
+    const body = isRecord(ctx.body) ? ctx.body : {};
+    if (!Array.isArray(body.tree)) throw notSupplied('tree', docs);
+    let files = new Map<string, Buffer>();
+    if (body.base_tree !== undefined) {
+      const base = typeof body.base_tree === 'string' ? this.treeBySha(repo, body.base_tree) : undefined;
+      // GitHub answers 422 when base_tree names no tree it has.
+      if (!base) throw fail(422, 'base_tree is not a valid tree', docs);
+      files = new Map(base);
+    }
+    for (const entry of body.tree) {
+      if (
+        !isRecord(entry) ||
+        typeof entry.path !== 'string' ||
+        entry.path === '' ||
+        entry.path.startsWith('/')
+      )
+        throw fail(422, 'tree.path is invalid', docs);
+      // Documented modes: 100644 file, 100755 executable, 040000 subdirectory, 160000 submodule, 120000 symlink.
+      if (!['100644', '100755', '040000', '160000', '120000'].includes(String(entry.mode)))
+        throw fail(422, `tree.mode is invalid: ${String(entry.mode)}`, docs);
+      if (entry.type !== 'blob') throw fail(422, 'only blob entries are supported by this fake', docs);
+      const hasSha = entry.sha !== undefined && entry.sha !== null;
+      // "sha ... Use either tree.sha or content to specify the contents of the entry. Using both ... will cause an error."
+      if (hasSha && entry.content !== undefined)
+        throw fail(422, 'tree.sha and tree.content cannot both be given', docs);
+      if (entry.sha === null) {
+        // "If both tree.sha and content are set to null, the file will be deleted."
+        files.delete(entry.path);
+      } else if (hasSha) {
+        const blob = typeof entry.sha === 'string' ? repo.blobs.get(entry.sha) : undefined;
+        if (!blob) throw fail(422, `tree.sha ${String(entry.sha)} is not a valid blob`, docs);
+        files.set(entry.path, blob);
+      } else if (typeof entry.content === 'string') {
+        files.set(entry.path, Buffer.from(entry.content, 'utf8'));
+      } else throw fail(422, 'tree.sha or tree.content must be given', docs);
+    }
+    const sha = createHash('sha1')
+      .update(
+        JSON.stringify([...files].sort(([a], [b]) => a.localeCompare(b)).map(([p, b]) => [p, gitBlobSha(b)])),
+      )
+      .digest('hex');
+    repo.trees.set(sha, files);
+    const fullName = fullNameOf(repo);
+    return {
+      status: 201,
+      body: {
+        sha,
+        url: this.api(`/repos/${fullName}/git/trees/${sha}`),
+        tree: [...files].map(([path, buf]) => ({
+          path,
+          mode: '100644',
+          type: 'blob',
+          size: buf.length,
+          sha: gitBlobSha(buf),
+          url: this.api(`/repos/${fullName}/git/blobs/${gitBlobSha(buf)}`),
+        })),
+        truncated: false,
+      },
+    };
+  }
+
+  /** POST git/commits: `message` and `tree` required, `parents` commit shas (https://docs.github.com/en/rest/git/commits#create-a-commit). */
+  private createGitCommit(ctx: Ctx, params: string[]): Answer {
+    const repo = this.repo(params);
+    const docs = `${DOCS}/git/commits#create-a-commit`;
+    const body = isRecord(ctx.body) ? ctx.body : {};
+    if (typeof body.message !== 'string') throw notSupplied('message', docs);
+    if (typeof body.tree !== 'string') throw notSupplied('tree', docs);
+    const tree = this.treeBySha(repo, body.tree);
+    if (!tree) throw fail(422, 'Tree SHA does not exist', docs);
+    const parents = body.parents ?? [];
+    if (!Array.isArray(parents)) throw fail(422, 'parents is invalid', docs);
+    for (const p of parents)
+      if (typeof p !== 'string' || !repo.commits.has(p))
+        throw fail(422, 'Parent SHA does not exist or is not a commit object', docs);
+    if (parents.length > 1) throw fail(422, 'merge commits are not supported by this fake', docs);
+    const parent = parents[0] as string | undefined;
+    const before = parent === undefined ? new Map<string, Buffer>() : this.mustCommit(repo, parent).tree;
+    const changed = [...tree].find(([path, buf]) => !before.get(path)?.equals(buf))?.[0] ?? '';
+    const commit = {
+      ...this.newCommit(body.message, changed, parent, new Map(tree), body),
+      treeSha: body.tree,
+    };
+    repo.commits.set(commit.sha, commit);
+    return { status: 201, body: this.gitCommitView(repo, commit) };
+  }
+
+  private refView(repo: Repo, branch: string, sha: string): Record<string, unknown> {
+    const fullName = fullNameOf(repo);
+    return {
+      ref: `refs/heads/${branch}`,
+      node_id: `REF_${createHash('sha1').update(`${fullName}:${branch}`).digest('hex').slice(0, 16)}`,
+      url: this.api(`/repos/${fullName}/git/refs/heads/${branch}`),
+      object: { type: 'commit', sha, url: this.api(`/repos/${fullName}/git/commits/${sha}`) },
+    };
+  }
+
+  /** GET git/ref/{ref}: `heads/<branch>` (https://docs.github.com/en/rest/git/refs#get-a-reference); 404 when absent, 409 on an empty repository. */
+  private getRef(params: string[]): Answer {
+    const repo = this.repo(params);
+    const docs = `${DOCS}/git/refs#get-a-reference`;
+    const ref = decodeURIComponent(params[2] ?? '');
+    const branch = /^heads\/(.+)$/.exec(ref)?.[1];
+    if (!branch || !repo.branches.has(branch)) throw fail(404, 'Not Found', docs);
+    const sha = repo.branches.get(branch);
+    if (sha === undefined) throw fail(409, 'Git Repository is empty.', docs);
+    return { status: 200, body: this.refView(repo, branch, sha) };
+  }
+
+  /**
+   * POST git/refs (https://docs.github.com/en/rest/git/refs#create-a-reference): `ref` must start
+   * with "refs" and have at least two slashes; 422 "Reference already exists" for one that does.
+   */
+  private createRef(ctx: Ctx, params: string[]): Answer {
+    const repo = this.repo(params);
+    const docs = `${DOCS}/git/refs#create-a-reference`;
+    const body = isRecord(ctx.body) ? ctx.body : {};
+    if (typeof body.ref !== 'string') throw notSupplied('ref', docs);
+    if (typeof body.sha !== 'string') throw notSupplied('sha', docs);
+    if (!/^refs\/[^/]+\/.+/.test(body.ref))
+      throw fail(422, "Reference name must start with 'refs' and have at least two slashes.", docs);
+    const branch = /^refs\/heads\/(.+)$/.exec(body.ref)?.[1];
+    if (!branch) throw fail(422, 'only branch references (refs/heads/...) are supported by this fake', docs);
+    if (repo.branches.has(branch)) throw fail(422, 'Reference already exists', docs);
+    if (!repo.commits.has(body.sha)) throw fail(422, 'Object does not exist', docs);
+    repo.branches.set(branch, body.sha);
+    return { status: 201, body: this.refView(repo, branch, body.sha) };
+  }
+
+  /**
+   * PATCH git/refs/{ref} (https://docs.github.com/en/rest/git/refs#update-a-reference): `sha`
+   * required; `force` defaults to false, and then a sha that does not descend from the current one
+   * is refused with 422 "Update is not a fast forward".
+   */
+  private updateRef(ctx: Ctx, params: string[]): Answer {
+    const repo = this.repo(params);
+    const docs = `${DOCS}/git/refs#update-a-reference`;
+    const ref = decodeURIComponent(params[2] ?? '');
+    const branch = /^heads\/(.+)$/.exec(ref)?.[1];
+    if (!branch || !repo.branches.has(branch)) throw fail(422, 'Reference does not exist', docs);
+    const body = isRecord(ctx.body) ? ctx.body : {};
+    if (typeof body.sha !== 'string') throw notSupplied('sha', docs);
+    if (!repo.commits.has(body.sha)) throw fail(422, 'Object does not exist', docs);
+    const current = repo.branches.get(branch);
+    const fastForward = current === undefined || this.history(repo, body.sha).some((c) => c.sha === current);
+    if (!fastForward && body.force !== true) throw fail(422, 'Update is not a fast forward', docs);
+    repo.branches.set(branch, body.sha);
+    return { status: 200, body: this.refView(repo, branch, body.sha) };
   }
 
   // ---- auth and GitHub App -----------------------------------------------------------------------

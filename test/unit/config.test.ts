@@ -49,6 +49,21 @@ describe('loadConfig', () => {
     );
   });
 
+  it('reads incidents.postmortem and names its key when it is wrong', () => {
+    const base = 'environments: { prod: { namespace: apps } }\naudit: { repo: a/b }\n';
+    const ok = loadConfig(
+      configFile(`${base}incidents: { repo: acme/incidents, postmortem: { repo: acme/postmortems } }\n`),
+      knownActions(),
+    );
+    expect(ok.incidents?.postmortem).toEqual({ repo: 'acme/postmortems', dir: 'postmortems', auto: false });
+    const bad = configFile(
+      `${base}incidents: { repo: acme/incidents, postmortem: { repo: nope, dir: ../x, auto: yes } }\n`,
+    );
+    expect(() => loadConfig(bad, knownActions())).toThrow(/incidents\.postmortem\.repo: must be "owner\/name"/);
+    expect(() => loadConfig(bad, knownActions())).toThrow(/incidents\.postmortem\.dir: must not contain "\.\."/);
+    expect(() => loadConfig(bad, knownActions())).toThrow(/incidents\.postmortem\.auto/);
+  });
+
   it('refuses unknown keys and unknown actions', () => {
     const file = configFile(
       'environments: { prod: { namespace: apps, protcted: true } }\naudit: { repo: a/b }\n',
