@@ -244,6 +244,8 @@ export interface IncidentCommands {
     by: string,
     note: string | undefined,
   ): Promise<{ id: string; alreadyResolved: boolean }>;
+  /** Opens or updates the postmortem pull request of a channel's incident; throws StateError not_found outside one. */
+  postmortem(channelId: string): Promise<{ id: string; url: string; number: number }>;
 }
 
 /**
@@ -284,6 +286,23 @@ export interface IssueTracker {
   comment(repo: string, number: number, body: string): Promise<void>;
   /** Whether a comment on the issue holds `marker`. */
   hasComment(repo: string, number: number, marker: string): Promise<boolean>;
+}
+
+/** One postmortem draft: a markdown file committed on its own branch, proposed as a pull request. */
+export interface PostmortemDraft {
+  branch: string;
+  path: string;
+  content: string;
+  /** The commit message. */
+  message: string;
+  title: string;
+  body: string;
+}
+
+/** Where postmortem drafts are proposed (GitHub pull requests). Failures are ExternalServiceError. */
+export interface PostmortemDrafts {
+  /** Commits the draft on `branch` (made from the default branch) and opens its pull request, or updates the open one. */
+  publish(repo: string, draft: PostmortemDraft): Promise<{ number: number; url: string }>;
 }
 
 /** A namespace as previews see it: its name, labels, annotations, and whether it is being deleted. */

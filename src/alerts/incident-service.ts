@@ -51,6 +51,8 @@ export interface IncidentServiceDeps {
   runbooks: readonly Runbook[];
   syncQueue(): TaskQueue<{ id: string }>;
   archiveQueue(): TaskQueue<{ id: string; resolvedAt: number }>;
+  /** Told once per resolution, after the channel and the issue have it (the postmortem draft starts here). */
+  onResolved?: ((incident: Incident) => Promise<void>) | undefined;
 }
 
 /**
@@ -431,6 +433,7 @@ export class IncidentService {
           delayMs: this.settings.archiveAfter,
         },
       );
+      await this.deps.onResolved?.(incident);
     }
   }
 

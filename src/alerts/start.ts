@@ -4,6 +4,7 @@ import { message } from '../core/message.js';
 import { grantsOf } from '../core/policy.js';
 import { slackText } from '../core/text.js';
 import { GitHubIssueTracker } from '../github/issue-tracker.js';
+import { GitHubPostmortemDrafts } from '../github/postmortem-drafts.js';
 import type { IncidentCommands } from '../ports.js';
 import { type QueueBackend, type TaskQueue, Unrecoverable } from '../queue/backend.js';
 import { createRedis, keyPrefix } from '../queue/connection.js';
@@ -11,6 +12,7 @@ import type { FeatureHandle, Runtime } from '../runtime.js';
 import { SlackIncidentChat } from '../slack/incident-chat.js';
 import { ChannelContextCache, channelChangesTopic, followChannelChanges } from './channel-cache.js';
 import { IncidentService } from './incident-service.js';
+import { gitHubWebUrl, IncidentPostmortems } from './postmortem.js';
 import { receiverFor, type TestNote } from './receivers.js';
 import { ALERT_SOURCES, sourceById } from './sources/index.js';
 import { type IncidentStore, MemoryIncidentStore, RedisIncidentStore } from './store.js';
@@ -21,10 +23,15 @@ export const INCIDENT_QUEUES = {
   archive: 'incident-archive',
   notes: 'incident-notes',
   testNotes: 'incident-test-notes',
+  postmortem: 'incident-postmortem',
 } as const;
 
 /** What the incident commands do, over the running service. */
-function incidentCommandsOf(service: IncidentService, store: IncidentStore): IncidentCommands {
+function incidentCommandsOf(
+  service: IncidentService,
+  store: IncidentStore,
+  postmortems: IncidentPostmortems,
+): IncidentCommands {
   return {
     async declare(input) {
       const incident = await service.declare(input);
@@ -41,6 +48,7 @@ function incidentCommandsOf(service: IncidentService, store: IncidentStore): Inc
       const incident = await service.resolve(channelId, by, note);
       return { id: incident.id, alreadyResolved: before?.incident.status === 'resolved' };
     },
+    postmortem: (channelId) => postmortems.byChannel(channelId),
   };
 }
 
@@ -110,18 +118,38 @@ export async function startIncidents(runtime: Runtime): Promise<FeatureHandle<In
     const queues: {
       sync?: TaskQueue<{ id: string }>;
       archive?: TaskQueue<{ id: string; resolvedAt: number }>;
+      postmortem?: TaskQueue<{ id: string }>;
     } = {};
+    const chat = runtime.slackClient ? new SlackIncidentChat(runtime.slackClient) : undefined;
+    const issues = runtime.octokit ? new GitHubIssueTracker(runtime.octokit) : undefined;
+    const postmortems = new IncidentPostmortems({
+      config: runtime.config,
+      store,
+      drafts: runtime.octokit ? new GitHubPostmortemDrafts(runtime.octokit) : undefined,
+      issues,
+      chat,
+      webUrl: gitHubWebUrl(runtime.env.GITHUB_API_URL),
+      log,
+    });
     const service = new IncidentService({
       config: runtime.config,
       store,
       locks: runtime.locks,
       clock: runtime.clock,
       log,
-      chat: runtime.slackClient ? new SlackIncidentChat(runtime.slackClient) : undefined,
-      issues: runtime.octokit ? new GitHubIssueTracker(runtime.octokit) : undefined,
+      chat,
+      issues,
       runbooks: runtime.runbooks ?? [],
       syncQueue: () => queues.sync!,
       archiveQueue: () => queues.archive!,
+      // incidents.postmortem.auto: every resolution proposes (or updates) the draft, as a retried task.
+      onResolved: settings.postmortem?.auto
+        ? async (incident) => {
+            await queues.postmortem?.add(`postmortem-${incident.id}-${incident.resolvedAt ?? 0}`, {
+              id: incident.id,
+            });
+          }
+        : undefined,
     });
     const alerts = runtime.backend.define<{ group: unknown }>(
       INCIDENT_QUEUES.alerts,
@@ -143,6 +171,14 @@ export async function startIncidents(runtime: Runtime): Promise<FeatureHandle<In
       INCIDENT_QUEUES.archive,
       async (task) => {
         await service.archive(String(task.data.id), Number(task.data.resolvedAt), task.id);
+      },
+      { concurrency: 2, attempts: 20 },
+    );
+
+    queues.postmortem = runtime.backend.define<{ id: string }>(
+      INCIDENT_QUEUES.postmortem,
+      async (task) => {
+        await postmortems.publish(String(task.data.id), { announce: true });
       },
       { concurrency: 2, attempts: 20 },
     );
@@ -192,7 +228,7 @@ export async function startIncidents(runtime: Runtime): Promise<FeatureHandle<In
         log,
       );
     return {
-      services: incidentCommandsOf(service, store),
+      services: incidentCommandsOf(service, store, postmortems),
       // The Home tab lists open incidents in the environments the user may act in, with links.
       async home(user) {
         const grants = grantsOf(runtime.config, { userId: user.id, groups: user.groups });
