@@ -59,8 +59,12 @@ describe('loadConfig', () => {
     const bad = configFile(
       `${base}incidents: { repo: acme/incidents, postmortem: { repo: nope, dir: ../x, auto: yes } }\n`,
     );
-    expect(() => loadConfig(bad, knownActions())).toThrow(/incidents\.postmortem\.repo: must be "owner\/name"/);
-    expect(() => loadConfig(bad, knownActions())).toThrow(/incidents\.postmortem\.dir: must not contain "\.\."/);
+    expect(() => loadConfig(bad, knownActions())).toThrow(
+      /incidents\.postmortem\.repo: must be "owner\/name"/,
+    );
+    expect(() => loadConfig(bad, knownActions())).toThrow(
+      /incidents\.postmortem\.dir: must not contain "\.\."/,
+    );
     expect(() => loadConfig(bad, knownActions())).toThrow(/incidents\.postmortem\.auto/);
   });
 
