@@ -16,6 +16,7 @@ import { gitHubWebUrl, IncidentPostmortems } from './postmortem.js';
 import { receiverFor, type TestNote } from './receivers.js';
 import { ALERT_SOURCES, sourceById } from './sources/index.js';
 import { type IncidentStore, MemoryIncidentStore, RedisIncidentStore } from './store.js';
+import { startVerification } from './verify-start.js';
 
 export const INCIDENT_QUEUES = {
   alerts: 'incident-alerts',
@@ -211,6 +212,7 @@ export async function startIncidents(runtime: Runtime): Promise<FeatureHandle<In
       queue: alerts,
       testNotes,
     };
+    const verification = startVerification(runtime, store, log);
     warnAboutWebhookAuth(log, deps);
     // Asked on every slash command's ack: kept in process and dropped when any process changes it.
     const channels = new ChannelContextCache(async (channelId) => {
@@ -282,6 +284,7 @@ export async function startIncidents(runtime: Runtime): Promise<FeatureHandle<In
       // record and retried, so a busy or failing store delays the note and never loses it.
       async onAuditWritten(record) {
         if (record.incident) await notes.add(`note-${record.id}`, record);
+        await verification.afterAudit(record);
       },
       async close() {
         await subscriber?.quit();

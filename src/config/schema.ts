@@ -122,6 +122,12 @@ export const Incidents = z.strictObject({
       auto: z.boolean().default(false),
     })
     .optional(),
+  /** After an action on an incident, its alerts are watched this long for a verdict, checked every `every`. */
+  verify: z
+    .strictObject({ window: Duration.default(600_000), every: Duration.default(15_000) })
+    .default({ window: 600_000, every: 15_000 }),
+  /** Alertmanager's API, asked for an incident's alerts when judging an action (GET /api/v2/alerts). */
+  alertmanager: z.strictObject({ url: z.url({ protocol: /^https?$/ }) }).optional(),
 });
 
 export const Preview = z.strictObject({

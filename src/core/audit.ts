@@ -13,6 +13,10 @@ export const AuditOutcome = z.enum([
   'approved',
   'expired',
   'requested',
+  /** Verdicts: what an action did to its incident's alerts (a follow-up record, see `follows`). */
+  'resolved',
+  'unchanged',
+  'worse',
 ]);
 export type AuditOutcome = z.infer<typeof AuditOutcome>;
 
@@ -60,6 +64,8 @@ export const AuditRecord = z.object({
   undoes: z.object({ recordId: z.string(), auditId: z.string(), path: z.string() }).optional(),
   /** An undo run with --force although the target had changed since the record: what had changed. */
   forced: z.array(z.string()).optional(),
+  /** A follow-up record (a verdict): the record it is about. Records are never edited; they are followed. */
+  follows: z.object({ id: z.string(), recordId: z.string().optional() }).optional(),
 });
 export type AuditRecord = z.infer<typeof AuditRecord>;
 

@@ -70,7 +70,7 @@ export class StateError extends OpsError {
   }
 }
 
-export type ExternalSystem = 'slack' | 'github' | 'kubernetes' | 'redis' | 'git';
+export type ExternalSystem = 'slack' | 'github' | 'kubernetes' | 'redis' | 'git' | 'alertmanager';
 
 /** Slack, GitHub, Kubernetes or Redis failed us. `retryAfterMs` comes from a Retry-After header. */
 export class ExternalServiceError extends OpsError {
