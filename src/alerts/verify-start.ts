@@ -42,7 +42,7 @@ export function startVerification(runtime: Runtime, store: IncidentStore, log: L
         return;
       const id = await store.byChannel(record.channel.id);
       const incident = id ? await store.get(id) : undefined;
-      if (!incident || incident.status !== 'open') return;
+      if (incident?.status !== 'open') return;
       await watchAfterAction(queue, record, incident.id);
     },
   };
