@@ -195,15 +195,23 @@ export function defineVerifyQueue(backend: QueueBackend, deps: VerifyDeps): Task
   });
 }
 
-/** Starts watching the incident after an action, unless it is already watched. */
+/**
+ * Starts watching the incident after an action, unless it is already watched. An action taken
+ * outside the incident's channel is judged there and on its issue all the same.
+ */
 export async function watchAfterAction(
   queue: TaskQueue<VerifyTask>,
   record: AuditRecord,
-  incidentId: string,
+  incident: Incident,
+  repo: string,
 ): Promise<void> {
+  const channel = incident.channelId
+    ? { id: incident.channelId, ...(incident.channelName ? { name: incident.channelName } : {}) }
+    : record.channel;
+  const onIssue = record.incident ?? (incident.issue ? { repo, issue: incident.issue } : undefined);
   await queue.add(`verify-${record.id}`, {
-    record,
-    incidentId,
+    record: { ...record, ...(channel ? { channel } : {}), ...(onIssue ? { incident: onIssue } : {}) },
+    incidentId: incident.id,
     startedAt: Date.parse(record.time),
     posted: false,
   });

@@ -87,7 +87,7 @@ describe('a verdict after an action, judged by a real Alertmanager', () => {
     );
   }
 
-  it('is resolved when the alerts clear after a rollback, and unchanged when they still fire', async () => {
+  it('is resolved when the alerts clear after a rollback in the channel, and unchanged after a restart elsewhere that names the deployment', async () => {
     const both = await world.slack
       .waitFor(() => {
         const api = incidentChannel('-apibroken');
@@ -99,7 +99,8 @@ describe('a verdict after an action, judged by a real Alertmanager', () => {
       });
 
     const rollback = await actIn(both.api, 'rollback api --reason "bad deploy"', 'api');
-    const restart = await actIn(both.worker, 'restart worker', 'worker');
+    // Typed in another channel, it names the open incident's deployment: it is judged all the same.
+    const restart = await actIn({ id: 'COPS', name: 'ops' }, 'restart worker --env staging', 'worker');
     // The fix lands: the gauge the ApiBroken rule watches drops, after the watch took its baseline.
     await new Promise((r) => setTimeout(r, 2_000));
     gauges.opsbot_test_broken = 0;
@@ -152,5 +153,6 @@ describe('a verdict after an action, judged by a real Alertmanager', () => {
     await new Promise((r) => setTimeout(r, 3_000));
     expect(verdictsIn(both.api.id)).toHaveLength(1);
     expect(verdictsIn(both.worker.id)).toHaveLength(1);
+    expect(verdictsIn('COPS')).toHaveLength(0);
   }, 150_000);
 });
