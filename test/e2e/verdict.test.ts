@@ -1,5 +1,7 @@
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AlertmanagerAlerts } from '../../src/alerts/verify.js';
+import { Incident } from '../../src/core/incident.js';
 import { INCIDENT_REPO, WEBHOOK_TOKEN } from '../helpers/alerts.js';
 import { type BotProcess, startBotProcess } from '../helpers/bot-process.js';
 import {
@@ -97,6 +99,26 @@ describe('a verdict after an action, judged by a real Alertmanager', () => {
       .catch((err: unknown) => {
         throw new Error(`${String(err)}\n${stack.logs.slice(-20).join('')}`);
       });
+
+    // The query the watch makes: one `filter` matcher per group label, answered by the real Alertmanager.
+    const alertmanager = new AlertmanagerAlerts(`http://127.0.0.1:${stack.amPort}`, (i) => i.labels);
+    const incidentOf = (labels: Record<string, string>) =>
+      Incident.parse({
+        id: 'q',
+        key: 'q',
+        source: 'alertmanager',
+        title: 'q',
+        severity: 'q',
+        status: 'open',
+        openedAt: 0,
+        labels,
+      });
+    expect(
+      await alertmanager.firing(incidentOf({ alertname: 'WorkerStuck', deployment: 'worker' })),
+    ).toHaveLength(1);
+    expect(
+      await alertmanager.firing(incidentOf({ alertname: 'WorkerStuck', deployment: 'api' })),
+    ).toHaveLength(0);
 
     const rollback = await actIn(both.api, 'rollback api --reason "bad deploy"', 'api');
     // Typed in another channel, it names the open incident's deployment: it is judged all the same.
