@@ -110,26 +110,26 @@ function actionText(record: AuditRecord): string {
     .join(' ');
 }
 
-/** The follow-up audit record: a new record linking the action's, with the verdict as its outcome. */
+/**
+ * The follow-up audit record: a new record linking the action's, with the verdict as its outcome.
+ * Built field by field: copying the action's would copy its jobId, approver or emergency flag too.
+ */
 export function verdictRecord(record: AuditRecord, verdict: Verdict, at: number, line: string): AuditRecord {
-  const {
-    recordId,
-    reversal: _reversal,
-    undoes: _undoes,
-    forced: _forced,
-    rollout: _rollout,
-    plan: _plan,
-    ...rest
-  } = record;
   return {
-    ...rest,
     id: `verdict-${record.id}`,
     time: new Date(at).toISOString(),
     outcome: verdict,
     action: `verify ${record.action}`,
     requester: { id: 'opsbot', name: 'opsbot' },
+    ...(record.environment ? { environment: record.environment } : {}),
+    ...(record.namespace ? { namespace: record.namespace } : {}),
+    ...(record.target ? { target: record.target } : {}),
+    args: {},
     message: line,
-    follows: { id: record.id, ...(recordId ? { recordId } : {}) },
+    ...(record.channel ? { channel: record.channel } : {}),
+    ...(record.incident ? { incident: record.incident } : {}),
+    ...(record.sandbox ? { sandbox: record.sandbox } : {}),
+    follows: { id: record.id, ...(record.recordId ? { recordId: record.recordId } : {}) },
   };
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { verdictRecord } from '../../src/alerts/verify.js';
+import { OpsbotConfig } from '../../src/config/schema.js';
 import { AuditRecord } from '../../src/core/audit.js';
 import { decideVerdict, verdictLine } from '../../src/core/verdict.js';
 
@@ -46,6 +47,40 @@ describe('verdictLine', () => {
   });
 });
 
+describe('incidents.verify in opsbot.yml', () => {
+  const base = {
+    environments: { prod: { namespace: 'apps' } },
+    roles: {},
+    audit: { repo: 'acme/ops-audit' },
+  };
+  it('watches 10 minutes by default, takes durations, and refuses what is not one', () => {
+    expect(OpsbotConfig.parse({ ...base, incidents: { repo: 'acme/incidents' } }).incidents?.verify).toEqual({
+      window: 600_000,
+      every: 15_000,
+    });
+    const set = OpsbotConfig.parse({
+      ...base,
+      incidents: {
+        repo: 'acme/incidents',
+        verify: { window: '20s' },
+        alertmanager: { url: 'http://am:9093' },
+      },
+    }).incidents;
+    expect(set?.verify.window).toBe(20_000);
+    expect(set?.alertmanager?.url).toBe('http://am:9093');
+    expect(
+      OpsbotConfig.safeParse({ ...base, incidents: { repo: 'acme/incidents', verify: { window: 'soon' } } })
+        .success,
+    ).toBe(false);
+    expect(
+      OpsbotConfig.safeParse({
+        ...base,
+        incidents: { repo: 'acme/incidents', alertmanager: { url: 'ftp://am' } },
+      }).success,
+    ).toBe(false);
+  });
+});
+
 describe('verdictRecord', () => {
   it('is a new, valid audit record that links the action it judges', () => {
     const action = AuditRecord.parse({
@@ -60,6 +95,9 @@ describe('verdictRecord', () => {
       recordId: 'r7k2',
       channel: { id: 'CINC', name: 'inc-x' },
       incident: { repo: 'acme/incidents', issue: 4 },
+      jobId: 'cmd-1',
+      emergency: true,
+      approver: { id: 'U2', name: 'bob' },
     });
     const record = AuditRecord.parse(
       verdictRecord(action, 'resolved', Date.parse('2026-12-07T03:00:42Z'), 'line'),
@@ -72,6 +110,10 @@ describe('verdictRecord', () => {
       incident: { repo: 'acme/incidents', issue: 4 },
       channel: { id: 'CINC', name: 'inc-x' },
     });
-    expect(record.recordId).toBeUndefined();
+    // Not the action's own: no undo id, no job, no second break-glass review, no approver.
+    expect(record).not.toHaveProperty('recordId');
+    expect(record).not.toHaveProperty('jobId');
+    expect(record).not.toHaveProperty('emergency');
+    expect(record).not.toHaveProperty('approver');
   });
 });
