@@ -8,7 +8,12 @@ import { describe, expect, it } from 'vitest';
 const CLI = resolve('dist/src/cli.js');
 
 /** Runs `opsbot start` with no Slack, GitHub or kube credentials, typing lines into its terminal. */
-type Line = { text: string | ((out: string) => string); waitFor?: RegExp };
+type Line = {
+  text: string | ((out: string) => string);
+  waitFor?: RegExp;
+  /** Then waits until this holds of the session's folder (e.g. its local audit repository). */
+  settled?: (cwd: string) => boolean;
+};
 
 async function shellSession(lines: Line[], env: Record<string, string> = {}) {
   const cwd = mkdtempSync(join(tmpdir(), 'opsbot-shell-'));
@@ -38,10 +43,27 @@ async function shellSession(lines: Line[], env: Record<string, string> = {}) {
   for (const line of lines) {
     child.stdin.write(`${typeof line.text === 'function' ? line.text(out) : line.text}\n`);
     if (line.waitFor) await waitFor(line.waitFor);
+    const deadline = Date.now() + 20_000;
+    while (line.settled && !line.settled(cwd)) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting to settle after ${String(line.text)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
   child.stdin.end();
   const [code] = (await once(child, 'exit')) as [number | null];
   return { out, code, cwd };
+}
+
+/** Subjects of the commits in the session's local audit repository, newest first. */
+function auditSubjects(cwd: string): string[] {
+  try {
+    return execFileSync('git', ['-C', join(cwd, '.opsbot', 'audit'), 'log', '--format=%s'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).split('\n');
+  } catch {
+    return [];
+  }
 }
 
 describe('local shell mode against the sandbox cluster', () => {
@@ -138,6 +160,9 @@ describe('local shell mode against the sandbox cluster', () => {
         {
           text: (o) => `/click incident.action ${last(o, RUN_BUTTON)}`,
           waitFor: /scale-out finished: 4 of 4 steps done/,
+          // The reply comes before the audit commit, and the incident learns of the action from that
+          // commit: resolve only once it is written, as a person reading the channel would.
+          settled: (cwd) => auditSubjects(cwd).some((s) => s.includes('scale-out')),
         },
         {
           text: '/alert HighLatency deployment=api env=staging severity=critical --resolve',
