@@ -22,7 +22,7 @@ const PHASE_MS = QUICK ? 1_500 : 5_000;
 const RATES = QUICK ? [200] : [50, 200, 500];
 const PATCH_SAMPLES = QUICK ? 10 : 60;
 const STORM = { groups: 50, alertsPerGroup: 200, batches: 10 };
-const DRAIN_LIMIT_MS = QUICK ? 30_000 : 200_000;
+const DRAIN_LIMIT_MS = QUICK ? 15_000 : 200_000;
 const WEBHOOK_TOKEN = 'bench-webhook-token';
 
 // One user sends every request: the per-user limit is lifted so the full ack path is what gets measured.
@@ -274,7 +274,7 @@ async function main(): Promise<void> {
       }
       fig(`ack.${rate}.ratio.p99`, ours.p99 / floor.p99);
       const drainStart = Date.now();
-      while ((await queueBacklog(bot.url)) > 0 && Date.now() - drainStart < 120_000) await sleep(250);
+      while ((await queueBacklog(bot.url)) > 0 && Date.now() - drainStart < DRAIN_LIMIT_MS) await sleep(250);
       fig(`ack.${rate}.jobs.drained.s`, (Date.now() - drainStart) / 1000);
     }
     // Denials queue an audit record and answer at once.
@@ -289,7 +289,8 @@ async function main(): Promise<void> {
     fig('ack.200.denied.p50', denied.p50);
     fig('ack.200.denied.p99', denied.p99);
     fig('ack.200.denied.ok', `${denied.ok}/${denied.sent}`);
-    while ((await queueBacklog(bot.url)) > 0) await sleep(250);
+    const deniedDrain = Date.now();
+    while ((await queueBacklog(bot.url)) > 0 && Date.now() - deniedDrain < DRAIN_LIMIT_MS) await sleep(250);
 
     // 2. Rollback: signed request → new template at the API server, against `kubectl rollout undo`
     //    started as a process against the same API server, alternating so both see the same noise.
