@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
 import type { Env } from '../../config/env.js';
 import type { AlertGroup } from '../../core/alert.js';
 import type { Incident } from '../../core/incident.js';
@@ -85,6 +86,18 @@ export interface AlertSource<P = unknown> {
 }
 
 /** Keeps a source's payload type between its methods; the registry holds them as AlertSource. */
+/** A `parse` for sources whose body is one schema and whose alerts are one group. */
+export function parseAs<P>(
+  schema: z.ZodType<P>,
+  toGroup: (payload: P, receivedAt: number) => AlertGroup,
+): (body: unknown, receivedAt: number) => Parsed<P> {
+  return (body, receivedAt) => {
+    const r = schema.safeParse(body);
+    if (!r.success) return { ok: false, reason: z.prettifyError(r.error) };
+    return { ok: true, payload: r.data, group: toGroup(r.data, receivedAt) };
+  };
+}
+
 export function defineSource<P>(source: AlertSource<P>): AlertSource<P> {
   return source;
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Alert, AlertGroup } from '../../../core/alert.js';
 import { hashOf } from '../../hash.js';
-import { authenticateBearer, defineSource } from '../source.js';
+import { authenticateBearer, defineSource, parseAs } from '../source.js';
 
 export const Labels = z.record(z.string(), z.string());
 
@@ -87,11 +87,7 @@ export const alertmanager = defineSource<AlertmanagerWebhook>({
   id: 'alertmanager',
   name: 'Alertmanager',
   authenticate: authenticateBearer,
-  parse(body, receivedAt) {
-    const r = AlertmanagerWebhook.safeParse(body);
-    if (!r.success) return { ok: false, reason: z.prettifyError(r.error) };
-    return { ok: true, payload: r.data, group: fromAlertmanager(r.data, receivedAt) };
-  },
+  parse: parseAs(AlertmanagerWebhook, fromAlertmanager),
   deliveryId: groupDeliveryId,
   isTest: () => undefined,
   invalidBodies: 'reject',

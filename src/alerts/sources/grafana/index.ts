@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { AlertGroup } from '../../../core/alert.js';
 import { AlertmanagerAlert, groupDeliveryId, Labels, toAlert } from '../alertmanager/index.js';
-import { authenticateBearer, defineSource } from '../source.js';
+import { authenticateBearer, defineSource, parseAs } from '../source.js';
 
 /** Grafana unified alerting's webhook contact point (Alertmanager's shape plus title, state and URLs). */
 export const GrafanaWebhook = z.object({
@@ -67,11 +67,7 @@ export const grafana = defineSource<GrafanaWebhook>({
   id: 'grafana',
   name: 'Grafana',
   authenticate: authenticateBearer,
-  parse(body, receivedAt) {
-    const r = GrafanaWebhook.safeParse(body);
-    if (!r.success) return { ok: false, reason: z.prettifyError(r.error) };
-    return { ok: true, payload: r.data, group: fromGrafana(r.data, receivedAt) };
-  },
+  parse: parseAs(GrafanaWebhook, fromGrafana),
   deliveryId: groupDeliveryId,
   isTest: (payload) =>
     isGrafanaTest(payload)
