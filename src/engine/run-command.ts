@@ -312,8 +312,11 @@ export async function runCommand(deps: RunDeps, attempt: JobAttempt): Promise<Jo
     try {
       outcome = await command.run(ctx, args);
     } finally {
-      if (lock?.acquired)
+      if (lock?.acquired) {
+        // Logged before the release is sent, so it precedes the next holder's start on any clock reading.
+        log.info({ target: scope?.target }, 'command releasing lock');
         await lock.release().catch((e: unknown) => log.warn({ err: e }, 'could not release lock'));
+      }
     }
     if (lock?.acquired && lock.lost()) {
       // Said in the reply and the record: someone else may have acted on this target meanwhile.

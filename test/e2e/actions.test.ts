@@ -111,11 +111,11 @@ describe('cluster actions with live progress', () => {
     }, 120_000);
     expect(records.every((r) => r.outcome === 'executed' || r.outcome === 'noop')).toBe(true);
 
-    // Intervals between "started" and "finished" of the 20 jobs never overlap.
+    // The spans in which the 20 jobs held the target's lock ("started" to "releasing lock") never overlap.
     const at = (line: LogLine) => Date.parse(String(line.time));
     const spans = jobs.map((id) => {
       const start = bot.lines.find((l) => l.jobId === id && l.msg === 'command started')!;
-      const end = bot.lines.find((l) => l.jobId === id && l.msg === 'command finished')!;
+      const end = bot.lines.find((l) => l.jobId === id && l.msg === 'command releasing lock')!;
       return [at(start), at(end)] as const;
     });
     spans.sort((a, b) => a[0] - b[0]);
