@@ -14,6 +14,7 @@ import { createInterface } from 'node:readline';
 import type { SlackCall } from '../test/fakes/slack.js';
 import { postSigned, slashCommandBody } from '../test/fakes/slack-signing.js';
 import { type BotProcess, startBotProcess } from '../test/helpers/bot-process.js';
+import { selfSignedCert } from '../test/helpers/tls.js';
 import { DEFAULT_CONFIG, SIGNING_SECRET, startWorld, USERS, type World } from '../test/helpers/world.js';
 import type { LoadResult, LoadSpec } from './load.js';
 
@@ -232,7 +233,8 @@ async function main(): Promise<void> {
   } catch {
     results.notes.push('build reported errors; dist may be stale');
   }
-  const world = await startWorld({ config: CONFIG });
+  // HTTPS, because kubectl sends its bearer token only over TLS; the bot uses the same server and kubeconfig.
+  const world = await startWorld({ config: CONFIG, kubeTls: selfSignedCert() });
   world.github.createRepo('acme/incidents', { files: { 'README.md': '# incidents\n' } });
   addBenchDeployments(world, PATCH_SAMPLES);
   const env = {

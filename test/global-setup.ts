@@ -9,6 +9,7 @@ const PROGRAMS = {
   'redis-server': 'apt-get install redis-server',
   prometheus: 'apt-get install prometheus prometheus-alertmanager',
   'prometheus-alertmanager': 'apt-get install prometheus prometheus-alertmanager',
+  kubectl: 'apt-get install kubectl',
 } as const;
 type Program = keyof typeof PROGRAMS;
 
@@ -118,6 +119,8 @@ export async function prepare(env: NodeJS.ProcessEnv): Promise<Prepared> {
     ...(env.REDIS_URL ? [] : (['redis-server'] as const)),
     'prometheus',
     'prometheus-alertmanager',
+    // The Kubernetes fake's contract test runs the real kubectl against it.
+    'kubectl',
   ];
   const found = requirePrograms(programs, env.PATH);
   if (env.REDIS_URL) {

@@ -20,14 +20,29 @@ export const revisionOf = (obj: KubeObject) => Number(obj.metadata.annotations?.
 export const readyOf = (rs: ReplicaSetObject) => rs.status.readyReplicas ?? 0;
 export const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
 
-function withoutHashLabel(template: PodTemplate): PodTemplate {
-  const copy = clone(template);
-  if (copy.metadata.labels) delete copy.metadata.labels[POD_TEMPLATE_HASH];
-  return copy;
+/** Drops null fields: decoded into the API server's Go structs, null and absent are the same value. */
+function withoutNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([, v]) => v !== null)
+      .map(([k, v]) => [k, withoutNulls(v)]),
+  );
 }
 
+function comparable(template: PodTemplate): unknown {
+  const copy = clone(template);
+  if (copy.metadata.labels) delete copy.metadata.labels[POD_TEMPLATE_HASH];
+  return withoutNulls(copy);
+}
+
+/**
+ * The controller's EqualIgnoreHash: kubectl rollout undo sends the template back with
+ * `creationTimestamp: null` (Go's zero time), which must still match the ReplicaSet it came from.
+ */
 export const sameTemplate = (rsTemplate: PodTemplate, template: PodTemplate) =>
-  deepEqual(withoutHashLabel(rsTemplate), template);
+  deepEqual(comparable(rsTemplate), comparable(template));
 
 function resolveFencepost(value: number | string | undefined, desired: number, roundUp: boolean): number {
   if (typeof value === 'number') return value;

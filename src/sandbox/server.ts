@@ -1,6 +1,7 @@
 /** The HTTP server: bearer auth, body limit, recording, faults, kubeconfig (https://kubernetes.io/docs/concepts/configuration/organize-cluster-access-kubeconfig/). */
 import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { stringify as stringifyYaml } from 'yaml';
 import { AUTHENTICATED, actingAs, attributesOf, forbidden, reviewAccess } from './access.js';
@@ -58,9 +59,10 @@ export class SandboxKubeApi implements KubeApi {
       options.rolloutStepMs ?? DEFAULT_STEP_MS,
       options.progressDeadlineScale ?? 1,
     );
-    this.server = createServer((req, res) => {
+    const listener = (req: IncomingMessage, res: ServerResponse) => {
       this.onRequest(req, res).catch(() => res.destroy());
-    });
+    };
+    this.server = options.tls ? createTlsServer(options.tls, listener) : createServer(listener);
   }
 
   async listen(): Promise<void> {
@@ -70,7 +72,7 @@ export class SandboxKubeApi implements KubeApi {
       this.server.listen(this.options.port ?? 0, host, () => resolve());
     });
     const { port } = this.server.address() as AddressInfo;
-    this.url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    this.url = `${this.options.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   }
 
   // -- KubeApi: kubeconfig --------------------------------------------------------------------------------

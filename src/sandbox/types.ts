@@ -16,6 +16,11 @@ export interface KubeApiOptions {
    * impersonation is accepted, so tests that create no RBAC objects are unaffected.
    */
   rbac?: { user: string; groups?: string[] };
+  /**
+   * Serve HTTPS with this PEM key and certificate. kubectl sends a bearer token only over TLS, so a
+   * kubectl run against the sandbox needs it; the kubeconfig then skips verification of the certificate.
+   */
+  tls?: { key: string; cert: string };
 }
 
 export interface RecordedRequest {

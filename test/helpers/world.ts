@@ -63,6 +63,8 @@ export async function startWorld(
     socketMode?: boolean;
     /** The Kubernetes fake enforces RBAC, and its token authenticates as this user. */
     kubeRbac?: { user: string; groups?: string[] };
+    /** Serve the Kubernetes fake over HTTPS, as kubectl needs to send its token (see selfSignedCert). */
+    kubeTls?: { key: string; cert: string };
   } = {},
 ): Promise<World> {
   const slack = await startSlackFake({
@@ -85,6 +87,7 @@ export async function startWorld(
   const kube = await startKubeFake({
     rolloutStepMs: options.rolloutStepMs ?? 0,
     ...(options.kubeRbac ? { rbac: options.kubeRbac } : {}),
+    ...(options.kubeTls ? { tls: options.kubeTls } : {}),
   });
   seedSampleApp(kube, 'apps');
 

@@ -19,7 +19,7 @@ function pathWith(programs: string[]): string {
 
 describe('test global setup', () => {
   it('without REDIS_URL and without redis-server, fails at once with the command that installs it', async () => {
-    const PATH = pathWith(['prometheus', 'prometheus-alertmanager']);
+    const PATH = pathWith(['prometheus', 'prometheus-alertmanager', 'kubectl']);
     const started = Date.now();
     await expect(prepare({ PATH })).rejects.toThrow(
       'The tests need redis-server, which is not on PATH. Install with:\n  apt-get install redis-server',
@@ -27,14 +27,14 @@ describe('test global setup', () => {
     expect(Date.now() - started).toBeLessThan(1_000);
   });
 
-  it('names Prometheus and Alertmanager with their install command when they are missing', async () => {
+  it('names Prometheus, Alertmanager and kubectl with their install commands when they are missing', async () => {
     await expect(prepare({ PATH: pathWith([]), REDIS_URL: 'redis://127.0.0.1:1' })).rejects.toThrow(
-      'The tests need prometheus, prometheus-alertmanager, which are not on PATH. Install with:\n  apt-get install prometheus prometheus-alertmanager',
+      'The tests need prometheus, prometheus-alertmanager, kubectl, which are not on PATH. Install with:\n  apt-get install prometheus prometheus-alertmanager\n  apt-get install kubectl',
     );
   });
 
   it('without REDIS_URL, starts redis-server on a free loopback port, hands out its URL, and stops it by PID', async () => {
-    const PATH = pathWith(['redis-server', 'prometheus', 'prometheus-alertmanager']);
+    const PATH = pathWith(['redis-server', 'prometheus', 'prometheus-alertmanager', 'kubectl']);
     const prepared = await prepare({ PATH });
     const url = prepared.env.REDIS_URL ?? '';
     expect(url).toMatch(/^redis:\/\/127\.0\.0\.1:\d+$/);
@@ -58,7 +58,7 @@ describe('test global setup', () => {
   });
 
   it('with REDIS_URL where nothing answers, says so instead of letting every test time out', async () => {
-    const PATH = pathWith(['prometheus', 'prometheus-alertmanager']);
+    const PATH = pathWith(['prometheus', 'prometheus-alertmanager', 'kubectl']);
     await expect(prepare({ PATH, REDIS_URL: 'redis://127.0.0.1:1' })).rejects.toThrow(
       'Nothing answers at REDIS_URL (127.0.0.1:1)',
     );
