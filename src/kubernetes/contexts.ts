@@ -1,15 +1,62 @@
+import { createHash } from 'node:crypto';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions } from 'node:https';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { ClusterIdentity } from '../ports.js';
 
 /** Clients kept per (context, identity); the least recently used are dropped past this many. */
 export const MAX_CLIENTS = 256;
 
+/** One kept-alive agent per server and TLS settings, shared by every client and identity. */
+const agents = new Map<string, HttpAgent>();
+
+function keptAlive(fresh: HttpAgent, server: string | undefined): HttpAgent {
+  // Proxy agents keep their own pools; only Node's own agents are rebuilt with keepAlive.
+  if (!(fresh instanceof HttpAgent)) return fresh;
+  const { ca, cert, key, pfx, rejectUnauthorized, servername } = (fresh as HttpsAgent)
+    .options as HttpsAgentOptions;
+  const id = JSON.stringify([
+    server,
+    fresh instanceof HttpsAgent,
+    rejectUnauthorized,
+    servername,
+    ...[ca, cert, key, pfx].map(fingerprint),
+  ]);
+  let agent = agents.get(id);
+  if (!agent) {
+    const options = { ...(fresh as HttpsAgent).options, keepAlive: true };
+    agent = fresh instanceof HttpsAgent ? new HttpsAgent(options) : new HttpAgent(options);
+    agents.set(id, agent);
+  }
+  return agent;
+}
+
+function fingerprint(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  return createHash('sha256')
+    .update(Buffer.isBuffer(value) ? value : String(value))
+    .digest('hex');
+}
+
+/**
+ * client-node 1.4 makes a new agent for every request, so each call to the API server opened a new
+ * TLS connection (a handshake, and a new SecureContext costing milliseconds of CPU). This kubeconfig
+ * hands every request one kept-alive agent per server instead.
+ */
+class KeptAliveKubeConfig extends KubeConfig {
+  override async applySecurityAuthentication(context: RequestContext): Promise<void> {
+    await super.applySecurityAuthentication(context);
+    const fresh = context.getAgent();
+    if (fresh) context.setAgent(keptAlive(fresh, this.getCurrentCluster()?.server));
+  }
+}
+
 /**
  * A kubeconfig whose every request carries Impersonate-User and one Impersonate-Group line per group
  * (https://kubernetes.io/docs/reference/access-authn-authz/authentication/#user-impersonation).
  * client-node 1.4 knows only the user (`as` in a kubeconfig); the groups are added here.
  */
-class ImpersonatingKubeConfig extends KubeConfig {
+class ImpersonatingKubeConfig extends KeptAliveKubeConfig {
   constructor(private readonly identity: ClusterIdentity) {
     super();
   }
@@ -53,7 +100,7 @@ export function clientsPerContext<T>(
       clients.set(key, client);
       return client;
     }
-    const kc = identity ? new ImpersonatingKubeConfig(identity) : new KubeConfig();
+    const kc = identity ? new ImpersonatingKubeConfig(identity) : new KeptAliveKubeConfig();
     kc.loadFromString(kubeconfig.exportConfig());
     if (context) kc.setCurrentContext(context);
     client = make(kc);

@@ -49,6 +49,8 @@ export class SandboxKubeApi implements KubeApi {
   url = '';
   readonly token: string;
   readonly requests: RecordedRequest[] = [];
+  /** TCP connections accepted so far: shows whether clients keep theirs alive. */
+  connections = 0;
   private readonly server: Server;
   private readonly registry: Registry;
   private readonly faults = new FaultQueue();
@@ -63,6 +65,9 @@ export class SandboxKubeApi implements KubeApi {
       this.onRequest(req, res).catch(() => res.destroy());
     };
     this.server = options.tls ? createTlsServer(options.tls, listener) : createServer(listener);
+    this.server.on('connection', () => {
+      this.connections++;
+    });
   }
 
   async listen(): Promise<void> {

@@ -160,6 +160,8 @@ export interface ReplicaSetObject extends KubeObject {
 export interface KubeApi {
   /** e.g. http://127.0.0.1:41234 */
   url: string;
+  /** TCP connections accepted so far: shows whether clients keep theirs alive. */
+  readonly connections: number;
   token: string;
   /** Every request, in order. */
   requests: RecordedRequest[];
