@@ -2,6 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { WebClient } from '@slack/web-api';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -27,11 +28,11 @@ import { features, knownActions, registeredCommands } from './features.js';
 import { GitHubAuditLog } from './github/audit-log.js';
 import { createOctokit } from './github/client.js';
 import { createHttpServer, type ReadinessCheck, runChecks } from './http/server.js';
-import { KubeCluster } from './kubernetes/cluster.js';
+import { hasKubeContext } from './kubernetes/kube-context.js';
+import { LazyCluster } from './kubernetes/lazy-cluster.js';
 import { LocalGitAuditLog } from './local/git-audit-log.js';
 import { GitHubStandIn } from './local/github-stand-in.js';
 import { localConfig, TEAMMATE } from './local/local-config.js';
-import { hasKubeContext, startSandbox } from './local/sandbox.js';
 import { runShell, ShellChat } from './local/shell.js';
 import { SlackStandIn } from './local/slack-stand-in.js';
 import { createLogger } from './logger.js';
@@ -41,6 +42,7 @@ import type {
   AuditLog,
   Chat,
   Clock,
+  Cluster,
   Directory,
   IncidentDirectory,
   Ledger,
@@ -67,11 +69,9 @@ import { MemoryRecentActions, RedisRecentActions } from './queue/recent-actions.
 import { loadRunbooks, runbooksDir } from './runbooks/load.js';
 import { stepKinds } from './runbooks/steps/index.js';
 import type { Feature, FeatureHandle, Runtime } from './runtime.js';
-import { createSlackApp } from './slack/app.js';
 import { boltLogger } from './slack/bolt-logger.js';
 import { SlackChat } from './slack/chat.js';
 import { createHomeTab, type HomeTab } from './slack/home.js';
-import { createOpsModal } from './slack/ops-modal.js';
 import { isSupervised, reportToSupervisor, type SupervisedWorker, superviseWorker } from './supervisor.js';
 
 /**
@@ -219,17 +219,23 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
     notes.push(`⚠️  ${warning}`);
   }
 
-  let cluster: KubeCluster;
+  let cluster: Cluster;
+  let kubeconfig: () => Promise<KubeConfig>;
   const sandbox = !hasKubeContext(source);
   if (sandbox) {
-    const started = await startSandbox(config);
+    const started = await (await import('./local/sandbox.js')).startSandbox(config);
     cluster = started.cluster;
+    kubeconfig = async () => started.cluster.kubeconfig;
     closers.push(() => started.api.close());
     notes.push(
       '🧪 No kube context found: running against the built-in SANDBOX cluster (sample app: api, worker, web).',
     );
   } else {
-    cluster = KubeCluster.fromDefault();
+    const lazy = new LazyCluster();
+    // Workers load the client now, so no action waits for it; a web process loads it only if a form asks.
+    if (mode !== 'web') await lazy.load();
+    cluster = lazy;
+    kubeconfig = () => lazy.kubeconfig();
   }
 
   let auditLog: AuditLog & { ping(): Promise<void> };
@@ -303,7 +309,7 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
     locks,
     slackClient: incidentSlack,
     octokit: incidentOctokit,
-    kubeconfig: cluster.kubeconfig,
+    kubeconfig,
     runbooks,
     local: { shell, sandbox, localAudit: !octokit, memoryQueue: backend.kind === 'memory' },
     workers: mode !== 'web',
@@ -432,15 +438,16 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
       log.warn({ err }, 'could not audit a forged click'),
     );
   };
+  // Bolt and the modal load only in the process that answers Slack.
   const slack =
     !shell && (mode === 'all' || mode === 'web')
-      ? createSlackApp({
+      ? (await import('./slack/app.js')).createSlackApp({
           env: { ...env, SLACK_BOT_TOKEN: env.SLACK_BOT_TOKEN as string },
           log,
           onRejected,
           accept,
           buttons,
-          modal: createOpsModal({
+          modal: (await import('./slack/ops-modal.js')).createOpsModal({
             config,
             commands: () => registry,
             cluster,
@@ -458,7 +465,16 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
   const readiness: ReadinessCheck[] = [
     { name: 'redis', check: () => backend.ping() },
     { name: 'slack', check: () => chat.ping() },
-    { name: 'kubernetes', check: async () => void (await Promise.all(contexts.map((c) => cluster.ping(c)))) },
+    // A web process never calls the cluster on its own; its worker (joined below) or the worker
+    // Deployment answers for it.
+    ...(mode === 'web'
+      ? []
+      : [
+          {
+            name: 'kubernetes',
+            check: async () => void (await Promise.all(contexts.map((c) => cluster.ping(c)))),
+          },
+        ]),
     { name: 'github', check: () => auditLog.ping() },
     {
       name: 'audit',

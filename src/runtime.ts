@@ -46,8 +46,8 @@ export interface Runtime {
   /** The raw clients, for the adapters a feature builds; absent in local mode. */
   slackClient: WebClient | undefined;
   octokit: Octokit | undefined;
-  /** The kubeconfig in use: the user's, in-cluster, or the sandbox's. */
-  kubeconfig: KubeConfig;
+  /** The kubeconfig in use: the user's, in-cluster, or the sandbox's; asking for it loads the client. */
+  kubeconfig(): Promise<KubeConfig>;
   /** The runbooks, loaded and checked at start-up. */
   runbooks: readonly Runbook[];
   /** Which stand-ins local mode is using, so replies and logs can say so. */

@@ -1,20 +1,9 @@
 import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { OpsbotConfig } from '../config/schema.js';
 import { ConfigError } from '../core/errors.js';
 import { KubeCluster } from '../kubernetes/cluster.js';
 import type { KubeApi } from '../sandbox/kube-api.js';
-
-/** Whether a real cluster is configured, the way client-node's loadFromDefault looks for one. */
-export function hasKubeContext(env: NodeJS.ProcessEnv): boolean {
-  return (
-    Boolean(env.KUBECONFIG) ||
-    existsSync(join(homedir(), '.kube', 'config')) ||
-    Boolean(env.KUBERNETES_SERVICE_HOST)
-  );
-}
 
 /** Loads the sandbox on demand, so a process with a real cluster never loads it (the image leaves it out). */
 async function loadSandbox() {

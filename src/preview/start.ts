@@ -20,7 +20,7 @@ export async function startPreview(runtime: Runtime): Promise<FeatureHandle<Prev
   const cfg = runtime.config.preview;
   if (!cfg) throw new Error('the preview feature started without preview: in opsbot.yml');
   const log = runtime.log.child({ component: 'preview-reaper' });
-  const workspaces = new KubeWorkspaces(runtime.kubeconfig);
+  const workspaces = new KubeWorkspaces(await runtime.kubeconfig());
   if (runtime.workers) {
     const deps = {
       config: runtime.config,

@@ -1,7 +1,8 @@
-import { type Logger as BoltLogger, LogLevel } from '@slack/bolt';
+// From the Web API client, which Bolt shares: a worker process logs through it without loading Bolt.
+import { type Logger as BoltLogger, LogLevel } from '@slack/web-api';
 import type { Logger } from 'pino';
 
-/** Bolt logs through our pino logger, so its lines carry the same format and redaction. */
+/** Bolt and the Web API client log through our pino logger, so their lines carry the same format and redaction. */
 export function boltLogger(log: Logger): BoltLogger {
   let level = LogLevel.INFO;
   return {

@@ -1,0 +1,64 @@
+/**
+ * Each process of the unit loads only what it uses: the web process answers Slack without the
+ * Kubernetes client (whose root module loads every API model, about 80 MB), and the worker runs
+ * jobs without Bolt. Observed from outside with an ESM resolve hook that logs each package a process
+ * imports (test/helpers/import-log.mjs).
+ */
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type BotProcess, startBotProcess } from '../helpers/bot-process.js';
+import { slash, startWorld, type World } from '../helpers/world.js';
+
+describe('what each process of opsbot start loads', () => {
+  let world: World;
+  let bot: BotProcess | undefined;
+  const log = join(tmpdir(), `opsbot-imports-${process.pid}-${Date.now()}.log`);
+  const importsOf = (pid: number) =>
+    new Set(
+      readFileSync(log, 'utf8')
+        .split('\n')
+        .filter((line) => line.startsWith(`${pid} `))
+        .map((line) => line.slice(line.indexOf(' ') + 1)),
+    );
+
+  beforeAll(async () => {
+    world = await startWorld();
+  });
+
+  afterAll(async () => {
+    await bot?.stop('SIGTERM');
+    await world?.close();
+  });
+
+  it('keeps the Kubernetes client out of the web process and Bolt out of the worker', async () => {
+    bot = await startBotProcess(
+      { ...world.env, OPSBOT_IMPORT_LOG: log },
+      ['start'],
+      ['--import', './test/helpers/import-log.mjs'],
+    );
+    const workerPid = Number(bot.lines.find((l) => l.msg === 'worker process ready')?.pid);
+    expect(workerPid).toBeGreaterThan(0);
+
+    // A command goes through the web process and runs in the worker.
+    const res = await slash(bot.url, world, 'status api --env staging');
+    expect(res.body.text).toMatch(/^Accepted: status api in staging/);
+    await bot.waitForLog((l) => l.msg === 'command finished', 20_000);
+
+    const web = importsOf(bot.child.pid as number);
+    const worker = importsOf(workerPid);
+    expect(web.has('@slack/bolt')).toBe(true);
+    expect(web.has('ioredis')).toBe(true);
+    expect(web.has('@kubernetes/client-node')).toBe(false);
+    expect(worker.has('@kubernetes/client-node')).toBe(true);
+    expect(worker.has('@slack/bolt')).toBe(false);
+
+    // The unit is still ready: the worker answers for the cluster.
+    const ready = (await (await fetch(`${bot.url}/readyz`)).json()) as {
+      checks: { name: string; ok: boolean }[];
+    };
+    expect(ready.checks.map((c) => c.name)).toEqual(expect.arrayContaining(['redis', 'worker']));
+    expect(ready.checks.every((c) => c.ok)).toBe(true);
+  }, 60_000);
+});
