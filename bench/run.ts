@@ -243,7 +243,13 @@ async function main(): Promise<void> {
     OPSBOT_WEBHOOK_TOKEN: WEBHOOK_TOKEN,
     LOG_LEVEL: 'info',
   };
-  const bot: BotProcess = await startBotProcess(env);
+  // BENCH_PROFILE=<dir>: every process of the unit writes a V8 CPU profile there when it exits.
+  const profile = process.env.BENCH_PROFILE;
+  const bot: BotProcess = await startBotProcess(
+    env,
+    ['start'],
+    profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [],
+  );
   const bare = await startBareBolt();
   let peak = 0;
   const sampler = setInterval(() => {

@@ -33,8 +33,10 @@ process.once('exit', () => {
 export async function startBotProcess(
   env: Record<string, string>,
   args: string[] = ['start'],
+  /** Flags for node itself (a forked worker inherits them), e.g. --cpu-prof, which NODE_OPTIONS refuses. */
+  nodeArgs: string[] = [],
 ): Promise<BotProcess> {
-  const child = spawn(process.execPath, ['dist/src/cli.js', ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, 'dist/src/cli.js', ...args], {
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
