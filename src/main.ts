@@ -529,6 +529,7 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
       workerPort: env.OPSBOT_WORKER_PORT ?? (env.PORT === 0 ? 0 : env.PORT + 1),
       log,
       failpointsArmed: Boolean(env.OPSBOT_FAILPOINTS),
+      niceness: env.OPSBOT_WORKER_NICE,
     });
     readiness.push({ name: 'worker', check: worker.check });
     // Ready means commands will run: Slack is answered only once the worker takes jobs.

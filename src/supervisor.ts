@@ -8,6 +8,7 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { getPriority, setPriority } from 'node:os';
 import type { Logger } from 'pino';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { CheckResult } from './http/server.js';
@@ -68,6 +69,18 @@ export interface SuperviseOptions {
   log: Logger;
   /** Crash-safety tests arm failpoints: then a worker killed at one means the whole unit crashed. */
   failpointsArmed: boolean;
+  /** Added to the worker's nice value (OPSBOT_WORKER_NICE), so the web process wins the CPU. */
+  niceness?: number;
+}
+
+/** The Slack ack has 3 s and a person waiting; a job can wait its turn for the CPU. */
+function lowerPriority(worker: ChildProcess, niceness: number, log: Logger): void {
+  if (niceness === 0 || worker.pid === undefined) return;
+  try {
+    setPriority(worker.pid, Math.min(19, getPriority() + niceness));
+  } catch (err) {
+    log.warn({ err, niceness }, 'could not lower the worker process priority; both run at the same priority');
+  }
 }
 
 /** Forks the worker, restarts it with a growing delay when it dies, and tells when it is ready. */
@@ -113,6 +126,7 @@ export function superviseWorker(options: SuperviseOptions): SupervisedWorker {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     child = worker;
+    lowerPriority(worker, options.niceness ?? 0, log);
     worker.on('message', (msg: unknown) => {
       const answer = msg as Partial<Answer>;
       if (answer?.type === 'opsbot-answer' && typeof answer.id === 'string') {

@@ -116,6 +116,11 @@ export const Env = z
     OPSBOT_PROCESSES: z.enum(['split', 'one']).default('split'),
     /** Health and metrics port of the worker process that `start` runs; default PORT+1 (0 when PORT is 0). */
     OPSBOT_WORKER_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+    /**
+     * How much lower the worker process's CPU priority is than the web process's (nice, 0–19): on a
+     * busy machine the ack to Slack goes first, and jobs take the time left over. 0 keeps them equal.
+     */
+    OPSBOT_WORKER_NICE: z.coerce.number().int().min(0).max(19).default(10),
     HOST: z.string().default('0.0.0.0'),
     LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
     /** Hard maximum age of cached user-group memberships; past it without a refresh, group roles are dropped. */

@@ -4,6 +4,12 @@ import { recordsFor, until } from '../faults/support.js';
 import { type BotProcess, startBotProcess } from '../helpers/bot-process.js';
 import { slash, startWorld, type World } from '../helpers/world.js';
 
+/** A process's nice value: field 19 of /proc/<pid>/stat, counted after the parenthesised name. */
+function niceOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+}
+
 /** The parent pid of a process, from /proc; undefined once it is gone. */
 function parentOf(pid: number): number | undefined {
   try {
@@ -33,6 +39,8 @@ describe('opsbot start: a web process that answers and a worker process that run
     expect(workerPid).toBeGreaterThan(0);
     expect(workerPid).not.toBe(bot.child.pid);
     expect(parentOf(workerPid)).toBe(bot.child.pid);
+    // The ack goes first on a busy machine: the worker runs 10 nice steps below the web process.
+    expect(niceOf(workerPid)).toBe(Math.min(19, niceOf(bot.child.pid as number) + 10));
     expect(bot.lines.find((l) => l.msg === 'opsbot started')?.process).toBe('web');
 
     const res = await slash(bot.url, world, 'restart api --env staging --reason "split test"');
