@@ -135,7 +135,8 @@ async function useRedisQueue(env: Env, source: NodeJS.ProcessEnv): Promise<boole
 
 function createQueueState(env: Env, useRedis: boolean, runsWorkers: boolean, log: Logger) {
   if (useRedis) {
-    const redis = createRedis(env, 'queue', log);
+    // The ack path's connection: producers, locks, approvals, rate limits; nothing on it blocks.
+    const redis = createRedis(env, 'queue', log, { autoPipelining: true });
     const workerRedis = createRedis(env, 'worker', log);
     const prefix = keyPrefix(env, env.OPSBOT_QUEUE_PREFIX);
     return {
