@@ -183,7 +183,9 @@ const SCHEDULED_QUEUES = new Set(['approval-outbox', 'preview-reaper']);
 async function queueBacklog(url: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
   let total = 0;
-  for (const m of text.matchAll(/^opsbot_queue_depth\{queue="([^"]*)",state="(waiting|active|delayed)"\} (\d+)/gm))
+  for (const m of text.matchAll(
+    /^opsbot_queue_depth\{queue="([^"]*)",state="(waiting|active|delayed)"\} (\d+)/gm,
+  ))
     if (!SCHEDULED_QUEUES.has(m[1] ?? '')) total += Number(m[3]);
   return total;
 }
@@ -229,6 +231,11 @@ function slackRates(calls: readonly SlackCall[]): { perMinute: string; perChanne
   };
 }
 
+/** NODE_OPTIONS from the Dockerfile's ENV line; empty when it sets none. */
+function imageNodeOptions(): string {
+  return /NODE_OPTIONS="([^"]*)"/.exec(readFileSync('Dockerfile', 'utf8'))?.[1] ?? '';
+}
+
 async function main(): Promise<void> {
   console.log('building…');
   try {
@@ -245,6 +252,8 @@ async function main(): Promise<void> {
     OPSBOT_QUEUE_PREFIX: `bench-${Date.now()}`,
     OPSBOT_WEBHOOK_TOKEN: WEBHOOK_TOKEN,
     LOG_LEVEL: 'info',
+    // Node's flags as the image sets them, so the memory figures are those of a deployed unit.
+    NODE_OPTIONS: imageNodeOptions(),
   };
   // BENCH_PROFILE=<dir>: every process of the unit writes a V8 CPU profile there when it exits.
   const profile = process.env.BENCH_PROFILE;

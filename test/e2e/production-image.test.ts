@@ -32,11 +32,22 @@ interface ImageProcess {
   logLine: (msg: string) => Record<string, unknown> | undefined;
 }
 
+/** The NODE_OPTIONS the image's ENV sets (node refuses to start if one is not allowed there). */
+const IMAGE_NODE_OPTIONS = /NODE_OPTIONS="([^"]*)"/.exec(readFileSync('Dockerfile', 'utf8'))?.[1] ?? '';
+
 /** `node dist/src/cli.js start`, as the image's ENTRYPOINT and CMD run it, from the image layout. */
 function startFromImage(app: string, env: Record<string, string>): ImageProcess {
   const child = spawn(process.execPath, ['dist/src/cli.js', 'start'], {
     cwd: app,
-    env: { PATH: process.env.PATH ?? '', HOME: app, LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: app,
+      LOG_LEVEL: 'info',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      NODE_OPTIONS: IMAGE_NODE_OPTIONS,
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -96,6 +107,7 @@ describe('the production image', () => {
       'opsbot started',
     );
     expect(started.sandbox).toBe(false);
+    expect(IMAGE_NODE_OPTIONS).toContain('--max-semi-space-size=');
     const url = `http://127.0.0.1:${Number(started.port)}`;
     // Ready means the kube contexts of opsbot.yml answered through the kubeconfig.
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
