@@ -5,6 +5,7 @@ import type { AlertGroup } from '../core/alert.js';
 import { type AuditRecord, auditPath } from '../core/audit.js';
 import { ExternalServiceError, StateError } from '../core/errors.js';
 import {
+  actionLine,
   capAlerts,
   channelName,
   commonLabels,
@@ -255,6 +256,7 @@ export class IncidentService {
       summaryRefused: false,
       issueDirty: false,
       resolutionDone: true,
+      lateActions: [],
       lastSentAt: 0,
       syncPending: false,
       syncSeq: 0,
@@ -327,7 +329,8 @@ export class IncidentService {
       (!i.summaryTs && !i.summaryRefused) ||
       (i.summaryDirty && Boolean(i.summaryTs)) ||
       i.outbox.length > 0 ||
-      (Boolean(this.deps.issues) && (!i.issue || i.issueDirty || !i.resolutionDone))
+      (Boolean(this.deps.issues) &&
+        (!i.issue || i.issueDirty || !i.resolutionDone || i.lateActions.length > 0))
     );
   }
 
@@ -563,6 +566,21 @@ export class IncidentService {
         );
       }
     }
+    // Actions whose records landed after the timeline was posted get a comment each, once.
+    while (incident.status === 'resolved' && incident.resolutionDone && incident.lateActions.length > 0) {
+      const recordId = incident.lateActions[0] as string;
+      const action = incident.actions.find((a) => a.recordId === recordId);
+      const marker = `<!-- opsbot:late-action:${incident.id}:${recordId} -->`;
+      if (action && !(await issues.hasComment(repo, issue, marker))) {
+        await issues.comment(
+          repo,
+          issue,
+          [marker, 'Recorded after the resolution:', actionLine(action, 'github')].join('\n'),
+        );
+      }
+      incident.lateActions.shift();
+      await this.deps.store.put(incident);
+    }
     if (incident.issueDirty) {
       await issues.updateIssue(repo, issue, {
         body: issueBody(incident, link),
@@ -708,6 +726,18 @@ export class IncidentService {
           : {}),
         auditPath: auditPath(this.deps.config.audit.dir, record),
       });
+      // The resolution summary already went out without it (the record was written after the
+      // resolve): say it in the channel and on the issue, so neither reads "no actions".
+      if (incident.status === 'resolved' && incident.resolutionDone) {
+        // An archived channel takes no posts; the issue comment still tells.
+        if (!incident.archived)
+          incident.outbox.push(
+            `:memo: Recorded after the resolution: ${actionLine(incident.actions.at(-1)!)}`,
+          );
+        incident.lateActions.push(record.id);
+        await this.save(incident);
+        return;
+      }
       await this.deps.store.put(incident);
     });
   }

@@ -78,6 +78,8 @@ export const Incident = z.object({
   issueDirty: z.boolean().default(false),
   /** The issue and the channel have been told about the latest resolution. */
   resolutionDone: z.boolean().default(true),
+  /** Record ids of actions noted after the resolution went out; each still owes the issue a comment. */
+  lateActions: z.array(z.string()).default([]),
   lastSentAt: z.number().default(0),
   syncPending: z.boolean().default(false),
   syncSeq: z.int().default(0),
@@ -320,6 +322,13 @@ function describeLabels(labels: Record<string, string>, omit: Record<string, str
 }
 
 /** Posted when an incident resolves: how long, which alerts, and what was done by whom. */
+/** One action as the resolution summary lists it: time, what, who, outcome. */
+export function actionLine(action: IncidentAction, target: 'slack' | 'github' = 'slack'): string {
+  const quote = target === 'slack' ? slackText : gitHubText;
+  const name = target === 'slack' ? (text: string) => text : gitHubText;
+  return `• ${new Date(action.time).toISOString().slice(11, 19)}Z ${quote(action.what)} by ${name(action.who)}: ${action.outcome}`;
+}
+
 export function resolutionLines(incident: Incident, target: 'slack' | 'github' = 'slack'): string[] {
   const quote = target === 'slack' ? slackText : gitHubText;
   // Names come from Slack (a mention, or "the alerts"); only on GitHub could "@name" notify someone else.
@@ -327,10 +336,7 @@ export function resolutionLines(incident: Incident, target: 'slack' | 'github' =
   const duration = formatDuration((incident.resolvedAt ?? incident.openedAt) - incident.openedAt);
   const alerts = Object.values(incident.alerts);
   const names = [...new Set(alerts.map((a) => a.labels.alertname ?? 'alert'))];
-  const actions = incident.actions.map(
-    (a) =>
-      `• ${new Date(a.time).toISOString().slice(11, 19)}Z ${quote(a.what)} by ${name(a.who)}: ${a.outcome}`,
-  );
+  const actions = incident.actions.map((a) => actionLine(a, target));
   return [
     `:white_check_mark: *Resolved* after ${duration}${incident.resolvedBy ? ` by ${name(incident.resolvedBy)}` : ''}.`,
     `Alerts: ${totalAlerts(incident)} (${names.slice(0, 5).map(quote).join(', ') || 'none'})${incident.flaps ? `, ${incident.flaps} flaps` : ''}.`,

@@ -6,6 +6,7 @@ import { AlertmanagerWebhook, fromAlertmanager } from '../../src/alerts/sources/
 import { MemoryIncidentStore } from '../../src/alerts/store.js';
 import { OpsbotConfig } from '../../src/config/schema.js';
 import type { AlertGroup } from '../../src/core/alert.js';
+import type { AuditRecord } from '../../src/core/audit.js';
 import { dateStamp } from '../../src/core/incident.js';
 import { GitHubIssueTracker } from '../../src/github/issue-tracker.js';
 import { createLogger } from '../../src/logger.js';
@@ -220,5 +221,55 @@ describe('incident service', () => {
     const made = slack.channels().filter((c) => c.name.startsWith('inc-') && c.name.includes('stalename'));
     expect(made.map((c) => c.id)).toContain(stale.id);
     expect(made).toHaveLength(2);
+  });
+
+  it('tells the channel and the issue of an action whose record lands after the resolution summary', async () => {
+    const t = setup(slack, github);
+    const group = notification('firing', '2026-11-23T10:00:00Z');
+    group.groupKey = `${group.groupKey}-late`;
+    await t.service.handleGroup(group, 'late-1');
+    await t.drain();
+    const [incident] = await t.store.openIncidents(1);
+    if (!incident?.channelId || !incident.issue) throw new Error('the incident has no channel or issue');
+    const channel = incident.channelId;
+    const issue = github.issues(INCIDENT_REPO).find((i) => i.number === incident.issue)!;
+
+    // Resolved, and the summary says no actions: the rollback's audit record is still being written.
+    const resolved = notification('resolved', '2026-11-23T10:00:00Z', '2026-11-23T10:20:00Z');
+    resolved.groupKey = group.groupKey;
+    await t.service.handleGroup(resolved, 'late-2');
+    await t.drain();
+    expect(
+      slack.messages(channel).some((m) => m.text?.includes('No actions were taken through opsbot.')),
+    ).toBe(true);
+
+    const record: AuditRecord = {
+      id: 'cmd-late-executed',
+      time: '2026-11-23T10:19:58.000Z',
+      outcome: 'executed',
+      action: 'rollback',
+      requester: { id: 'UONCALL1', name: 'alice' },
+      environment: 'prod',
+      target: 'api',
+      args: {},
+      message: 'Rolled back to revision 2; rollout complete.',
+      channel: { id: channel },
+      incident: { repo: INCIDENT_REPO, issue: incident.issue },
+    };
+    await t.service.noteAction(record);
+    await t.service.noteAction(record);
+    await t.drain();
+
+    const late = slack.messages(channel).filter((m) => m.text?.includes('Recorded after the resolution'));
+    expect(late).toHaveLength(1);
+    expect(late[0]?.text).toContain('10:19:58Z rollback api in prod by @alice: executed');
+    const comments = github
+      .issues(INCIDENT_REPO)
+      .find((i) => i.number === issue.number)!
+      .comments.filter((c) => c.body.includes('Recorded after the resolution:'));
+    expect(comments).toHaveLength(1);
+    // As in the timeline, "@alice" is broken with a zero-width joiner so GitHub notifies no one of that name.
+    expect(comments[0]?.body).toContain('10:19:58Z rollback api in prod by @\u200dalice: executed');
+    expect((await t.store.get(incident.id))?.lateActions).toEqual([]);
   });
 });
