@@ -109,9 +109,12 @@ export async function startIncidents(runtime: Runtime): Promise<FeatureHandle<In
   {
     const log = runtime.log.child({ component: 'incidents' });
     const redis = runtime.backend.kind === 'redis' ? createRedis(runtime.env, 'queue', log) : undefined;
+    // Asked on every slash command's ack: kept in process and dropped when any process changes it
+    // (Redis publishes changes; the in-memory store of local mode tells it directly).
+    let channels: ChannelContextCache | undefined;
     const store: IncidentStore = redis
       ? new RedisIncidentStore(redis, keyPrefix(runtime.env, runtime.env.OPSBOT_QUEUE_PREFIX))
-      : new MemoryIncidentStore();
+      : new MemoryIncidentStore((channelId) => channels?.invalidate(channelId));
     if (!runtime.slackClient)
       log.info('no Slack client (local mode): incidents are recorded, no channels are made');
 
@@ -214,8 +217,7 @@ export async function startIncidents(runtime: Runtime): Promise<FeatureHandle<In
     };
     const verification = startVerification(runtime, store, log);
     warnAboutWebhookAuth(log, deps);
-    // Asked on every slash command's ack: kept in process and dropped when any process changes it.
-    const channels = new ChannelContextCache(async (channelId) => {
+    channels = new ChannelContextCache(async (channelId) => {
       const found = await service.lookup(channelId);
       if (!found) return undefined;
       const { incident: _incident, ...context } = found;

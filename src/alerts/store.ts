@@ -135,6 +135,9 @@ export class MemoryIncidentStore implements IncidentStore {
   private readonly names = new Map<string, { incidentId: string; at: number }>();
   private slots: { at: number; token: string }[] = [];
 
+  /** Told of every channel whose incident changed, as Redis publishes it to every process. */
+  constructor(private readonly onChannelChanged: (channelId: string) => void = () => undefined) {}
+
   async current(key: string) {
     return this.groups.get(key);
   }
@@ -147,7 +150,10 @@ export class MemoryIncidentStore implements IncidentStore {
   }
   async put(incident: Incident) {
     this.incidents.set(incident.id, JSON.stringify(incident));
-    if (incident.channelId) this.channels.set(incident.channelId, incident.id);
+    if (incident.channelId) {
+      this.channels.set(incident.channelId, incident.id);
+      this.onChannelChanged(incident.channelId);
+    }
   }
   async byChannel(channelId: string) {
     return this.channels.get(channelId);

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ChannelContextCache } from '../../src/alerts/channel-cache.js';
+import { MemoryIncidentStore } from '../../src/alerts/store.js';
+import { Incident } from '../../src/core/incident.js';
 import type { IncidentContext } from '../../src/ports.js';
 
 const context: IncidentContext = { repo: 'acme/incidents', issue: 7, labels: {}, environment: 'prod' };
@@ -61,5 +63,33 @@ describe('ChannelContextCache', () => {
     await new Promise((r) => setImmediate(r));
     release?.();
     expect(await fresh).toEqual(context);
+  });
+
+  it('in local mode, forgets a channel when the in-memory store saves its incident, as Redis tells every process', async () => {
+    let cache: ChannelContextCache | undefined;
+    const store = new MemoryIncidentStore((channelId) => cache?.invalidate(channelId));
+    cache = new ChannelContextCache(async (channelId) => {
+      const id = await store.byChannel(channelId);
+      const incident = id ? await store.get(id) : undefined;
+      return incident?.issue ? { repo: 'acme/incidents', issue: incident.issue, labels: {} } : undefined;
+    });
+    const incident = Incident.parse({
+      id: 'inc-1',
+      key: 'group',
+      source: 'alertmanager',
+      title: 'HighLatency',
+      severity: 'critical',
+      status: 'open',
+      openedAt: 0,
+      flaps: 0,
+      labels: {},
+      annotations: {},
+      channelId: 'CINC',
+    });
+    await store.put(incident);
+    // Asked before the issue exists: no incident here yet, and that answer is cached.
+    expect(await cache.lookup('CINC')).toBeUndefined();
+    await store.put({ ...incident, issue: 12 });
+    expect(await cache.lookup('CINC')).toEqual({ repo: 'acme/incidents', issue: 12, labels: {} });
   });
 });
