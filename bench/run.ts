@@ -247,8 +247,10 @@ async function main(): Promise<void> {
   const world = await startWorld({ config: CONFIG, kubeTls: selfSignedCert() });
   world.github.createRepo('acme/incidents', { files: { 'README.md': '# incidents\n' } });
   addBenchDeployments(world, PATCH_SAMPLES);
+  // The worker's default priority, as deployed (the test world lowers it for the test suite).
+  const { OPSBOT_WORKER_NICE: _testNice, ...worldEnv } = world.env;
   const env = {
-    ...world.env,
+    ...worldEnv,
     OPSBOT_QUEUE_PREFIX: `bench-${Date.now()}`,
     OPSBOT_WEBHOOK_TOKEN: WEBHOOK_TOKEN,
     LOG_LEVEL: 'info',

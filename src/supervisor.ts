@@ -126,7 +126,6 @@ export function superviseWorker(options: SuperviseOptions): SupervisedWorker {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     child = worker;
-    lowerPriority(worker, options.niceness ?? 0, log);
     worker.on('message', (msg: unknown) => {
       const answer = msg as Partial<Answer>;
       if (answer?.type === 'opsbot-answer' && typeof answer.id === 'string') {
@@ -137,6 +136,8 @@ export function superviseWorker(options: SuperviseOptions): SupervisedWorker {
       const ready = msg as Partial<ReadyMessage>;
       if (ready?.type !== 'opsbot-worker-ready' || typeof ready.port !== 'number') return;
       readyPort = ready.port;
+      // Only once it is ready: a start-up at low priority on a busy machine would hold up the unit.
+      lowerPriority(worker, options.niceness ?? 0, log);
       log.info({ pid: worker.pid, port: ready.port }, 'worker process ready');
       firstReady?.resolve();
       firstReady = undefined;

@@ -114,6 +114,9 @@ export async function startWorld(
       OPSBOT_QUEUE_PREFIX: `test-${randomUUID()}`,
       // GitHub's one-second pace between writes would only slow the tests; the pacing test sets its own.
       OPSBOT_GITHUB_WRITE_GAP_MS: '0',
+      // Many units share this machine's two cores with the test runner: a worker ranked below all of
+      // them would only be starved. process-split.test.ts checks the default priority.
+      OPSBOT_WORKER_NICE: '0',
     },
     async close() {
       await Promise.all([slack.close(), github.close(), kube.close()]);
