@@ -11,9 +11,12 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { APPROVAL_OUTBOX_QUEUE } from '../src/engine/decide-approval.js';
+import { REAPER_QUEUE } from '../src/preview/start.js';
 import type { SlackCall } from '../test/fakes/slack.js';
 import { postSigned, slashCommandBody } from '../test/fakes/slack-signing.js';
 import { type BotProcess, startBotProcess } from '../test/helpers/bot-process.js';
+import { imageNodeOptions } from '../test/helpers/image.js';
 import { selfSignedCert } from '../test/helpers/tls.js';
 import { DEFAULT_CONFIG, SIGNING_SECRET, startWorld, USERS, type World } from '../test/helpers/world.js';
 import type { LoadResult, LoadSpec } from './load.js';
@@ -177,7 +180,7 @@ function unitRssMb(pid: number | undefined): { total: number; each: number[] } {
 }
 
 /** Queues of jobs that repeat on a timer: their next run always waits as a delayed job, work or not. */
-const SCHEDULED_QUEUES = new Set(['approval-outbox', 'preview-reaper']);
+const SCHEDULED_QUEUES = new Set([APPROVAL_OUTBOX_QUEUE, REAPER_QUEUE]);
 
 /** Sum of waiting, active and delayed jobs over every queue but the scheduled ones, read from /metrics. */
 async function queueBacklog(url: string): Promise<number> {
@@ -229,11 +232,6 @@ function slackRates(calls: readonly SlackCall[]): { perMinute: string; perChanne
       .join(' '),
     perChannelPerSecond: Math.max(0, ...[...byChannel.values()].map((t) => maxIn(t, 1_000))),
   };
-}
-
-/** NODE_OPTIONS from the Dockerfile's ENV line; empty when it sets none. */
-function imageNodeOptions(): string {
-  return /NODE_OPTIONS="([^"]*)"/.exec(readFileSync('Dockerfile', 'utf8'))?.[1] ?? '';
 }
 
 async function main(): Promise<void> {

@@ -22,6 +22,7 @@ import {
   type Checkpoint,
   type CommandModule,
   commandsWith,
+  dryRunContext,
   type Outcome,
   type RunContext,
 } from '../src/engine/command-module.js';
@@ -93,21 +94,6 @@ function scopedCheckpoint(parent: Checkpoint, prefix: string): Checkpoint {
   return {
     get: <T>(key: string) => parent.get<T>(`${prefix}.${key}`),
     set: (key, value) => parent.set(`${prefix}.${key}`, value),
-  };
-}
-
-/** A context whose checkpoints vanish: for the server-side dry runs of the plan an approver sees. */
-function dryRunContext(ctx: RunContext<UndoServices>): RunContext<UndoServices> {
-  const values = new Map<string, unknown>();
-  return {
-    ...ctx,
-    checkpoint: {
-      get: <T>(key: string) => values.get(key) as T | undefined,
-      async set(key, value) {
-        values.set(key, value);
-      },
-    },
-    expectUnchanged: () => {},
   };
 }
 

@@ -16,6 +16,7 @@ import { ConfigError, ExternalServiceError } from './core/errors.js';
 import { type Ack, acceptCommand, type CommandRequest } from './engine/accept-command.js';
 import { bindCommand, type CommandModule } from './engine/command-module.js';
 import {
+  APPROVAL_OUTBOX_QUEUE,
   approvalButtons,
   auditForgedClick,
   decideApproval,
@@ -382,7 +383,7 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
     });
   if (mode !== 'web') {
     await drainOutbox().catch((err: unknown) => log.warn({ err }, 'could not drain the approvals outbox'));
-    await backend.every('approval-outbox', APPROVAL_OUTBOX_INTERVAL_MS, drainOutbox);
+    await backend.every(APPROVAL_OUTBOX_QUEUE, APPROVAL_OUTBOX_INTERVAL_MS, drainOutbox);
   }
   backend.onFailed((queue, error) => {
     metrics.queueFailures.inc({ queue });

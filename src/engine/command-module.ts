@@ -64,6 +64,24 @@ export interface RunContext<S = unknown> {
   ledger?: Ledger | undefined;
 }
 
+/**
+ * The context for a server-side dry run (the plan an approver sees): its checkpoints vanish with it
+ * and it checks nothing against the live target, so a preview never leaves state behind.
+ */
+export function dryRunContext<S>(ctx: RunContext<S>): RunContext<S> {
+  const values = new Map<string, unknown>();
+  return {
+    ...ctx,
+    checkpoint: {
+      get: <T>(key: string) => values.get(key) as T | undefined,
+      async set(key, value) {
+        values.set(key, value);
+      },
+    },
+    expectUnchanged: () => {},
+  };
+}
+
 /** What an approver is shown: before → after, from a server-side dry run. */
 export interface Preview {
   lines: string[];

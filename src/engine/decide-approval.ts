@@ -154,6 +154,9 @@ async function enqueueApproved(
   await deps.approvals.settle(approvalId);
 }
 
+/** The timer queue that runs drainApprovalOutbox on one worker of the fleet every few seconds. */
+export const APPROVAL_OUTBOX_QUEUE = 'approval-outbox';
+
 /**
  * Queues every approved job still in the outbox: after a crash between an approval and its
  * enqueue, or a queue that refused the add. Run at start-up and on a timer; job ids make a

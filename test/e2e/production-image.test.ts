@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until } from '../faults/support.js';
+import { imageNodeOptions } from '../helpers/image.js';
 import { slash, startWorld, type World } from '../helpers/world.js';
 
 /** What the Dockerfile deletes from the build: the sandbox cluster, which only local mode needs. */
@@ -33,7 +34,7 @@ interface ImageProcess {
 }
 
 /** The NODE_OPTIONS the image's ENV sets (node refuses to start if one is not allowed there). */
-const IMAGE_NODE_OPTIONS = /NODE_OPTIONS="([^"]*)"/.exec(readFileSync('Dockerfile', 'utf8'))?.[1] ?? '';
+const IMAGE_NODE_OPTIONS = imageNodeOptions();
 
 /** `node dist/src/cli.js start`, as the image's ENTRYPOINT and CMD run it, from the image layout. */
 function startFromImage(app: string, env: Record<string, string>): ImageProcess {

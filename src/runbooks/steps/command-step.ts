@@ -1,27 +1,12 @@
 import type { ArgsParser, ParsedInput } from '../../core/grammar.js';
 import { ArgValue } from '../../core/runbook.js';
 import { reviewClusterAccess } from '../../engine/cluster-access.js';
-import { type CommandModule, RESUMED_NOTE, type RunContext } from '../../engine/command-module.js';
+import { type CommandModule, dryRunContext, RESUMED_NOTE } from '../../engine/command-module.js';
 import { rolloutLine } from '../../engine/watch-rollout.js';
 import { defineStepKind, type StepKind } from './step-kind.js';
 
 /** Flags a step never sets itself: the run gives env and reason, and a run is never break-glass per step. */
 const RUN_FLAGS = new Set(['env', 'reason', 'emergency']);
-
-/** A step's checkpoints and dry runs are its own, never the run's or another step's. */
-function dryRunContext(ctx: RunContext): RunContext {
-  const values = new Map<string, unknown>();
-  return {
-    ...ctx,
-    checkpoint: {
-      get: <T>(key: string) => values.get(key) as T | undefined,
-      async set(key, value) {
-        values.set(key, value);
-      },
-    },
-    expectUnchanged: () => {},
-  };
-}
 
 /**
  * A command as a runbook step kind: its fields are the command's own arguments (positionals and
