@@ -67,7 +67,13 @@ export function createRedis(
     maxRetriesPerRequest: purpose === 'queue' ? 3 : null,
     connectionName: `opsbot-${purpose}`,
   };
-  const pipelining = options.autoPipelining === true && purpose === 'queue';
+  // Standalone only: behind Sentinel, an auto-pipelining client can stay on "Connection is closed"
+  // after a failover (ioredis#1683; seen here in the failover test), and Cluster is kept alike.
+  const pipelining =
+    options.autoPipelining === true &&
+    purpose === 'queue' &&
+    !settings.REDIS_CLUSTER_NODES &&
+    !(settings.REDIS_SENTINELS && settings.REDIS_SENTINEL_NAME);
   const auth: RedisOptions = {
     ...(settings.REDIS_USERNAME ? { username: settings.REDIS_USERNAME } : {}),
     ...(settings.REDIS_PASSWORD ? { password: settings.REDIS_PASSWORD } : {}),
@@ -77,14 +83,11 @@ export function createRedis(
   if (settings.REDIS_CLUSTER_NODES) {
     redis = new Cluster(settings.REDIS_CLUSTER_NODES, {
       redisOptions: { ...common, ...auth },
-      // One pipeline per node, as ioredis groups commands by the node that serves their slot.
-      ...(pipelining ? { enableAutoPipelining: true } : {}),
     });
   } else if (settings.REDIS_SENTINELS && settings.REDIS_SENTINEL_NAME) {
     redis = new Redis({
       ...common,
       ...auth,
-      ...(pipelining ? { enableAutoPipelining: true } : {}),
       sentinels: settings.REDIS_SENTINELS,
       name: settings.REDIS_SENTINEL_NAME,
       ...(settings.REDIS_SENTINEL_PASSWORD ? { sentinelPassword: settings.REDIS_SENTINEL_PASSWORD } : {}),
