@@ -222,6 +222,7 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
   }
 
   let cluster: Cluster;
+  let warmCluster: (() => void) | undefined;
   let kubeconfig: () => Promise<KubeConfig>;
   const sandbox = !hasKubeContext(source);
   if (sandbox) {
@@ -237,6 +238,9 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
     // Workers load the client now, so no action waits for it; a web process loads it only if a form asks.
     if (mode !== 'web') await lazy.load();
     cluster = lazy;
+    // Loading takes about 0.4 s idle and seconds on a busy node: more than Slack waits for a list.
+    warmCluster = () =>
+      void lazy.load().catch((err: unknown) => log.warn({ err }, 'could not load the Kubernetes client'));
     kubeconfig = () => lazy.kubeconfig();
   }
 
@@ -453,6 +457,7 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
             config,
             commands: () => registry,
             cluster,
+            ...(warmCluster ? { warmCluster } : {}),
             directory: chat,
             clock: systemClock,
             accept,

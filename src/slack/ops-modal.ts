@@ -50,6 +50,8 @@ export interface ModalDeps {
   /** Every command as the engine runs it; read per request, as features start after the app. */
   commands(): readonly CommandModule[];
   cluster: Cluster;
+  /** Starts loading the cluster client as a form opens, so the first list it asks for need not wait. */
+  warmCluster?(): void;
   directory: Directory;
   clock: Clock;
   accept(request: CommandRequest): Promise<Ack>;
@@ -296,6 +298,7 @@ export function createOpsModal(deps: ModalDeps) {
   return {
     /** Opens the first step for `/ops` typed with nothing after it. */
     async open(client: WebClient, triggerId: string, userId: string, channel: ModalState['channel']) {
+      deps.warmCluster?.();
       await client.views.open({ trigger_id: triggerId, view: await view(userId, { channel }) });
     },
 
