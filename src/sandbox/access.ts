@@ -7,7 +7,8 @@
 import { badRequest, invalid, KubeStatusError, required } from './errors.js';
 import { type Decision, forbiddenMessage, type ResourceAttributes, type UserInfo } from './rbac.js';
 import { SUBJECT_ACCESS_REVIEWS } from './resource-types.js';
-import type { Route } from './routing.js';
+import { queryFlag, type Route } from './routing.js';
+import { exactFieldValue } from './selectors.js';
 import type { JsonObject } from './types.js';
 import { isObject } from './values.js';
 
@@ -17,8 +18,9 @@ export const AUTHENTICATED = 'system:authenticated';
 /** The verb a request is authorized as (https://kubernetes.io/docs/reference/access-authn-authz/authorization/#determine-the-request-verb). */
 export function requestVerb(method: string, named: boolean, query: Record<string, string>): string {
   if (method === 'GET' || method === 'HEAD') {
-    if (query.watch === 'true' || query.watch === '1') return 'watch';
-    return named ? 'get' : 'list';
+    // Only a collection GET becomes list or watch; a named GET stays a get, whatever its query.
+    if (named) return 'get';
+    return queryFlag(query, 'watch') ? 'watch' : 'list';
   }
   if (method === 'DELETE') return named ? 'delete' : 'deletecollection';
   return { POST: 'create', PUT: 'update', PATCH: 'patch' }[method] ?? method.toLowerCase();
@@ -29,14 +31,24 @@ export function attributesOf(
   method: string,
   query: Record<string, string>,
 ): ResourceAttributes {
+  const verb = requestVerb(method, route.name !== undefined, query);
   return {
-    verb: requestVerb(method, route.name !== undefined, query),
+    verb,
     group: route.type.group,
     resource: route.type.plural,
     subresource: route.subresource,
-    name: route.name,
+    name: route.name ?? (verb === 'list' || verb === 'watch' ? selectedName(query) : undefined),
     namespace: route.namespace,
   };
+}
+
+/** A list or watch of one name by fieldSelector is authorized for that name, so resourceNames rules apply (https://kubernetes.io/docs/reference/access-authn-authz/rbac/#referring-to-resources). */
+function selectedName(query: Record<string, string>): string | undefined {
+  const name = exactFieldValue(query.fieldSelector, 'metadata.name');
+  // The name must be usable as a path segment, as RequestInfo requires.
+  if (name === undefined || name === '' || name === '.' || name === '..' || /[/%]/.test(name))
+    return undefined;
+  return name;
 }
 
 /** The 403 Status of a request RBAC does not allow: `<resource>.<group> "<name>" is forbidden: User … cannot …`. */

@@ -8,7 +8,7 @@ export interface GroupResource {
 }
 
 export interface FieldError {
-  reason: 'FieldValueRequired' | 'FieldValueInvalid' | 'FieldValueForbidden';
+  reason: 'FieldValueRequired' | 'FieldValueInvalid' | 'FieldValueForbidden' | 'FieldValueNotSupported';
   field: string;
   message: string;
 }
@@ -81,6 +81,19 @@ export const badRequest = (message: string) => new KubeStatusError(400, 'BadRequ
 export const methodNotAllowed = (
   message = 'the server does not allow this method on the requested resource',
 ) => new KubeStatusError(405, 'MethodNotAllowed', message, {});
+/** A verb the resource does not serve, e.g. watch on pods here: NewMethodNotSupported's Status. */
+export const verbNotSupported = (t: GroupResource, verb: string) =>
+  new KubeStatusError(
+    405,
+    'MethodNotAllowed',
+    `${verb} is not supported on resources of kind "${qualified(t)}"`,
+    {
+      ...(t.group ? { group: t.group } : {}),
+      kind: t.plural,
+    },
+  );
+/** A watch from a resourceVersion older than the history kept (https://kubernetes.io/docs/reference/using-api/api-concepts/#410-gone-responses). */
+export const expired = (message: string) => new KubeStatusError(410, 'Expired', message);
 export const routeNotFound = () =>
   new KubeStatusError(404, 'NotFound', 'the server could not find the requested resource', {});
 export const unsupportedMediaType = (accepted: string[]) =>
@@ -116,4 +129,14 @@ export const invalidValue = (field: string, value: unknown, detail: string): Fie
   reason: 'FieldValueInvalid',
   field,
   message: `Invalid value: ${typeof value === 'string' ? JSON.stringify(value) : (JSON.stringify(value) ?? 'null')}: ${detail}`,
+});
+export const forbiddenField = (field: string, detail: string): FieldError => ({
+  reason: 'FieldValueForbidden',
+  field,
+  message: `Forbidden: ${detail}`,
+});
+export const notSupported = (field: string, value: string, supported: string[]): FieldError => ({
+  reason: 'FieldValueNotSupported',
+  field,
+  message: `Unsupported value: ${JSON.stringify(value)}: supported values: ${supported.map((v) => JSON.stringify(v)).join(', ')}`,
 });

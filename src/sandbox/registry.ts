@@ -14,6 +14,7 @@ import {
   routeNotFound,
   statusDetails,
   unsupportedMediaType,
+  verbNotSupported,
 } from './errors.js';
 import { APPLY_PATCH, applyPatchDocument, PATCH_TYPES, STRATEGIC_PATCH, strategicMerge } from './patch.js';
 import { isBrokenTemplate, type PodHealth, PodRegistry, synthesizePod } from './pods.js';
@@ -40,6 +41,7 @@ import { type ObjectRef, ObjectStore, refOf, refTo, stampCreated, stampUpdated }
 import { type StrategyContext, strategyFor } from './strategies.js';
 import type { DeploymentObject, JsonObject, KubeObject, PodTrouble, ReplicaSetObject } from './types.js';
 import { clone, deepEqual, isObject, randomSuffix, timestamp } from './values.js';
+import { CollectionWatch, watchOptions } from './watch.js';
 
 const PROTECTED_NAMESPACES = new Set(['default', 'kube-system', 'kube-public', 'kube-node-lease']);
 const BODY_TYPES = ['application/json', 'application/yaml'];
@@ -166,6 +168,31 @@ export class Registry {
       default:
         throw methodNotAllowed();
     }
+  }
+
+  /**
+   * GET of a collection with watch: the collection's changes from the store. Pods are synthesized from
+   * ReplicaSets, not stored, so they have none, and discovery does not list watch for them.
+   */
+  watch(route: Route, query: Record<string, string>): CollectionWatch {
+    const { type } = route;
+    if (!type.verbs.includes('watch')) throw verbNotSupported(type, 'watch');
+    const scope = {
+      type,
+      namespace: route.namespace || undefined,
+      labels: parseSelector(query.labelSelector),
+      fields: fieldMatcher(query.fieldSelector),
+    };
+    return new CollectionWatch(this.store, scope, watchOptions(type, query));
+  }
+
+  /** Watches listening to the store now: shows that ended ones were let go. */
+  get watchers(): number {
+    return this.store.subscribers;
+  }
+
+  holdWatchEvents(): () => void {
+    return this.store.holdNotifications();
   }
 
   // -- generic resource operations --------------------------------------------------------------------------

@@ -40,7 +40,14 @@ function builtinType(
 export const NAMESPACES = builtinType('', 'namespaces', 'Namespace', false, ['ns']);
 export const PODS = builtinType('', 'pods', 'Pod', true, ['po'], ['delete', 'get', 'list']);
 export const DEPLOYMENTS = builtinType('apps', 'deployments', 'Deployment', true, ['deploy']);
-export const REPLICASETS = builtinType('apps', 'replicasets', 'ReplicaSet', true, ['rs'], ['get', 'list']);
+export const REPLICASETS = builtinType(
+  'apps',
+  'replicasets',
+  'ReplicaSet',
+  true,
+  ['rs'],
+  ['get', 'list', 'watch'],
+);
 export const SCALE: GroupResource = { group: 'autoscaling', plural: 'scale', kind: 'Scale' };
 // RBAC objects, read by the authorizer (https://kubernetes.io/docs/reference/access-authn-authz/rbac/#api-overview).
 export const ROLES = builtinType('rbac.authorization.k8s.io', 'roles', 'Role', true);

@@ -87,6 +87,12 @@ export function resolveTarget(pathname: string): Target | undefined {
   return resolveRoute(a, b, rest);
 }
 
+/** A boolean query parameter as the API server decodes one: present and not "false" or "0" is true, even empty. */
+export function queryFlag(query: Record<string, string>, name: string): boolean {
+  const value = query[name];
+  return value !== undefined && value !== '0' && value.toLowerCase() !== 'false';
+}
+
 export function isDryRun(query: Record<string, string>): boolean {
   const value = query.dryRun;
   if (value === undefined || value === '') return false;

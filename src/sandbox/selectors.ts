@@ -94,3 +94,12 @@ export function fieldMatcher(text: string | undefined): (o: KubeObject) => boole
   });
   return (o) => tests.every((test) => test(o));
 }
+
+/** The value a field selector requires a field to equal (`field=value` or `field==value`), if it has such a term. */
+export function exactFieldValue(text: string | undefined, field: string): string | undefined {
+  for (const term of splitTopLevel(text ?? '')) {
+    const m = /^([\w.]+)\s*(==|=)\s*(.*)$/.exec(term);
+    if (m && m[1] === field) return m[3];
+  }
+  return undefined;
+}

@@ -26,7 +26,7 @@ import {
   SUBJECT_ACCESS_REVIEWS,
   sameType,
 } from './resource-types.js';
-import { type ParsedRequest, parseBody, type Reply, resolveTarget } from './routing.js';
+import { type ParsedRequest, parseBody, queryFlag, type Reply, resolveTarget } from './routing.js';
 import type {
   DeploymentObject,
   FaultRule,
@@ -38,6 +38,7 @@ import type {
   RecordedRequest,
   ReplicaSetObject,
 } from './types.js';
+import { CollectionWatch, type WatchEvent } from './watch.js';
 
 const DEFAULT_TOKEN = 'sandbox-token';
 const RBAC_TYPES = [ROLES, ROLE_BINDINGS, CLUSTER_ROLES, CLUSTER_ROLE_BINDINGS];
@@ -54,6 +55,8 @@ export class SandboxKubeApi implements KubeApi {
   private readonly server: Server;
   private readonly registry: Registry;
   private readonly faults = new FaultQueue();
+  /** Open watch streams, each ended by its function: close() ends them so it never waits on one. */
+  private readonly streams = new Set<() => void>();
 
   constructor(private readonly options: KubeApiOptions) {
     this.token = options.token ?? DEFAULT_TOKEN;
@@ -175,8 +178,18 @@ export class SandboxKubeApi implements KubeApi {
     this.faults.clear();
   }
 
+  /** Watches listening for changes now: a closed one must let go of its listener. */
+  get openWatches(): number {
+    return this.registry.watchers;
+  }
+
+  holdWatchEvents(): () => void {
+    return this.registry.holdWatchEvents();
+  }
+
   async close(): Promise<void> {
     this.registry.close();
+    for (const end of [...this.streams]) end();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections();
     await closed;
@@ -221,7 +234,38 @@ export class SandboxKubeApi implements KubeApi {
       at: Date.now(),
       ...(impersonating ? { impersonate } : {}),
     });
-    this.send(res, this.respond(request, req.headers.authorization, tooLarge, impersonate));
+    const answer = this.respond(request, req.headers.authorization, tooLarge, impersonate);
+    if (answer instanceof CollectionWatch) this.stream(res, answer);
+    else this.send(res, answer);
+  }
+
+  /**
+   * A watch's response: 200, chunked JSON, one event per line until the watch ends it, the client
+   * goes or the server closes (https://kubernetes.io/docs/reference/using-api/api-concepts/#efficient-detection-of-changes).
+   */
+  private stream(res: ServerResponse, watch: CollectionWatch): void {
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
+    // Headers now, so the client sees the watch start before any event.
+    res.flushHeaders();
+    const open = () => !res.writableEnded && !res.destroyed;
+    const end = () => {
+      if (open()) res.end();
+    };
+    const stop = watch.start(
+      {
+        send: (event: WatchEvent) => {
+          if (open()) res.write(`${JSON.stringify(event)}\n`);
+        },
+        end,
+      },
+      this.options.bookmarkIntervalMs,
+    );
+    this.streams.add(end);
+    // Ended by the watch, the server or the client: the listener and timers go with the response.
+    res.once('close', () => {
+      stop();
+      this.streams.delete(end);
+    });
   }
 
   private respond(
@@ -229,7 +273,7 @@ export class SandboxKubeApi implements KubeApi {
     authorization: string | undefined,
     tooLarge: boolean,
     impersonate: { user: string | undefined; groups: string[] },
-  ): Reply {
+  ): Reply | CollectionWatch {
     if (['/healthz', '/livez', '/readyz'].includes(request.pathname)) return { status: 200, body: 'ok' };
     try {
       if (authorization !== `Bearer ${this.token}`)
@@ -283,7 +327,7 @@ export class SandboxKubeApi implements KubeApi {
     };
   }
 
-  private route(request: ParsedRequest, user: UserInfo): Reply {
+  private route(request: ParsedRequest, user: UserInfo): Reply | CollectionWatch {
     const target = resolveTarget(request.pathname);
     if (!target) throw routeNotFound();
     // Discovery paths are readable by every authenticated user (the default system:discovery binding).
@@ -298,8 +342,10 @@ export class SandboxKubeApi implements KubeApi {
       if (request.method !== 'POST' || target.route.name !== undefined) throw methodNotAllowed();
       return { status: 201, body: reviewAccess(request.body, (u, a) => this.decide(u, a)) };
     }
-    if (request.query.watch === 'true' || request.query.watch === '1') {
-      throw methodNotAllowed('watch is not supported by the sandbox API server');
+    // Only a collection is watched; a named GET ignores watch, as the real handler does.
+    const { route } = target;
+    if (request.method === 'GET' && route.name === undefined && route.subresource === undefined) {
+      if (queryFlag(request.query, 'watch')) return this.registry.watch(route, request.query);
     }
     if (['POST', 'PUT', 'PATCH'].includes(request.method) && request.bodyError !== undefined) {
       throw badRequest(`couldn't get version/kind; json parse error: ${request.bodyError}`);

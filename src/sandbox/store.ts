@@ -21,13 +21,47 @@ export const refTo = (t: GroupResource, namespace: string, name: string): Object
 export const refOf = (t: GroupResource, obj: KubeObject): ObjectRef =>
   refTo(t, obj.metadata.namespace ?? '', obj.metadata.name);
 
-/** In-memory etcd: a global resourceVersion counter bumped on every write and delete. */
+/** What a write did, as a watch reports it (https://kubernetes.io/docs/reference/using-api/api-concepts/#efficient-detection-of-changes). */
+export type ChangeType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+/**
+ * One write or delete: the object as stored at its new resourceVersion (for DELETED, its last state
+ * at the deletion's resourceVersion) and the object before it, for watches that filter by selector.
+ */
+export interface Change {
+  type: ChangeType;
+  ref: ObjectRef;
+  object: KubeObject;
+  previous: KubeObject | undefined;
+  resourceVersion: number;
+}
+
+export type ChangeListener = (change: Change) => void;
+
+/** Changes kept for watches that resume from a resourceVersion (https://kubernetes.io/docs/reference/using-api/api-concepts/#410-gone-responses). */
+export const HISTORY_LIMIT = 1000;
+
+/**
+ * In-memory etcd: a global resourceVersion counter bumped on every write and delete, each of which
+ * is one Change, kept in a bounded history and handed to every listener.
+ */
 export class ObjectStore {
   private readonly entries = new Map<string, { ref: ObjectRef; obj: KubeObject }>();
+  private readonly history: Change[] = [];
+  private readonly listeners = new Set<ChangeListener>();
   private counter = 0;
+  /** The newest resourceVersion whose change has left the history: watches from before it are gone. */
+  private compacted = 0;
+
+  constructor(private readonly historyLimit = HISTORY_LIMIT) {}
 
   get resourceVersion(): string {
     return String(this.counter);
+  }
+
+  /** The oldest resourceVersion a watch can still start from (https://kubernetes.io/docs/reference/using-api/api-concepts/#410-gone-responses). */
+  get oldestWatchable(): number {
+    return this.compacted;
   }
 
   get(ref: ObjectRef): KubeObject | undefined {
@@ -56,15 +90,87 @@ export class ObjectStore {
   commit(ref: ObjectRef, obj: KubeObject): KubeObject {
     this.counter++;
     obj.metadata.resourceVersion = String(this.counter);
-    this.entries.set(refKey(ref), { ref: { ...ref }, obj: clone(obj) });
+    const key = refKey(ref);
+    const previous = this.entries.get(key)?.obj;
+    // Stored objects are replaced, never mutated, so the history can share them.
+    const stored = clone(obj);
+    this.entries.set(key, { ref: { ...ref }, obj: stored });
+    this.record({
+      type: previous ? 'MODIFIED' : 'ADDED',
+      ref: { ...ref },
+      object: stored,
+      previous,
+      resourceVersion: this.counter,
+    });
     return clone(obj);
   }
 
+  /** Removes the object; its DELETED change carries its last state at the deletion's resourceVersion. */
   delete(ref: ObjectRef): boolean {
-    const deleted = this.entries.delete(refKey(ref));
-    if (deleted) this.counter++;
-    return deleted;
+    const key = refKey(ref);
+    const found = this.entries.get(key);
+    if (!found) return false;
+    this.entries.delete(key);
+    this.counter++;
+    this.record({
+      type: 'DELETED',
+      ref: found.ref,
+      object: atVersion(found.obj, this.counter),
+      previous: found.obj,
+      resourceVersion: this.counter,
+    });
+    return true;
   }
+
+  /** The changes after a resourceVersion, oldest first; undefined when some have left the history. */
+  changesSince(resourceVersion: number): Change[] | undefined {
+    if (resourceVersion < this.compacted) return undefined;
+    return this.history.filter((c) => c.resourceVersion > resourceVersion);
+  }
+
+  /** Calls the listener with every change from now on; the returned function stops that. */
+  subscribe(listener: ChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  get subscribers(): number {
+    return this.listeners.size;
+  }
+
+  /** Changes kept from open watches while they are held (see holdNotifications). */
+  private held: Change[] | undefined;
+
+  /**
+   * Open watches hear of no change, as behind a slow API server or a stalled connection, until the
+   * returned function is called; then they hear of every held change, in order. For tests.
+   */
+  holdNotifications(): () => void {
+    this.held ??= [];
+    return () => {
+      const queued = this.held ?? [];
+      this.held = undefined;
+      for (const change of queued) this.notify(change);
+    };
+  }
+
+  private record(change: Change): void {
+    this.history.push(change);
+    while (this.history.length > this.historyLimit) {
+      this.compacted = this.history.shift()?.resourceVersion ?? this.compacted;
+    }
+    if (this.held) this.held.push(change);
+    else this.notify(change);
+  }
+
+  private notify(change: Change): void {
+    for (const listener of [...this.listeners]) listener(change);
+  }
+}
+
+/** A copy of a stored object at another resourceVersion, as DELETED events report it. */
+export function atVersion(obj: KubeObject, resourceVersion: number): KubeObject {
+  return { ...obj, metadata: { ...obj.metadata, resourceVersion: String(resourceVersion) } };
 }
 
 export function stampCreated(obj: KubeObject): void {

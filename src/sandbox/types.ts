@@ -21,6 +21,8 @@ export interface KubeApiOptions {
    * kubectl run against the sandbox needs it; the kubeconfig then skips verification of the certificate.
    */
   tls?: { key: string; cert: string };
+  /** How often a watch with allowWatchBookmarks=true gets a BOOKMARK event; default 60000. */
+  bookmarkIntervalMs?: number;
 }
 
 export interface RecordedRequest {
@@ -162,6 +164,8 @@ export interface KubeApi {
   url: string;
   /** TCP connections accepted so far: shows whether clients keep theirs alive. */
   readonly connections: number;
+  /** Watches listening for changes now: one whose client has gone must not stay. */
+  readonly openWatches: number;
   token: string;
   /** Every request, in order. */
   requests: RecordedRequest[];
@@ -187,6 +191,11 @@ export interface KubeApi {
   settle(): Promise<void>;
   failNext(rule: FaultRule): void;
   clearFaults(): void;
+  /**
+   * Open watches hear of no change until the returned function is called, as behind a stalled
+   * connection; then of every held change, in order. Reads and writes are served as usual.
+   */
+  holdWatchEvents(): () => void;
   /**
    * Stores a Role, RoleBinding, ClusterRole or ClusterRoleBinding (rbac.authorization.k8s.io/v1), or
    * replaces the one of that name (state helper, no request recorded).
