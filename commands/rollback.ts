@@ -12,6 +12,7 @@ import {
 } from '../src/core/rollback.js';
 import { defineCommand, type Outcome, type RunContext } from '../src/engine/command-module.js';
 import { rolloutLine, watchRollout } from '../src/engine/watch-rollout.js';
+import type { ReadFrom } from '../src/ports.js';
 import { deploymentArg, mutatingFlags, mutatingScope } from './shared.js';
 
 const parse = defineArgs({
@@ -28,10 +29,10 @@ export function describeRevision(side: RevisionSide): string {
 }
 
 /** Reads the deployment and its history and plans the undo, as `kubectl rollout undo` does. */
-async function plan(ctx: RunContext, args: Args) {
+async function plan(ctx: RunContext, args: Args, from: ReadFrom = 'server') {
   const target = ctx.target(args.env);
-  const deployment = await ctx.cluster.getDeployment(target, args.deployment);
-  const replicaSets = await ctx.cluster.listReplicaSets(target, deployment);
+  const deployment = await ctx.cluster.getDeployment(target, args.deployment, from);
+  const replicaSets = await ctx.cluster.listReplicaSets(target, deployment, from);
   return { target, deployment, plan: planRollback(deployment, replicaSets, args.to) };
 }
 
@@ -111,9 +112,15 @@ export const rollback = defineCommand({
         );
       }
     }
+    // The first plan reads the watch cache, so the PATCH needs no request before it; one approved
+    // against a resourceVersion reads the server, which a lagging cache could not match.
+    let from: ReadFrom = ctx.job.expectedResourceVersion === undefined ? 'cache' : 'server';
     for (let replans = 0; !resumed; replans++) {
       if (!intent) {
-        const { deployment, plan: p } = await plan(ctx, args);
+        let planned = await plan(ctx, args, from);
+        // A cache can lag a deploy made a moment ago: "nothing to do" is confirmed by the server.
+        if (planned.plan.kind === 'noop' && from === 'cache') planned = await plan(ctx, args, 'server');
+        const { deployment, plan: p } = planned;
         if (p.kind === 'noop') {
           return {
             outcome: 'noop',
@@ -144,6 +151,7 @@ export const rollback = defineCommand({
         if (!conflict || replans >= CONFLICT_REPLANS || ctx.job.expectedResourceVersion !== undefined)
           throw err;
         intent = undefined;
+        from = 'server';
         await ctx.checkpoint.set('intent', undefined);
       }
     }

@@ -23,12 +23,13 @@ import {
   drainApprovalOutbox,
   expireApproval,
 } from './engine/decide-approval.js';
-import { runCommand } from './engine/run-command.js';
+import { resolveTarget, runCommand } from './engine/run-command.js';
 import { armFailpoints } from './failpoints.js';
 import { features, knownActions, registeredCommands } from './features.js';
 import { GitHubAuditLog } from './github/audit-log.js';
 import { createOctokit } from './github/client.js';
 import { createHttpServer, type ReadinessCheck, runChecks } from './http/server.js';
+import type { KubeCluster } from './kubernetes/cluster.js';
 import { hasKubeContext } from './kubernetes/kube-context.js';
 import { LazyCluster } from './kubernetes/lazy-cluster.js';
 import { LocalGitAuditLog } from './local/git-audit-log.js';
@@ -222,12 +223,15 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
   }
 
   let cluster: Cluster;
+  /** The client-node cluster, once loaded in a process that runs jobs. */
+  let kube: KubeCluster | undefined;
   let warmCluster: (() => void) | undefined;
   let kubeconfig: () => Promise<KubeConfig>;
   const sandbox = !hasKubeContext(source);
   if (sandbox) {
     const started = await (await import('./local/sandbox.js')).startSandbox(config);
     cluster = started.cluster;
+    kube = started.cluster;
     kubeconfig = async () => started.cluster.kubeconfig;
     closers.push(() => started.api.close());
     notes.push(
@@ -236,12 +240,28 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
   } else {
     const lazy = new LazyCluster();
     // Workers load the client now, so no action waits for it; a web process loads it only if a form asks.
-    if (mode !== 'web') await lazy.load();
+    if (mode !== 'web') kube = await lazy.load();
     cluster = lazy;
     // Loading takes about 0.4 s idle and seconds on a busy node: more than Slack waits for a list.
     warmCluster = () =>
       void lazy.load().catch((err: unknown) => log.warn({ err }, 'could not load the Kubernetes client'));
     kubeconfig = () => lazy.kubeconfig();
+  }
+
+  if (kube && mode !== 'web') {
+    // Plans read Deployments and ReplicaSets from watches, not requests; environments that
+    // impersonate the requester are read as that person, so they are not watched.
+    const watched = Object.entries(config.environments)
+      .filter(([, e]) => !e.impersonate)
+      .map(([name]) => resolveTarget(config, name));
+    void kube.watchNamespaces(watched, {
+      failed: (what, err) =>
+        log.warn({ err, ...what }, 'watch cache out of sync; plans read the API server until it is back'),
+      synced: (what) => log.info(what, 'watch cache in sync'),
+    });
+    const watching = kube;
+    // First of the closers: before the sandbox's API server goes, so no watch retries at shutdown.
+    closers.unshift(() => watching.close());
   }
 
   let auditLog: AuditLog & { ping(): Promise<void> };

@@ -82,13 +82,24 @@ export interface WriteOptions {
   dryRun?: boolean;
 }
 
+/**
+ * Where a read comes from. 'cache': the watch cache of the target's namespace when it is in sync, so
+ * no request at all, else the API server; it may lag a change by a watch event, so only plans whose
+ * writes are guarded by resourceVersion read it. 'server': the API server, always.
+ */
+export type ReadFrom = 'server' | 'cache';
+
 export interface Cluster {
   /** True when this is the built-in sandbox, so every reply can say so. */
   readonly sandbox: boolean;
-  getDeployment(target: ClusterTarget, name: string): Promise<DeploymentView>;
+  getDeployment(target: ClusterTarget, name: string, from?: ReadFrom): Promise<DeploymentView>;
   /** The names of the deployments in the target's namespace, sorted: what a form offers to pick from. */
   listDeployments(target: ClusterTarget): Promise<string[]>;
-  listReplicaSets(target: ClusterTarget, deployment: DeploymentView): Promise<ReplicaSetView[]>;
+  listReplicaSets(
+    target: ClusterTarget,
+    deployment: DeploymentView,
+    from?: ReadFrom,
+  ): Promise<ReplicaSetView[]>;
   listPods(target: ClusterTarget, deployment: DeploymentView): Promise<PodView[]>;
   /** Answers StateError 'conflict' (409) when a resourceVersion in the patch is stale. */
   patchDeployment(

@@ -24,12 +24,14 @@ import type {
   ClusterTarget,
   PatchType,
   PodView,
+  ReadFrom,
   ResourceAccess,
   ScaleView,
   WriteOptions,
 } from '../ports.js';
-import { clientsPerContext } from './contexts.js';
+import { clientsPerContext, kubeconfigFor } from './contexts.js';
 import { kubeError } from './errors.js';
+import { NamespaceWatch, type WatchEvents } from './watch-cache.js';
 
 const PATCH_CONTENT_TYPE: Record<PatchType, string> = {
   json: PatchStrategy.JsonPatch,
@@ -141,11 +143,56 @@ export class KubeCluster implements Cluster {
     return new KubeCluster(kc, sandbox);
   }
 
+  /** Watch caches per (context, namespace), as opsbot. */
+  private readonly watches = new Map<string, NamespaceWatch>();
+
+  /**
+   * Starts a watch cache (an informer each for Deployments and ReplicaSets) per namespace of these
+   * targets; resolves once each has listed, or failed and is retrying. Targets read as the requester
+   * are skipped: their reads must be made as that person.
+   */
+  async watchNamespaces(targets: readonly ClusterTarget[], events: WatchEvents): Promise<void> {
+    const started: Promise<void>[] = [];
+    for (const target of targets) {
+      if (target.identity) continue;
+      const key = JSON.stringify([target.context ?? '', target.namespace]);
+      if (this.watches.has(key)) continue;
+      const watch = new NamespaceWatch(
+        kubeconfigFor(this.kubeconfig, target.context),
+        target.context,
+        target.namespace,
+        events,
+      );
+      this.watches.set(key, watch);
+      started.push(watch.start());
+    }
+    await Promise.all(started);
+  }
+
+  /** The target's watch cache, when reads may come from it. */
+  private watched(target: ClusterTarget, from: ReadFrom): NamespaceWatch | undefined {
+    if (from !== 'cache' || target.identity) return undefined;
+    return this.watches.get(JSON.stringify([target.context ?? '', target.namespace]));
+  }
+
+  /** Stops every watch, so the process can exit. */
+  async close(): Promise<void> {
+    const watches = [...this.watches.values()];
+    this.watches.clear();
+    await Promise.all(watches.map((w) => w.stop()));
+  }
+
   private describe(target: ClusterTarget, name: string): string {
     return `deployment "${name}" in namespace ${target.namespace} (${target.environment})`;
   }
 
-  async getDeployment(target: ClusterTarget, name: string): Promise<DeploymentView> {
+  async getDeployment(
+    target: ClusterTarget,
+    name: string,
+    from: ReadFrom = 'server',
+  ): Promise<DeploymentView> {
+    const cached = this.watched(target, from)?.deployment(name);
+    if (cached) return toDeploymentView(cached);
     try {
       const d = await this.client(target).apps.readNamespacedDeployment({
         name,
@@ -168,7 +215,13 @@ export class KubeCluster implements Cluster {
     }
   }
 
-  async listReplicaSets(target: ClusterTarget, deployment: DeploymentView): Promise<ReplicaSetView[]> {
+  async listReplicaSets(
+    target: ClusterTarget,
+    deployment: DeploymentView,
+    from: ReadFrom = 'server',
+  ): Promise<ReplicaSetView[]> {
+    const cached = this.watched(target, from)?.replicaSetsMatching(deployment.selector);
+    if (cached) return cached.map(toReplicaSetView);
     const labelSelector = selectorOf(deployment);
     try {
       const list = await this.client(target).apps.listNamespacedReplicaSet({

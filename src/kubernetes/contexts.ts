@@ -81,6 +81,18 @@ type RequestContext = Parameters<KubeConfig['applySecurityAuthentication']>[0];
 const keyOf = (context: string | undefined, identity: ClusterIdentity | undefined) =>
   JSON.stringify([context ?? '', identity?.user ?? null, identity?.groups ?? []]);
 
+/** A copy of the kubeconfig bound to one context (client-node binds to the current one), as opsbot or as `identity`. */
+export function kubeconfigFor(
+  kubeconfig: KubeConfig,
+  context: string | undefined,
+  identity?: ClusterIdentity,
+): KubeConfig {
+  const kc = identity ? new ImpersonatingKubeConfig(identity) : new KeptAliveKubeConfig();
+  kc.loadFromString(kubeconfig.exportConfig());
+  if (context) kc.setCurrentContext(context);
+  return kc;
+}
+
 /**
  * API clients per kube context and identity, built on first use. Every opsbot environment names a
  * context, and client-node binds a client to the kubeconfig's current context when it is made.
@@ -100,10 +112,7 @@ export function clientsPerContext<T>(
       clients.set(key, client);
       return client;
     }
-    const kc = identity ? new ImpersonatingKubeConfig(identity) : new KeptAliveKubeConfig();
-    kc.loadFromString(kubeconfig.exportConfig());
-    if (context) kc.setCurrentContext(context);
-    client = make(kc);
+    client = make(kubeconfigFor(kubeconfig, context, identity));
     clients.set(key, client);
     if (clients.size > maxClients) {
       const oldest = clients.keys().next().value;

@@ -29,9 +29,13 @@ function allowed(group: string, resource: string, verb: string): boolean {
 
 describe('deployment manifests', () => {
   it('grant exactly the Kubernetes calls opsbot makes, and no wildcards', () => {
-    // src/kubernetes/cluster.ts: read/patch deployments, scale subresource, list ReplicaSets and pods.
+    // src/kubernetes/cluster.ts: read/patch deployments, scale subresource, list ReplicaSets and pods;
+    // src/kubernetes/watch-cache.ts: list and watch deployments and ReplicaSets.
     for (const [group, resource, verb] of [
       ['apps', 'deployments', 'get'],
+      ['apps', 'deployments', 'list'],
+      ['apps', 'deployments', 'watch'],
+      ['apps', 'replicasets', 'watch'],
       ['apps', 'deployments', 'patch'],
       ['apps', 'deployments/scale', 'get'],
       ['apps', 'deployments/scale', 'update'],
