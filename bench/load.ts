@@ -4,6 +4,7 @@
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 export interface LoadSpec {
   mode: 'slash' | 'alert' | 'storm';
@@ -36,6 +37,13 @@ export interface LoadResult {
   elapsedMs: number;
   /** Distinct alerts carried by answered notifications (alert and storm modes). */
   alerts?: number;
+  /**
+   * When the slowest 1% were sent, in seconds into the run: a narrow window is one stall (a pause of
+   * the server), a wide one is steady queueing (the machine is saturated).
+   */
+  slowestSentAt: [number, number];
+  /** The load generator's own longest event-loop stall: a large one means it, not the server, was slow. */
+  selfStallMs: number;
 }
 
 const agent = new Agent({ keepAlive: true, maxSockets: 256 });
@@ -141,9 +149,12 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
   }
   const total = spec.mode === 'storm' ? requests.length : count;
   const latencies: number[] = [];
+  const samples: { sentAt: number; ms: number }[] = [];
   const statuses: Record<string, number> = {};
   const answered = new Set<string>();
   let errors = 0;
+  const stalls = monitorEventLoopDelay({ resolution: 5 });
+  stalls.enable();
   const started = performance.now();
   const deadline = started + spec.durationMs * 3 + 30_000;
   const inflight: Promise<void>[] = [];
@@ -167,6 +178,7 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
       ).then(
         (status) => {
           latencies.push(performance.now() - t0);
+          samples.push({ sentAt: t0 - started, ms: performance.now() - t0 });
           statuses[status] = (statuses[status] ?? 0) + 1;
           if (status < 300) for (const a of req.alerts) answered.add(a);
         },
@@ -178,7 +190,12 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
   }
   await Promise.all(inflight);
   const elapsedMs = performance.now() - started;
+  stalls.disable();
   latencies.sort((a, b) => a - b);
+  const slowest = samples
+    .sort((a, b) => b.ms - a.ms)
+    .slice(0, Math.max(1, Math.ceil(samples.length / 100)))
+    .map((x) => Math.round(x.sentAt) / 1000);
   const ok = Object.entries(statuses)
     .filter(([s]) => Number(s) < 300)
     .reduce((n, [, c]) => n + c, 0);
@@ -192,6 +209,8 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
     p99: percentile(latencies, 99),
     max: latencies.at(-1) ?? Number.NaN,
     elapsedMs,
+    slowestSentAt: [Math.min(...slowest), Math.max(...slowest)],
+    selfStallMs: stalls.max / 1e6,
     ...(spec.mode === 'slash' ? {} : { alerts: answered.size }),
   };
 }

@@ -295,6 +295,8 @@ async function main(): Promise<void> {
         fig(`ack.${rate}.${who}.p50`, r.p50);
         fig(`ack.${rate}.${who}.p99`, r.p99);
         fig(`ack.${rate}.${who}.ok`, `${r.ok}/${r.sent}`);
+        fig(`ack.${rate}.${who}.slowest.sent.at.s`, r.slowestSentAt.join('–'));
+        fig(`ack.${rate}.${who}.loader.stall.ms`, r.selfStallMs);
       }
       fig(`ack.${rate}.ratio.p99`, ours.p99 / floor.p99);
       const drainStart = Date.now();
@@ -372,6 +374,8 @@ async function main(): Promise<void> {
       fig('alerts.p50', tput.p50);
       fig('alerts.p99', tput.p99);
       fig('alerts.ok', `${tput.ok}/${tput.sent}`);
+      fig('alerts.slowest.sent.at.s', tput.slowestSentAt.join('–'));
+      fig('alerts.loader.stall.ms', tput.selfStallMs);
       const settle = Date.now();
       while ((await queueBacklog(bot.url)) > 0 && Date.now() - settle < 60_000) await sleep(500);
 
