@@ -109,21 +109,17 @@ export class NamespaceWatch {
     events: WatchEvents,
   ) {
     const apps = kubeconfig.makeApiClient(AppsV1Api);
-    const base = `/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}`;
-    this.deployments = new Watched(
-      kubeconfig,
-      { resource: 'deployments', namespace, context },
-      `${base}/deployments`,
-      () => apps.listNamespacedDeployment({ namespace }),
-      events,
-    );
-    this.replicaSets = new Watched(
-      kubeconfig,
-      { resource: 'replicasets', namespace, context },
-      `${base}/replicasets`,
-      () => apps.listNamespacedReplicaSet({ namespace }),
-      events,
-    );
+    // One informer per resource of apps/v1 in this namespace, listed by the matching typed call.
+    const watch = <T extends KubernetesObject>(resource: string, list: ListPromise<T>) =>
+      new Watched(
+        kubeconfig,
+        { resource, namespace, context },
+        `/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/${resource}`,
+        list,
+        events,
+      );
+    this.deployments = watch('deployments', () => apps.listNamespacedDeployment({ namespace }));
+    this.replicaSets = watch('replicasets', () => apps.listNamespacedReplicaSet({ namespace }));
   }
 
   start(): Promise<void> {
