@@ -8,6 +8,7 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import type { Logger } from 'pino';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
@@ -74,10 +75,30 @@ export interface SuperviseOptions {
 }
 
 /** The Slack ack has 3 s and a person waiting; a job can wait its turn for the CPU. */
+/**
+ * The threads of a process: on Linux a nice value belongs to each thread, and by the time the worker
+ * is ready V8's GC and compiler threads and libuv's pool already exist beside its main thread.
+ */
+function threadsOf(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).map(Number).filter(Number.isInteger);
+  } catch {
+    return [pid];
+  }
+}
+
 function lowerPriority(worker: ChildProcess, niceness: number, log: Logger): void {
   if (niceness === 0 || worker.pid === undefined) return;
+  const priority = Math.min(19, getPriority() + niceness);
   try {
-    setPriority(worker.pid, Math.min(19, getPriority() + niceness));
+    setPriority(worker.pid, priority);
+    for (const thread of threadsOf(worker.pid)) {
+      try {
+        if (thread !== worker.pid) setPriority(thread, priority);
+      } catch {
+        // A thread that ended since it was listed needs nothing.
+      }
+    }
   } catch (err) {
     log.warn({ err, niceness }, 'could not lower the worker process priority; both run at the same priority');
   }

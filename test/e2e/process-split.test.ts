@@ -1,13 +1,18 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordsFor, until } from '../faults/support.js';
 import { type BotProcess, startBotProcess } from '../helpers/bot-process.js';
 import { slash, startWorld, type World } from '../helpers/world.js';
 
-/** A process's nice value: field 19 of /proc/<pid>/stat, counted after the parenthesised name. */
-function niceOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/** A process's (or thread's) nice value: field 19 of its stat, counted after the parenthesised name. */
+function niceOf(pid: number, thread = pid): number {
+  const stat = readFileSync(`/proc/${pid}/task/${thread}/stat`, 'utf8');
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+}
+
+/** The nice value of every thread of a process: on Linux each thread has its own. */
+function threadNices(pid: number): number[] {
+  return readdirSync(`/proc/${pid}/task`).map((tid) => niceOf(pid, Number(tid)));
 }
 
 /** The parent pid of a process, from /proc; undefined once it is gone. */
@@ -42,7 +47,12 @@ describe('opsbot start: a web process that answers and a worker process that run
     expect(workerPid).not.toBe(bot.child.pid);
     expect(parentOf(workerPid)).toBe(bot.child.pid);
     // The ack goes first on a busy machine: the worker runs 10 nice steps below the web process.
-    expect(niceOf(workerPid)).toBe(Math.min(19, niceOf(bot.child.pid as number) + 10));
+    const lowered = Math.min(19, niceOf(bot.child.pid as number) + 10);
+    expect(niceOf(workerPid)).toBe(lowered);
+    // All of its threads: V8's GC and compiler threads and libuv's pool, not only the main one.
+    const nices = threadNices(workerPid);
+    expect(nices.length).toBeGreaterThan(4);
+    expect(new Set(nices)).toEqual(new Set([lowered]));
     expect(bot.lines.find((l) => l.msg === 'opsbot started')?.process).toBe('web');
 
     const res = await slash(bot.url, world, 'restart api --env staging --reason "split test"');
