@@ -358,6 +358,10 @@ async function main(): Promise<void> {
     fig('rollback.kubectl.p50', percentile(kubectlMs, 50));
     fig('rollback.kubectl.exit.p50', percentile(kubectlExitMs, 50));
     fig('rollback.ratio.p50', percentile(botMs, 50) / percentile(kubectlMs, 50));
+    // The rollbacks' jobs watch their rollouts for a while: drained, so the next row measures its own load.
+    const rollbackDrain = Date.now();
+    while ((await queueBacklog(bot.url)) > 0 && Date.now() - rollbackDrain < DRAIN_LIMIT_MS) await sleep(250);
+    fig('rollback.jobs.drained.s', (Date.now() - rollbackDrain) / 1000);
 
     // 3. Alert webhooks, then the storm; skipped while the receiver is missing.
     const probe = await fetch(`${bot.url}/webhooks/alertmanager`, { method: 'POST', body: '{}' });
