@@ -145,6 +145,8 @@ export class KubeCluster implements Cluster {
 
   /** Watch caches per (context, namespace), as opsbot. */
   private readonly watches = new Map<string, NamespaceWatch>();
+  private static watchKey = (target: ClusterTarget) =>
+    JSON.stringify([target.context ?? '', target.namespace]);
 
   /**
    * Starts a watch cache (an informer each for Deployments and ReplicaSets) per namespace of these
@@ -155,7 +157,7 @@ export class KubeCluster implements Cluster {
     const started: Promise<void>[] = [];
     for (const target of targets) {
       if (target.identity) continue;
-      const key = JSON.stringify([target.context ?? '', target.namespace]);
+      const key = KubeCluster.watchKey(target);
       if (this.watches.has(key)) continue;
       const watch = new NamespaceWatch(
         kubeconfigFor(this.kubeconfig, target.context),
@@ -172,7 +174,7 @@ export class KubeCluster implements Cluster {
   /** The target's watch cache, when reads may come from it. */
   private watched(target: ClusterTarget, from: ReadFrom): NamespaceWatch | undefined {
     if (from !== 'cache' || target.identity) return undefined;
-    return this.watches.get(JSON.stringify([target.context ?? '', target.namespace]));
+    return this.watches.get(KubeCluster.watchKey(target));
   }
 
   /** Stops every watch, so the process can exit. */

@@ -83,23 +83,25 @@ const FIELD_SELECTORS: Record<string, (o: KubeObject) => unknown> = {
   'status.phase': (o) => (isObject(o.status) ? o.status.phase : undefined),
 };
 
-export function fieldMatcher(text: string | undefined): (o: KubeObject) => boolean {
-  const tests = splitTopLevel(text ?? '').map((term) => {
+/** The terms of a field selector: `field=value`, `field==value` or `field!=value`; null for one that is none. */
+function fieldTerms(text: string | undefined) {
+  return splitTopLevel(text ?? '').map((term) => {
     const m = /^([\w.]+)\s*(==|=|!=)\s*(.*)$/.exec(term);
-    const getter = m ? FIELD_SELECTORS[m[1] ?? ''] : undefined;
-    if (!m || !getter)
+    return { term, field: m?.[1], equal: m?.[2] !== '!=', value: m?.[3] ?? '' };
+  });
+}
+
+export function fieldMatcher(text: string | undefined): (o: KubeObject) => boolean {
+  const tests = fieldTerms(text).map(({ term, field, equal, value }) => {
+    const getter = field === undefined ? undefined : FIELD_SELECTORS[field];
+    if (!getter)
       throw badRequest(`"${term}" is not a known field selector: only "metadata.name", "metadata.namespace"`);
-    const [, , op, expected] = m;
-    return (o: KubeObject) => (getter(o) === expected) === (op !== '!=');
+    return (o: KubeObject) => (getter(o) === value) === equal;
   });
   return (o) => tests.every((test) => test(o));
 }
 
 /** The value a field selector requires a field to equal (`field=value` or `field==value`), if it has such a term. */
 export function exactFieldValue(text: string | undefined, field: string): string | undefined {
-  for (const term of splitTopLevel(text ?? '')) {
-    const m = /^([\w.]+)\s*(==|=)\s*(.*)$/.exec(term);
-    if (m && m[1] === field) return m[3];
-  }
-  return undefined;
+  return fieldTerms(text).find((t) => t.field === field && t.equal)?.value;
 }

@@ -5,6 +5,7 @@ import {
   auditRecords,
   click,
   DEFAULT_CONFIG,
+  imageOf,
   slash,
   startWorld,
   USERS,
@@ -16,13 +17,6 @@ const CONFIG = `${DEFAULT_CONFIG.replace('roles:', `roles:\n  commander:\n    me
 approvals: { ttl: 3s }
 rollout: { timeout: 20s, pollInterval: 1s }
 `;
-
-function image(world: World, name: string): string {
-  const d = world.kube.getDeployment('apps', name) as {
-    spec: { template: { spec: { containers: { image: string }[] } } };
-  };
-  return d.spec.template.spec.containers[0]!.image;
-}
 
 function records(world: World, jobPrefix: string) {
   return auditRecords(world).filter((r) => String(r.jobId ?? r.id).startsWith(jobPrefix));
@@ -66,7 +60,7 @@ describe('two-person approval in a protected environment', () => {
     expect(shown).toContain('Image: api=ghcr.io/acme/api:1.5.0 → api=ghcr.io/acme/api:1.4.1');
     expect(shown).toContain('Replicas: 3 → 3');
     expect(world.kube.requests.some((r) => r.method === 'PATCH' && r.query.dryRun === 'All')).toBe(true);
-    expect(image(world, 'api')).toBe('ghcr.io/acme/api:1.5.0');
+    expect(imageOf(world, 'api')).toBe('ghcr.io/acme/api:1.5.0');
 
     // The requester cannot approve their own request.
     expect(
@@ -82,12 +76,12 @@ describe('two-person approval in a protected environment', () => {
       () => auditRecords(world).filter((r) => r.outcome === 'refused').length >= 3,
       10_000,
     );
-    expect(image(world, 'api')).toBe('ghcr.io/acme/api:1.5.0');
+    expect(imageOf(world, 'api')).toBe('ghcr.io/acme/api:1.5.0');
 
     // bob is on call through @sre-oncall and may approve in prod.
     await click(bot.url, world, { user: USERS.oncall2, actionId: 'approval.approve', value: approvalId });
     await world.github.waitFor(() => records(world, jobId).find((r) => r.outcome === 'executed'), 15_000);
-    expect(image(world, 'api')).toBe('ghcr.io/acme/api:1.4.1');
+    expect(imageOf(world, 'api')).toBe('ghcr.io/acme/api:1.4.1');
 
     // Replaying the approval does nothing more.
     await click(bot.url, world, { user: USERS.oncall2, actionId: 'approval.approve', value: approvalId });

@@ -7,6 +7,7 @@ import {
   auditRecords,
   click,
   DEFAULT_CONFIG,
+  imageOf,
   SIGNING_SECRET,
   slash,
   startWorld,
@@ -17,13 +18,6 @@ import {
 const CONFIG = `${DEFAULT_CONFIG}
 rollout: { timeout: 20s, pollInterval: 1s }
 `;
-
-function image(world: World, name: string): string {
-  const d = world.kube.getDeployment('apps', name) as {
-    spec: { template: { spec: { containers: { image: string }[] } } };
-  };
-  return d.spec.template.spec.containers[0]!.image;
-}
 
 function records(world: World, jobId: string) {
   return auditRecords(world).filter((r) => String(r.jobId ?? r.id).startsWith(jobId));
@@ -108,7 +102,7 @@ describe('/ops modal and App Home, through /slack/events', () => {
       args: { to: 1 },
       after: { images: ['api=ghcr.io/acme/api:1.4.0'] },
     });
-    expect(image(world, 'api')).toBe('ghcr.io/acme/api:1.4.0');
+    expect(imageOf(world, 'api')).toBe('ghcr.io/acme/api:1.4.0');
     expect(
       records(world, jobId)
         .map((r) => r.outcome)

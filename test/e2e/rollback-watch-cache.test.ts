@@ -5,14 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BotProcess, startBotProcess } from '../helpers/bot-process.js';
-import { auditRecords, slash, startWorld, type World } from '../helpers/world.js';
+import { auditRecords, imageOf, slash, startWorld, type World } from '../helpers/world.js';
 
 type Manifest = { spec: { template: { spec: { containers: { image: string }[] } } } };
-
-function imageOf(world: World, name: string): string | undefined {
-  return (world.kube.getDeployment('apps', name) as unknown as Manifest).spec.template.spec.containers[0]
-    ?.image;
-}
 
 /** A new revision, deployed as `kubectl set image` would, behind the bot's back. */
 function deploy(world: World, name: string, image: string): void {

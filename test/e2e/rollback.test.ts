@@ -1,13 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BotProcess, startBotProcess } from '../helpers/bot-process.js';
-import { auditRecords, slash, startWorld, USERS, type World } from '../helpers/world.js';
-
-function imageOf(world: World, name: string): string | undefined {
-  const d = world.kube.getDeployment('apps', name) as {
-    spec: { template: { spec: { containers: { image: string }[] } } };
-  };
-  return d.spec.template.spec.containers[0]?.image;
-}
+import { auditRecords, imageOf, slash, startWorld, USERS, type World } from '../helpers/world.js';
 
 function patchesTo(world: World, name: string) {
   return world.kube.requests.filter((r) => r.method === 'PATCH' && r.path.endsWith(`/deployments/${name}`));

@@ -161,6 +161,14 @@ export async function slash(botUrl: string, world: World, text: string, options:
 }
 
 /** The audit records committed to the fake audit repository, parsed. */
+/** The image of a deployment's first container in the fake's "apps" namespace, as stored now. */
+export function imageOf(world: World, name: string): string | undefined {
+  const d = world.kube.getDeployment('apps', name) as unknown as
+    | { spec: { template: { spec: { containers: { image: string }[] } } } }
+    | undefined;
+  return d?.spec.template.spec.containers[0]?.image;
+}
+
 export function auditRecords(world: World): Record<string, unknown>[] {
   return Object.entries(world.github.files(AUDIT_REPO))
     .filter(([path]) => path.startsWith('audit/'))
