@@ -1,8 +1,10 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { failpoint } from '../failpoints.js';
 import { BodyTooLarge, readBody } from '../http/body.js';
 import type { Metrics } from '../metrics.js';
 import type { TaskQueue } from '../queue/backend.js';
+import { type QueuedDelivery, readDelivery } from './delivery.js';
 import { hashOf } from './hash.js';
 import { sourceById } from './sources/index.js';
 import type { AlertSource, WebhookDelivery } from './sources/source.js';
@@ -18,8 +20,8 @@ export interface ReceiverDeps {
   allowUnauthenticated?: boolean;
   /** Signing secrets by source id (PagerDuty's from PAGERDUTY_WEBHOOK_SECRET). */
   signingSecrets?: Readonly<Record<string, readonly string[]>>;
-  /** Job data is re-validated by the worker, so the queue holds it as unknown. */
-  queue: TaskQueue<{ group: unknown }>;
+  /** The alerts queue: each job is one delivery's raw body, read again and grouped by the worker. */
+  queue: TaskQueue<QueuedDelivery>;
   /** Where a source's test notification becomes a short note; without it, it is only logged. */
   testNotes?: TaskQueue<TestNote> | undefined;
 }
@@ -53,7 +55,9 @@ export function createReceiver(sourceId: string, deps: ReceiverDeps): RequestLis
 /**
  * One listener per source, the same steps for each: size limit (413), credentials (401), JSON and
  * the source's schema (400, or 202 for a source that punishes 4xx), a test note or a queued job,
- * then 202. Nothing here calls Slack or GitHub. Job ids make redeliveries add nothing.
+ * then 202. Nothing here calls Slack or GitHub. The body is read here only to answer the sender
+ * truthfully (a 400 with the reason is what a person setting up a contact point sees); the job
+ * holds the raw body and the worker groups it. Job ids make redeliveries add nothing.
  */
 export function receiverFor(source: AlertSource, deps: ReceiverDeps): RequestListener {
   const id = source.id;
@@ -96,14 +100,13 @@ export function receiverFor(source: AlertSource, deps: ReceiverDeps): RequestLis
             : { error: 'unauthorized' },
         );
       }
-      let json: unknown;
-      try {
-        json = JSON.parse(raw.toString('utf8'));
-      } catch {
+      const receivedAt = deps.now();
+      const text = raw.toString('utf8');
+      const parsed = readDelivery(source, text, receivedAt);
+      if (!parsed.ok && 'notJson' in parsed) {
         count('invalid');
-        return send(res, 400, { error: 'invalid_json', reason: 'the body is not JSON' });
+        return send(res, 400, { error: 'invalid_json', reason: parsed.reason });
       }
-      const parsed = source.parse(json, deps.now());
       if (!parsed.ok) {
         count('invalid');
         if (source.invalidBodies === 'acknowledge') {
@@ -124,7 +127,7 @@ export function receiverFor(source: AlertSource, deps: ReceiverDeps): RequestLis
             source: id,
             receiver: test.receiver,
             from: test.from,
-            receivedAt: deps.now(),
+            receivedAt,
           });
         } catch (err) {
           deps.log.error({ err, source: id }, 'could not queue a test notification note');
@@ -141,8 +144,11 @@ export function receiverFor(source: AlertSource, deps: ReceiverDeps): RequestLis
       }
       const jobId = `${id}-${source.deliveryId(parsed.payload, parsed.group, delivery)}`;
       try {
-        const { duplicate } = await deps.queue.add(jobId, { group: parsed.group });
+        // The one durable write before the answer: once it is in Redis, a crash loses nothing.
+        const { duplicate } = await deps.queue.add(jobId, { source: id, raw: text, receivedAt });
         count(duplicate ? 'duplicate' : 'accepted');
+        // A crash the moment the sender has its 202 must lose nothing (test/faults/webhook-crash).
+        if (!duplicate) res.once('finish', () => failpoint('webhook.after-answer'));
         send(res, 202, { status: duplicate ? 'duplicate' : 'accepted', id: jobId });
       } catch (err) {
         deps.log.error({ err, source: id }, 'could not queue an alert notification');

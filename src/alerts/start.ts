@@ -1,4 +1,3 @@
-import { AlertGroup } from '../core/alert.js';
 import { AuditRecord } from '../core/audit.js';
 import { message } from '../core/message.js';
 import { grantsOf } from '../core/policy.js';
@@ -11,6 +10,7 @@ import { createRedis, keyPrefix } from '../queue/connection.js';
 import type { FeatureHandle, Runtime } from '../runtime.js';
 import { SlackIncidentChat } from '../slack/incident-chat.js';
 import { ChannelContextCache, channelChangesTopic, followChannelChanges } from './channel-cache.js';
+import { groupOfQueued, type QueuedDelivery } from './delivery.js';
 import { IncidentService } from './incident-service.js';
 import { gitHubWebUrl, IncidentPostmortems } from './postmortem.js';
 import { receiverFor, type TestNote } from './receivers.js';
@@ -155,12 +155,18 @@ export async function startIncidents(runtime: Runtime): Promise<FeatureHandle<In
           }
         : undefined,
     });
-    const alerts = runtime.backend.define<{ group: unknown }>(
+    // Each job is one delivery as the webhook received it: read, grouped and acted on here.
+    const alerts = runtime.backend.define<QueuedDelivery>(
       INCIDENT_QUEUES.alerts,
       async (task) => {
-        const group = AlertGroup.safeParse(task.data.group);
-        if (!group.success) throw new Unrecoverable(`invalid alert task ${task.id}`);
-        await service.handleGroup(group.data, task.id);
+        const read = groupOfQueued(task.data);
+        // Kept in the failed set with its raw body, for an operator to replay once fixed.
+        if ('invalid' in read) throw new Unrecoverable(`alert delivery ${task.id}: ${read.invalid}`);
+        if ('ignored' in read) {
+          log.info({ jobId: task.id, reason: read.ignored }, 'queued alert delivery asks for nothing');
+          return;
+        }
+        await service.handleGroup(read.group, task.id);
       },
       { concurrency: 8, attempts: 20 },
     );

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { groupOfQueued } from '../../src/alerts/delivery.js';
 import { createReceiver } from '../../src/alerts/receivers.js';
 import { AlertGroup } from '../../src/core/alert.js';
 import { createMetrics } from '../../src/metrics.js';
@@ -65,7 +66,9 @@ describe('PagerDuty v3 webhooks: every documented event type', () => {
       signingSecrets: { pagerduty: [PAGERDUTY_SECRET] },
       queue: {
         add: async (id, data) => {
-          queued.push({ id, group: data.group });
+          // Read back as the worker reads it: the raw body, grouped again.
+          const read = groupOfQueued(data);
+          queued.push({ id, group: 'group' in read ? read.group : read });
           return { duplicate: false };
         },
       },
