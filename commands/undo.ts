@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { StateError, UserInputError } from '../src/core/errors.js';
+import { RefusalError, StateError, UserInputError } from '../src/core/errors.js';
 import { defineArgs, type ParsedInput, Reason } from '../src/core/grammar.js';
 import { type Message, message } from '../src/core/message.js';
 import { slackText } from '../src/core/text.js';
@@ -125,9 +125,8 @@ async function planFor(ctx: RunContext, entry: LedgerEntry): Promise<UndoPlan> {
   return planUndo(entry, live, later);
 }
 
-function refusal(entry: LedgerEntry, changes: readonly Change[]): StateError {
-  return new StateError(
-    'conflict',
+function refusal(entry: LedgerEntry, changes: readonly Change[]): RefusalError {
+  return new RefusalError(
     `Not undone: ${changes.map((c) => c.what).join('; ')}. Nothing was changed. Undoing record ${entry.recordId} now would also discard that change; add --force to do it anyway.`,
   );
 }

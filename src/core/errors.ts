@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'cluster_denied'
   | 'not_found'
   | 'conflict'
+  | 'refused'
   | 'paused'
   | 'busy'
   | 'expired'
@@ -67,6 +68,16 @@ export class StateError extends OpsError {
     options: OpsErrorOptions = {},
   ) {
     super(code, message, options);
+  }
+}
+
+/**
+ * opsbot declines to act, because acting now would also do something the requester did not ask
+ * for (an undo that would discard a later change). Nothing was changed; the record says "refused".
+ */
+export class RefusalError extends OpsError {
+  constructor(message: string, options: OpsErrorOptions = {}) {
+    super('refused', message, options);
   }
 }
 

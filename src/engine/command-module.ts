@@ -117,8 +117,9 @@ export interface Outcome {
   /**
    * "failed": the command handled its own failure (a runbook that ran its onFailure steps).
    * "unknown": the change was sent, and whether it took effect could not be confirmed.
+   * "refused": opsbot declined to act (see RefusalError); nothing was changed.
    */
-  outcome: 'executed' | 'noop' | 'failed' | 'unknown' | 'denied';
+  outcome: 'executed' | 'noop' | 'failed' | 'unknown' | 'denied' | 'refused';
   message: Message;
   audit: AuditDetails;
   /** The effect was already in place when this attempt began: an earlier attempt applied it before a crash. */

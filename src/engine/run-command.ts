@@ -4,7 +4,14 @@ import type { OpsbotConfig } from '../config/schema.js';
 import { type AuditRecord, auditPath } from '../core/audit.js';
 import { type Checkpoints, CommandJob } from '../core/command-job.js';
 import { formatDuration } from '../core/duration.js';
-import { ClusterDeniedError, ConfigError, OpsError, StateError, userMessageOf } from '../core/errors.js';
+import {
+  ClusterDeniedError,
+  ConfigError,
+  OpsError,
+  RefusalError,
+  StateError,
+  userMessageOf,
+} from '../core/errors.js';
 import { identityOf, needsEmail, type Requester } from '../core/identity.js';
 import { type Message, message, withContext } from '../core/message.js';
 import { rolesOf } from '../core/policy.js';
@@ -105,7 +112,7 @@ export type JobResult = Outcome | { outcome: 'requested'; approvalId: string };
 
 /** An outcome as the job keeps it once decided: a retry after a crash only records and reports it again. */
 const DecidedOutcome = z.object({
-  outcome: z.enum(['executed', 'noop', 'failed', 'unknown', 'denied']),
+  outcome: z.enum(['executed', 'noop', 'failed', 'unknown', 'denied', 'refused']),
   message: z.custom<Message>((v) => typeof v === 'object' && v !== null && 'text' in v),
   audit: z.record(z.string(), z.unknown()),
   resumed: z.boolean().optional(),
@@ -334,6 +341,15 @@ export async function runCommand(deps: RunDeps, attempt: JobAttempt): Promise<Jo
     if (err instanceof ClusterDeniedError) {
       log.info({ reason: err.message }, 'denied by cluster RBAC');
       outcome = deniedOutcome(err, scope, ctx);
+    } else if (err instanceof RefusalError) {
+      log.info({ reason: err.message }, 'refused to act');
+      if (job.stage === 'approval') {
+        // Nobody is asked to approve what opsbot will not do.
+        await progress(refusedOutcome(err).message);
+        await audit('refused', err.userMessage);
+        return refusedOutcome(err);
+      }
+      outcome = refusedOutcome(err);
     } else {
       const retryable = err instanceof OpsError ? err.retryable : true;
       if (retryable && !last) {
@@ -397,6 +413,15 @@ function deniedOutcome(err: ClusterDeniedError, scope: Scope | undefined, ctx: R
       ...(scope?.target ? { target: scope.target } : {}),
       ...(target ? { namespace: target.namespace } : {}),
     },
+  };
+}
+
+/** opsbot declined to act: said as it is, not as a failure, and recorded as "refused". */
+function refusedOutcome(err: RefusalError): Outcome {
+  return {
+    outcome: 'refused',
+    message: message(err.userMessage, { lines: [`:no_entry_sign: ${err.userMessage}`] }),
+    audit: {},
   };
 }
 

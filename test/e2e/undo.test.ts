@@ -205,17 +205,19 @@ describe('/ops undo and /ops history, end to end through the bot process', () =>
     delete edited.status;
     world.kube.applyDeployment('apps', edited, { settle: true });
 
-    const refused = await send(`undo ${id}`, 'failed');
+    // Refused, not failed: nothing broke and nothing changed, and the record and the reply say so.
+    const refused = await send(`undo ${id}`, 'refused');
     expect(String(refused.record.message)).toMatch(
-      /^Failed: Not undone: worker now runs revision 4 \(worker=ghcr\.io\/acme\/worker:2\.2\.0\), not the worker=ghcr\.io\/acme\/worker:2\.0\.0 the record left; changed outside opsbot at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\. Nothing was changed\./,
+      /^Not undone: worker now runs revision 4 \(worker=ghcr\.io\/acme\/worker:2\.2\.0\), not the worker=ghcr\.io\/acme\/worker:2\.0\.0 the record left; changed outside opsbot at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\. Nothing was changed\./,
     );
     expect(String(refused.record.message)).toContain('add --force to do it anyway');
     expect(image('worker')).toBe('ghcr.io/acme/worker:2.2.0');
     const reply = await world.slack.waitFor(() => {
       const m = messageOf(refused.jobId);
-      return m?.text?.startsWith('Failed: Not undone') ? m : undefined;
+      return m?.text?.startsWith('Not undone') ? m : undefined;
     });
     expect(reply.text).toContain('worker now runs revision 4');
+    expect(JSON.stringify(reply.blocks)).not.toContain('failed');
 
     const forced = await send(`undo ${id} --force --reason "2.2.0 is broken too"`);
     expect(image('worker')).toBe('ghcr.io/acme/worker:2.1.0');
@@ -315,6 +317,40 @@ describe('/ops undo and /ops history, end to end through the bot process', () =>
     expect(refusals.map((r) => r.message)).toContain(
       'Refused approve click: you cannot approve your own request',
     );
+  });
+
+  it('asks nobody to approve an undo it refuses: the record says refused, and no approval is posted', async () => {
+    const rollbackAck = await slash(bot.url, world, 'rollback api --env prod --reason "bad again"');
+    const rollbackJob = /job (cmd-[0-9a-f]+)/.exec(rollbackAck.body.text ?? '')![1]!;
+    const approvals = () => world.slack.messages('COPS').filter((m) => m.text?.startsWith('Approval needed'));
+    const before = approvals().length;
+    const approvalId = await world.slack.waitFor(
+      () => (approvals().length > before ? approvalIdIn(world) : undefined),
+      10_000,
+    );
+    await click(bot.url, world, { user: USERS.oncall2, actionId: 'approval.approve', value: approvalId });
+    const rollback = await recordOf(rollbackJob, 'executed');
+
+    // Someone deploys by hand after it.
+    const edited = structuredClone(deployment('api'));
+    edited.spec.template.spec.containers[0]!.image = 'ghcr.io/acme/api:1.6.0';
+    delete edited.status;
+    world.kube.applyDeployment('apps', edited, { settle: true });
+
+    const asked = approvals().length;
+    const ack = await slash(bot.url, world, `undo ${rollback.recordId} --reason "go back"`);
+    const undoJob = /job (cmd-[0-9a-f]+)/.exec(ack.body.text ?? '')![1]!;
+    const refused = await recordOf(undoJob, 'refused');
+    expect(String(refused.message)).toMatch(
+      /^Not undone: api now runs revision \d+ \(api=ghcr\.io\/acme\/api:1\.6\.0\)/,
+    );
+    const reply = await world.slack.waitFor(() => {
+      const m = messageOf(undoJob);
+      return m?.text?.startsWith('Not undone') ? m : undefined;
+    });
+    expect(reply.text).toContain('add --force to do it anyway');
+    expect(approvals()).toHaveLength(asked);
+    expect(image('api')).toBe('ghcr.io/acme/api:1.6.0');
   });
 
   it('undoes an env open by closing it; the close itself cannot be undone and offers to open it again', async () => {
