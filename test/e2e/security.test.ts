@@ -179,7 +179,16 @@ describe('security boundaries of a running bot', () => {
       world.slack.channels().find((c) => c.name.startsWith('inc-')),
     );
     const where = { channel: { id: channel.id, name: channel.name }, user: USERS.developer };
-    const widened = await slash(bot.url, world, 'incident resolve --env staging', where);
+    // The issue shows on GitHub a moment before the worker has saved its number with the incident;
+    // until then the channel honestly answers that its record is still being set up.
+    const widened = await until(
+      async () => {
+        const answer = await slash(bot.url, world, 'incident resolve --env staging', where);
+        return answer.body.text?.includes('still being set up') ? undefined : answer;
+      },
+      10_000,
+      'the incident to be set up',
+    );
     expect(widened.body.text).toBe(
       "This channel's incident is in prod; --env cannot name another environment.",
     );
