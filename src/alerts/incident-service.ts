@@ -22,10 +22,12 @@ import {
   resolutionLines,
   summaryMessage,
   totalAlerts,
+  verdictOn,
 } from '../core/incident.js';
 import type { Button } from '../core/message.js';
 import { matchRunbooks, type Runbook } from '../core/runbook.js';
 import { gitHubText } from '../core/text.js';
+import { Verdict } from '../core/verdict.js';
 import { failpoint } from '../failpoints.js';
 import type { Clock, IncidentChat, IncidentContext, IssueTracker, Locks } from '../ports.js';
 import { RetryLater, type TaskQueue } from '../queue/backend.js';
@@ -251,6 +253,7 @@ export class IncidentService {
       nameSuffix: 0,
       issueAttempted: false,
       actions: [],
+      verdicts: [],
       outbox: [],
       summaryDirty: false,
       summaryRefused: false,
@@ -712,6 +715,19 @@ export class IncidentService {
     // A busy incident answers RetryLater: the notes queue tries again, without using up an attempt.
     await this.withLock(first.key, `note-${record.id}`, async () => {
       const incident = (await this.deps.store.get(first.id)) as Incident;
+      const verdict = Verdict.safeParse(record.outcome);
+      if (record.follows && verdict.success) {
+        // opsbot's judgement of an action: kept with it, not listed as one more action by "@opsbot".
+        if (incident.verdicts.some((v) => v.follows === record.follows?.id)) return;
+        incident.verdicts.push({
+          time: Date.parse(record.time),
+          follows: record.follows.id,
+          verdict: verdict.data,
+          line: record.message,
+        });
+        await this.deps.store.put(incident);
+        return;
+      }
       if (incident.actions.some((a) => a.recordId === record.id)) return;
       incident.actions.push({
         time: Date.parse(record.time),
@@ -749,9 +765,10 @@ function timeline(incident: Incident): string[] {
     `- ${at(incident.openedAt)} opened (${incident.source})`,
     `- ${incident.notifications} notification(s) received, ${totalAlerts(incident) - incident.truncatedAlerts} alert(s) tracked${incident.droppedAlerts ? ` (the ${Object.keys(incident.alerts).length} most recent kept in the record)` : ''}${incident.truncatedAlerts ? `, ${incident.truncatedAlerts} left out by the source` : ''}`,
     ...(incident.flaps ? [`- reopened ${incident.flaps} time(s) within the reopen window`] : []),
-    ...incident.actions.map(
-      (a) => `- ${at(a.time)} ${gitHubText(a.what)} by ${gitHubText(a.who)}: ${a.outcome}`,
-    ),
+    ...incident.actions.map((a) => {
+      const verdict = verdictOn(incident, a.recordId);
+      return `- ${at(a.time)} ${gitHubText(a.what)} by ${gitHubText(a.who)}: ${a.outcome}${verdict ? ` (verdict: ${gitHubText(verdict.verdict)})` : ''}`;
+    }),
     `- ${at(incident.resolvedAt ?? incident.openedAt)} resolved by ${gitHubText(incident.resolvedBy ?? '?')}`,
   ];
 }

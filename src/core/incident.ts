@@ -29,6 +29,17 @@ export const IncidentAction = z.object({
 });
 export type IncidentAction = z.infer<typeof IncidentAction>;
 
+/** What an action did to the incident's alerts, judged after it ran (see core/verdict.ts). */
+export const IncidentVerdict = z.object({
+  time: z.number(),
+  /** The audit record id of the action it judges (IncidentAction.recordId). */
+  follows: z.string(),
+  verdict: z.string(),
+  /** The sentence said in the channel, e.g. "Verdict on rollback api in prod: resolved, …". */
+  line: z.string(),
+});
+export type IncidentVerdict = z.infer<typeof IncidentVerdict>;
+
 /** One incident as kept in Redis: what the channel, the issue and the summary are built from. */
 export const Incident = z.object({
   id: z.string(),
@@ -72,6 +83,8 @@ export const Incident = z.object({
     .object({ id: z.string(), issue: z.int().optional(), channelId: z.string().optional() })
     .optional(),
   actions: z.array(IncidentAction).default([]),
+  /** Kept beside the actions, not among them: a verdict is opsbot's judgement, not someone's action. */
+  verdicts: z.array(IncidentVerdict).default([]),
   /** The per-channel outbox: lines waiting for the next coalesced post. */
   outbox: z.array(z.string()).default([]),
   summaryDirty: z.boolean().default(false),
@@ -323,10 +336,23 @@ function describeLabels(labels: Record<string, string>, omit: Record<string, str
 
 /** Posted when an incident resolves: how long, which alerts, and what was done by whom. */
 /** One action as the resolution summary lists it: time, what, who, outcome. */
-export function actionLine(action: IncidentAction, target: 'slack' | 'github' = 'slack'): string {
+export function actionLine(
+  action: IncidentAction,
+  target: 'slack' | 'github' = 'slack',
+  verdict?: IncidentVerdict,
+): string {
   const quote = target === 'slack' ? slackText : gitHubText;
   const name = target === 'slack' ? (text: string) => text : gitHubText;
-  return `• ${new Date(action.time).toISOString().slice(11, 19)}Z ${quote(action.what)} by ${name(action.who)}: ${action.outcome}`;
+  const judged = verdict ? ` (verdict: ${quote(verdict.verdict)})` : '';
+  return `• ${new Date(action.time).toISOString().slice(11, 19)}Z ${quote(action.what)} by ${name(action.who)}: ${action.outcome}${judged}`;
+}
+
+/** The verdict on an action, by the action's record id. */
+export function verdictOn(
+  incident: Pick<Incident, 'verdicts'>,
+  recordId: string,
+): IncidentVerdict | undefined {
+  return incident.verdicts.find((v) => v.follows === recordId);
 }
 
 export function resolutionLines(incident: Incident, target: 'slack' | 'github' = 'slack'): string[] {
@@ -336,7 +362,7 @@ export function resolutionLines(incident: Incident, target: 'slack' | 'github' =
   const duration = formatDuration((incident.resolvedAt ?? incident.openedAt) - incident.openedAt);
   const alerts = Object.values(incident.alerts);
   const names = [...new Set(alerts.map((a) => a.labels.alertname ?? 'alert'))];
-  const actions = incident.actions.map((a) => actionLine(a, target));
+  const actions = incident.actions.map((a) => actionLine(a, target, verdictOn(incident, a.recordId)));
   return [
     `:white_check_mark: *Resolved* after ${duration}${incident.resolvedBy ? ` by ${name(incident.resolvedBy)}` : ''}.`,
     `Alerts: ${totalAlerts(incident)} (${names.slice(0, 5).map(quote).join(', ') || 'none'})${incident.flaps ? `, ${incident.flaps} flaps` : ''}.`,

@@ -1,5 +1,5 @@
 import { formatDuration } from './duration.js';
-import { dateStamp, type Incident, issueTitle } from './incident.js';
+import { dateStamp, type Incident, issueTitle, verdictOn } from './incident.js';
 import { gitHubText, gitHubTitle } from './text.js';
 
 /** Where the audit commits live, so the draft can link each action's record. */
@@ -69,14 +69,19 @@ export function postmortemMarkdown(
   }
   events.push({ time: incident.openedAt, line: `incident opened (${gitHubText(incident.source)})` });
   for (const action of incident.actions) {
+    const verdict = verdictOn(incident, action.recordId);
     const parts = [
       `**${gitHubText(action.what)}** requested by ${gitHubText(action.who)}`,
       action.approver ? `approved by ${gitHubText(action.approver)}` : 'no approval needed',
       `outcome: **${gitHubText(action.outcome)}**`,
+      ...(verdict ? [`verdict: **${gitHubText(verdict.verdict)}**`] : []),
     ];
     const link = action.auditPath ? ` ([audit commit](${auditLink(audit, action.auditPath)}))` : '';
     events.push({ time: action.time, line: `${parts.join(', ')}${link}` });
   }
+  // When the verdict was reached is part of the story: how long the fix took to show.
+  for (const verdict of incident.verdicts)
+    events.push({ time: verdict.time, line: gitHubText(verdict.line) });
   if (end !== undefined)
     events.push({
       time: end,

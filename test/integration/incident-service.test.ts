@@ -272,4 +272,58 @@ describe('incident service', () => {
     expect(comments[0]?.body).toContain('10:19:58Z rollback api in prod by @\u200dalice: executed');
     expect((await t.store.get(incident.id))?.lateActions).toEqual([]);
   });
+
+  it('keeps a verdict with the action it judges, not as one more action by opsbot, and says it at the resolution', async () => {
+    const t = setup(slack, github);
+    const group = notification('firing', '2026-11-23T10:00:00Z');
+    group.groupKey = `${group.groupKey}-verdict`;
+    await t.service.handleGroup(group, 'verdict-1');
+    await t.drain();
+    const [incident] = await t.store.openIncidents(1);
+    if (!incident?.channelId || !incident.issue) throw new Error('the incident has no channel or issue');
+    const channel = incident.channelId;
+    const where = { channel: { id: channel }, incident: { repo: INCIDENT_REPO, issue: incident.issue } };
+    const action: AuditRecord = {
+      id: 'cmd-v-executed',
+      time: '2026-11-23T10:05:00.000Z',
+      outcome: 'executed',
+      action: 'rollback',
+      requester: { id: 'UONCALL1', name: 'alice' },
+      environment: 'prod',
+      target: 'api',
+      args: {},
+      message: 'Rolled back to revision 2; rollout complete.',
+      ...where,
+    };
+    // As src/alerts/verify.ts writes it: a new record that follows the action's.
+    const verdict: AuditRecord = {
+      id: 'verdict-cmd-v-executed',
+      time: '2026-11-23T10:09:00.000Z',
+      outcome: 'resolved',
+      action: 'verify rollback',
+      requester: { id: 'opsbot', name: 'opsbot' },
+      environment: 'prod',
+      target: 'api',
+      args: {},
+      message: 'Verdict on rollback api in prod: resolved, the alerts cleared 4m after the action.',
+      follows: { id: action.id },
+      ...where,
+    };
+    await t.service.noteAction(action);
+    await t.service.noteAction(verdict);
+    await t.service.noteAction(verdict);
+    const stored = (await t.store.get(incident.id))!;
+    expect(stored.actions.map((a) => a.what)).toEqual(['rollback api in prod']);
+    expect(stored.verdicts).toEqual([
+      { time: Date.parse(verdict.time), follows: action.id, verdict: 'resolved', line: verdict.message },
+    ]);
+
+    const resolved = notification('resolved', '2026-11-23T10:00:00Z', '2026-11-23T10:20:00Z');
+    resolved.groupKey = group.groupKey;
+    await t.service.handleGroup(resolved, 'verdict-2');
+    await t.drain();
+    const summary = slack.messages(channel).find((m) => m.text?.includes('Actions taken'));
+    expect(summary?.text).toContain('10:05:00Z rollback api in prod by @alice: executed (verdict: resolved)');
+    expect(summary?.text).not.toContain('verify');
+  });
 });

@@ -48,6 +48,14 @@ function resolvedIncident(): Incident {
         recordId: 'rec-0',
       },
     ],
+    verdicts: [
+      {
+        time: t('2026-11-23T03:20:00Z'),
+        follows: 'rec-1',
+        verdict: 'resolved',
+        line: 'Verdict on rollback api in prod: resolved, the alerts cleared 8m after the action.',
+      },
+    ],
   });
 }
 
@@ -67,7 +75,7 @@ describe('postmortem draft', () => {
     expect(md).toContain('acme/incidents#7');
   });
 
-  it('lists alerts and actions in time order, each action with requester, approver, outcome and audit commit', () => {
+  it('lists alerts, actions and verdicts in time order, each action with requester, approver, outcome, verdict and audit commit', () => {
     const timeline = postmortemMarkdown(resolvedIncident(), audit)
       .split('## Timeline')[1]
       ?.split('## People')[0]
@@ -77,7 +85,8 @@ describe('postmortem draft', () => {
       '- 2026-11-23T02:58:00Z alert **HighErrorRate** fired',
       '- 2026-11-23T03:01:00Z incident opened (alertmanager)',
       '- 2026-11-23T03:05:00Z **status api in prod** requested by @\u200dcarol, no approval needed, outcome: **executed**',
-      '- 2026-11-23T03:12:00Z **rollback api in prod** requested by @\u200dalice, approved by @\u200dbob, outcome: **executed** ([audit commit](https://github.com/acme/ops-audit/commits/main/audit/2026/11/23/20261123T031200Z-rollback-prod-api-rec1.json))',
+      '- 2026-11-23T03:12:00Z **rollback api in prod** requested by @\u200dalice, approved by @\u200dbob, outcome: **executed**, verdict: **resolved** ([audit commit](https://github.com/acme/ops-audit/commits/main/audit/2026/11/23/20261123T031200Z-rollback-prod-api-rec1.json))',
+      '- 2026-11-23T03:20:00Z Verdict on rollback api in prod: resolved, the alerts cleared 8m after the action.',
       '- 2026-11-23T03:39:30Z alert **HighErrorRate** resolved',
       '- 2026-11-23T03:40:00Z incident resolved by the alerts',
     ]);
