@@ -193,6 +193,36 @@ async function queueBacklog(url: string): Promise<number> {
   return total;
 }
 
+/** The request-duration histogram of one route, by bucket bound, as /metrics has it now. */
+async function routeBuckets(url: string, route: string): Promise<Map<number, number>> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const buckets = new Map<number, number>();
+  for (const m of text.matchAll(
+    /^opsbot_http_request_duration_seconds_bucket\{le="([^"]+)",route="([^"]+)",status="2\d\d"\} (\d+)/gm,
+  ))
+    if (m[2] === route) {
+      const le = m[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(m[1]);
+      buckets.set(le, (buckets.get(le) ?? 0) + Number(m[3]));
+    }
+  return buckets;
+}
+
+/**
+ * The bound (ms) under which 99% of the requests answered between two readings were answered, as
+ * the bot timed them itself: from the request's arrival to its answer. Set beside the load
+ * generator's p99, it tells time in the bot from time spent before the bot accepted the connection.
+ */
+function serverP99Ms(before: Map<number, number>, after: Map<number, number>): string {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const total = (after.get(Number.POSITIVE_INFINITY) ?? 0) - (before.get(Number.POSITIVE_INFINITY) ?? 0);
+  if (total <= 0) return 'n/a';
+  for (const le of bounds) {
+    const within = (after.get(le) ?? 0) - (before.get(le) ?? 0);
+    if (within >= total * 0.99) return Number.isFinite(le) ? `≤ ${le * 1000}` : '> 5000';
+  }
+  return 'n/a';
+}
+
 /** Firing alerts the incident summaries account for: listed bullets plus "…and N more firing". */
 function alertsInSummaries(world: World, channels: readonly { id: string }[]): number {
   let total = 0;
@@ -287,7 +317,9 @@ async function main(): Promise<void> {
     await load({ ...slashSpec, url: bot.url, rate: 100, durationMs: 1_000, texts: ['help'] });
     for (const rate of RATES) {
       const floor = await load({ ...slashSpec, url: bare.url, rate });
+      const timedBefore = await routeBuckets(bot.url, 'slack');
       const ours = await load({ ...slashSpec, url: bot.url, rate, texts: statusTexts });
+      fig(`ack.${rate}.bot.server.p99`, serverP99Ms(timedBefore, await routeBuckets(bot.url, 'slack')));
       for (const [who, r] of [
         ['bare', floor],
         ['bot', ours],
@@ -372,7 +404,12 @@ async function main(): Promise<void> {
       const alertSpec = { url: bot.url, token: WEBHOOK_TOKEN, durationMs: QUICK ? 1_000 : 3_000 };
       // Warm-up of the webhook path, not measured (see the slash warm-up above).
       await load({ ...alertSpec, mode: 'alert', rate: 300, durationMs: 1_000, groups: 5, tag: 'Warm' });
+      const timedBefore = await routeBuckets(bot.url, '/webhooks/alertmanager');
       const tput = await load({ ...alertSpec, mode: 'alert', rate: 1_200, groups: 5, tag: 'Load' });
+      fig(
+        'alerts.server.p99',
+        serverP99Ms(timedBefore, await routeBuckets(bot.url, '/webhooks/alertmanager')),
+      );
       fig('alerts.offered.per.s', 1_200);
       fig('alerts.accepted.per.s', tput.ok / (tput.elapsedMs / 1000));
       fig('alerts.p50', tput.p50);
@@ -467,7 +504,7 @@ function goals(): { name: string; value: string; goal: string; met: boolean }[] 
   return [
     {
       name: 'ack p99 of /ops status at 200 req/s, jobs running',
-      value: `${f(ackP99, ' ms')} (×${f(ackRatio)} bare Bolt)`,
+      value: `${f(ackP99, ' ms')} (×${f(ackRatio)} bare Bolt; in the bot ${results.figures['ack.200.bot.server.p99'] ?? 'n/a'} ms)`,
       goal: '≤ 50 ms and ≤ 1.5× bare Bolt',
       met: ackP99 <= 50 && ackRatio <= 1.5,
     },
@@ -479,7 +516,8 @@ function goals(): { name: string; value: string; goal: string; met: boolean }[] 
     },
     {
       name: 'alert webhooks accepted',
-      value: `${f(alertsRate, '/s')}, p99 ${f(alertsP99, ' ms')}`,
+      // The goal is judged on the sender's p99; the bot's own timing is shown beside it, not instead.
+      value: `${f(alertsRate, '/s')}, p99 ${f(alertsP99, ' ms')} (in the bot ${results.figures['alerts.server.p99'] ?? 'n/a'} ms)`,
       goal: '≥ 1,000/s (1,200/s offered) and p99 ≤ 50 ms',
       met: alertsRate >= 1_000 && alertsP99 <= 50,
     },

@@ -49,6 +49,13 @@ export function createMetrics() {
       help: 'How long the oldest held audit record has been waiting (0 when none is)',
       registers: [registry],
     }),
+    httpDuration: new Histogram({
+      name: 'opsbot_http_request_duration_seconds',
+      help: 'Time from a request arriving to its answer being handed to the socket, by route and status: Slack wants its ack within 3 s',
+      labelNames: ['route', 'status'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
     externalErrors: new Counter({
       name: 'opsbot_external_errors_total',
       help: 'Errors from Slack, GitHub, Kubernetes and Redis, by system and status',

@@ -88,6 +88,15 @@ export async function runChecks(
 
 /** One HTTP server for Slack, the webhooks and the operational endpoints. */
 export function createHttpServer(options: HttpOptions): Server {
+  // Only the routes that do work are timed, by name: an unknown path never becomes a label.
+  const timedRoute = (req: IncomingMessage, res: ServerResponse, name: string, handler: RequestListener) => {
+    const started = process.hrtime.bigint();
+    res.once('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      options.metrics.httpDuration.observe({ route: name, status: String(res.statusCode) }, seconds);
+    });
+    return handler(req, res);
+  };
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const route = `${req.method} ${path}`;
@@ -116,9 +125,9 @@ export function createHttpServer(options: HttpOptions): Server {
         );
       return;
     }
-    if (path === '/slack/events' && options.slack) return options.slack(req, res);
+    if (path === '/slack/events' && options.slack) return timedRoute(req, res, 'slack', options.slack);
     const handler = options.routes?.[route];
-    if (handler) return handler(req, res);
+    if (handler) return timedRoute(req, res, path, handler);
     sendJson(res, 404, { error: 'not_found' });
   });
   // Keep-alive sockets from load balancers must not hold shutdown open.

@@ -176,8 +176,15 @@ describe('/ops rollback, end to end through the bot process', () => {
       ['kubernetes', true],
     ]);
     expect(ready.status).toBe(200);
+    expect((await fetch(`${bot.url}/no-such-path?x=1`)).status).toBe(404);
     const metrics = await (await fetch(`${bot.url}/metrics`)).text();
     expect(metrics).toMatch(/opsbot_commands_total\{verb="rollback",outcome="queued"\} \d+/);
+    // How long Slack waited for its acks, timed by the bot; a path nobody serves is never a label.
+    const acks = /^opsbot_http_request_duration_seconds_count\{route="slack",status="200"\} (\d+)$/m.exec(
+      metrics,
+    );
+    expect(Number(acks?.[1])).toBeGreaterThan(0);
+    expect(metrics).not.toContain('no-such-path');
     expect(metrics).toMatch(/^opsbot_audit_records_held 0$/m);
   });
 });
