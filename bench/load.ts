@@ -44,20 +44,34 @@ export interface LoadResult {
   slowestSentAt: [number, number];
   /** The load generator's own longest event-loop stall: a large one means it, not the server, was slow. */
   selfStallMs: number;
+  /**
+   * How many of the slowest 1% went out on a connection opened for them: a tail made of new
+   * connections is time spent waiting for the server to accept them, not serving requests.
+   */
+  slowestOnNewConnections: number;
 }
 
 const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 
-function post(url: string, headers: Record<string, string>, body: string): Promise<number> {
+/** Answers the status, and whether the request went out on a connection it had to open first. */
+function post(
+  url: string,
+  headers: Record<string, string>,
+  body: string,
+): Promise<{ status: number; fresh: boolean }> {
   return new Promise((resolve, reject) => {
+    let fresh = false;
     const req = request(
       url,
       { method: 'POST', agent, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } },
       (res) => {
         res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, fresh }));
       },
     );
+    req.once('socket', (socket) => {
+      fresh = socket.connecting;
+    });
     req.on('error', reject);
     req.end(body);
   });
@@ -149,7 +163,7 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
   }
   const total = spec.mode === 'storm' ? requests.length : count;
   const latencies: number[] = [];
-  const samples: { sentAt: number; ms: number }[] = [];
+  const samples: { sentAt: number; ms: number; fresh: boolean }[] = [];
   const statuses: Record<string, number> = {};
   const answered = new Set<string>();
   let errors = 0;
@@ -176,9 +190,9 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
         req.headers,
         req.body,
       ).then(
-        (status) => {
+        ({ status, fresh }) => {
           latencies.push(performance.now() - t0);
-          samples.push({ sentAt: t0 - started, ms: performance.now() - t0 });
+          samples.push({ sentAt: t0 - started, ms: performance.now() - t0, fresh });
           statuses[status] = (statuses[status] ?? 0) + 1;
           if (status < 300) for (const a of req.alerts) answered.add(a);
         },
@@ -192,10 +206,10 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
   const elapsedMs = performance.now() - started;
   stalls.disable();
   latencies.sort((a, b) => a - b);
-  const slowest = samples
+  const slowestSamples = samples
     .sort((a, b) => b.ms - a.ms)
-    .slice(0, Math.max(1, Math.ceil(samples.length / 100)))
-    .map((x) => Math.round(x.sentAt) / 1000);
+    .slice(0, Math.max(1, Math.ceil(samples.length / 100)));
+  const slowest = slowestSamples.map((x) => Math.round(x.sentAt) / 1000);
   const ok = Object.entries(statuses)
     .filter(([s]) => Number(s) < 300)
     .reduce((n, [, c]) => n + c, 0);
@@ -211,6 +225,7 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
     elapsedMs,
     slowestSentAt: [Math.min(...slowest), Math.max(...slowest)],
     selfStallMs: stalls.max / 1e6,
+    slowestOnNewConnections: slowestSamples.filter((x) => x.fresh).length,
     ...(spec.mode === 'slash' ? {} : { alerts: answered.size }),
   };
 }

@@ -329,6 +329,10 @@ async function main(): Promise<void> {
         fig(`ack.${rate}.${who}.ok`, `${r.ok}/${r.sent}`);
         fig(`ack.${rate}.${who}.slowest.sent.at.s`, r.slowestSentAt.join('–'));
         fig(`ack.${rate}.${who}.loader.stall.ms`, r.selfStallMs);
+        fig(
+          `ack.${rate}.${who}.slowest.on.new.connections`,
+          `${r.slowestOnNewConnections}/${Math.ceil(r.sent / 100)}`,
+        );
       }
       fig(`ack.${rate}.ratio.p99`, ours.p99 / floor.p99);
       const drainStart = Date.now();
@@ -417,6 +421,10 @@ async function main(): Promise<void> {
       fig('alerts.ok', `${tput.ok}/${tput.sent}`);
       fig('alerts.slowest.sent.at.s', tput.slowestSentAt.join('–'));
       fig('alerts.loader.stall.ms', tput.selfStallMs);
+      fig(
+        'alerts.slowest.on.new.connections',
+        `${tput.slowestOnNewConnections}/${Math.ceil(tput.sent / 100)}`,
+      );
       const settle = Date.now();
       while ((await queueBacklog(bot.url)) > 0 && Date.now() - settle < 60_000) await sleep(500);
 
