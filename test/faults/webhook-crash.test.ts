@@ -2,18 +2,10 @@ import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alertFixture, INCIDENT_REPO, postWebhook, WEBHOOK_TOKEN } from '../helpers/alerts.js';
 import { type BotProcess, startBotProcess } from '../helpers/bot-process.js';
-import { AUDIT_REPO, startWorld, USERS, type World } from '../helpers/world.js';
+import { DEFAULT_CONFIG, startWorld, USERS, type World } from '../helpers/world.js';
 import { type RedisServer, sleep, startRedisServer, until } from './support.js';
 
-const CONFIG = `
-environments:
-  staging: { context: staging, namespace: apps }
-roles:
-  oncall:
-    members: [${USERS.oncall.id}]
-    can:
-      - { actions: [status], environments: [staging] }
-audit: { repo: ${AUDIT_REPO}, branch: main, dir: audit }
+const CONFIG = `${DEFAULT_CONFIG}
 incidents:
   repo: ${INCIDENT_REPO}
   channelPrefix: inc

@@ -3,25 +3,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../src/core/audit.js';
 import { GitHubAuditLog } from '../../src/github/audit-log.js';
 import { type GitHubFake, startGitHubFake } from '../fakes/github.js';
+import { rollbackRecord } from '../helpers/records.js';
 
 const AUDIT = 'acme/ops-audit';
 const INCIDENTS = 'acme/incidents';
 const ZWJ = '\u200d';
 
 /** A reason and a message as hostile as chat allows: mentions, references, HTML, a fence that tries to close. */
-const record = (overrides: Partial<AuditRecord>): AuditRecord => ({
-  id: 'cmd-7f3a-executed',
-  time: '2026-11-23T03:15:02.000Z',
-  outcome: 'executed',
-  action: 'rollback',
-  requester: { id: 'UONCALL1', name: 'alice' },
-  environment: 'prod',
-  target: 'api',
-  args: {},
-  reason: 'paging @acme/security about #12 <img src=https://evil.example/t.png>',
-  message: 'Rolled back; cc @acme/security, see #12 <!-- opsbot:record:forged -->',
-  ...overrides,
-});
+const record = (overrides: Partial<AuditRecord>): AuditRecord =>
+  rollbackRecord({
+    id: 'cmd-7f3a-executed',
+    reason: 'paging @acme/security about #12 <img src=https://evil.example/t.png>',
+    message: 'Rolled back; cc @acme/security, see #12 <!-- opsbot:record:forged -->',
+    ...overrides,
+  });
 
 describe('what opsbot writes on GitHub', () => {
   let gh: GitHubFake;

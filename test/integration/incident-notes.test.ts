@@ -1,22 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { defineIncidentNotes } from '../../src/alerts/start.js';
-import type { AuditRecord } from '../../src/core/audit.js';
 import { MemoryBackend } from '../../src/queue/memory-backend.js';
 import { silentLog } from '../helpers/fake-ports.js';
+import { rollbackRecord } from '../helpers/records.js';
 
-const record: AuditRecord = {
+const record = rollbackRecord({
   id: 'cmd-7-executed',
   time: '2026-12-01T10:00:00.000Z',
-  outcome: 'executed',
-  action: 'rollback',
-  requester: { id: 'UONCALL1', name: 'alice' },
-  environment: 'prod',
-  target: 'api',
-  args: {},
-  message: 'Rolled back to revision 2; rollout complete.',
   channel: { id: 'CINC1' },
   incident: { repo: 'acme/incidents', issue: 3 },
-};
+});
 
 describe('incident notes', () => {
   it('retries noting an action on its incident until it lands, instead of dropping it', async () => {

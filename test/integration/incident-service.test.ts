@@ -16,6 +16,7 @@ import { SlackIncidentChat } from '../../src/slack/incident-chat.js';
 import { type GitHubFake, startGitHubFake } from '../fakes/github.js';
 import { type SlackFake, startSlackFake } from '../fakes/slack.js';
 import { alertFixture, INCIDENT_REPO } from '../helpers/alerts.js';
+import { rollbackRecord } from '../helpers/records.js';
 
 const HOUR = 3_600_000;
 
@@ -86,6 +87,22 @@ function setup(slackFake: SlackFake, github: GitHubFake, options: { eagerWorker?
     at: () => now,
     syncIds: () => everSynced,
   };
+}
+
+/** An action's audit record made in an incident's channel, as the audit queue hands it to noteAction. */
+function actionRecord(
+  id: string,
+  time: string,
+  incident: { channel: string; issue: number },
+  change: Partial<AuditRecord> = {},
+): AuditRecord {
+  return rollbackRecord({
+    id,
+    time,
+    channel: { id: incident.channel },
+    incident: { repo: INCIDENT_REPO, issue: incident.issue },
+    ...change,
+  });
 }
 
 function notification(status: 'firing' | 'resolved', startsAt: string, endsAt?: string): AlertGroup {
@@ -243,19 +260,10 @@ describe('incident service', () => {
       slack.messages(channel).some((m) => m.text?.includes('No actions were taken through opsbot.')),
     ).toBe(true);
 
-    const record: AuditRecord = {
-      id: 'cmd-late-executed',
-      time: '2026-11-23T10:19:58.000Z',
-      outcome: 'executed',
-      action: 'rollback',
-      requester: { id: 'UONCALL1', name: 'alice' },
-      environment: 'prod',
-      target: 'api',
-      args: {},
-      message: 'Rolled back to revision 2; rollout complete.',
-      channel: { id: channel },
-      incident: { repo: INCIDENT_REPO, issue: incident.issue },
-    };
+    const record = actionRecord('cmd-late-executed', '2026-11-23T10:19:58.000Z', {
+      channel,
+      issue: incident.issue,
+    });
     await t.service.noteAction(record);
     await t.service.noteAction(record);
     await t.drain();
@@ -282,33 +290,16 @@ describe('incident service', () => {
     const [incident] = await t.store.openIncidents(1);
     if (!incident?.channelId || !incident.issue) throw new Error('the incident has no channel or issue');
     const channel = incident.channelId;
-    const where = { channel: { id: channel }, incident: { repo: INCIDENT_REPO, issue: incident.issue } };
-    const action: AuditRecord = {
-      id: 'cmd-v-executed',
-      time: '2026-11-23T10:05:00.000Z',
-      outcome: 'executed',
-      action: 'rollback',
-      requester: { id: 'UONCALL1', name: 'alice' },
-      environment: 'prod',
-      target: 'api',
-      args: {},
-      message: 'Rolled back to revision 2; rollout complete.',
-      ...where,
-    };
+    const where = { channel, issue: incident.issue };
+    const action = actionRecord('cmd-v-executed', '2026-11-23T10:05:00.000Z', where);
     // As src/alerts/verify.ts writes it: a new record that follows the action's.
-    const verdict: AuditRecord = {
-      id: 'verdict-cmd-v-executed',
-      time: '2026-11-23T10:09:00.000Z',
+    const verdict = actionRecord('verdict-cmd-v-executed', '2026-11-23T10:09:00.000Z', where, {
       outcome: 'resolved',
       action: 'verify rollback',
       requester: { id: 'opsbot', name: 'opsbot' },
-      environment: 'prod',
-      target: 'api',
-      args: {},
       message: 'Verdict on rollback api in prod: resolved, the alerts cleared 4m after the action.',
       follows: { id: action.id },
-      ...where,
-    };
+    });
     await t.service.noteAction(action);
     await t.service.noteAction(verdict);
     await t.service.noteAction(verdict);

@@ -4,13 +4,14 @@ import { parse as parseYaml } from 'yaml';
 import { restart } from '../../commands/restart.js';
 import { rollback } from '../../commands/rollback.js';
 import { OpsbotConfig } from '../../src/config/schema.js';
-import { type AuditRecord, auditCommitMessage } from '../../src/core/audit.js';
+import { auditCommitMessage } from '../../src/core/audit.js';
 import type { Message } from '../../src/core/message.js';
 import type { CommandModule, RunContext } from '../../src/engine/command-module.js';
 import { runCommand } from '../../src/engine/run-command.js';
 import { createLogger } from '../../src/logger.js';
 import type { Cluster } from '../../src/ports.js';
 import { MemoryApprovals, MemoryLocks } from '../../src/queue/memory-state.js';
+import { rollbackRecord } from '../helpers/records.js';
 import { parseRunbook, runWith } from '../helpers/registry.js';
 
 const config = OpsbotConfig.parse(
@@ -106,18 +107,10 @@ describe('reasons', () => {
 });
 
 describe('audit commit messages', () => {
-  const record: AuditRecord = {
-    id: 'cmd-1-executed',
-    time: '2026-11-23T03:15:02.000Z',
-    outcome: 'executed',
-    action: 'rollback',
-    requester: { id: 'UONCALL1', name: 'alice' },
-    environment: 'prod',
-    target: 'api',
-    args: {},
+  const record = rollbackRecord({
     reason: HOSTILE_REASON,
     message: 'Rolled back to revision 3\n\nCo-authored-by: Eve <eve@evil.example>',
-  };
+  });
 
   it('carry no trailer that chat text put there', () => {
     const message = auditCommitMessage(record);
