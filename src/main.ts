@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { AggregatorRegistry } from 'prom-client';
 import { incidentsFeature } from './alerts/feature.js';
-import { type Env, readEnv, redactEnv } from './config/env.js';
+import { type Env, hasGitHubCredentials, readEnv, redactEnv } from './config/env.js';
 import { loadConfig } from './config/load.js';
 import type { OpsbotConfig } from './config/schema.js';
 import { ConfigError, ExternalServiceError } from './core/errors.js';
@@ -27,7 +27,6 @@ import { resolveTarget, runCommand } from './engine/run-command.js';
 import { armFailpoints } from './failpoints.js';
 import { features, knownActions, registeredCommands } from './features.js';
 import { GitHubAuditLog } from './github/audit-log.js';
-import { createOctokit } from './github/client.js';
 import { createHttpServer, type ReadinessCheck, runChecks } from './http/server.js';
 import type { KubeCluster } from './kubernetes/cluster.js';
 import { hasKubeContext } from './kubernetes/kube-context.js';
@@ -265,9 +264,21 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
   }
 
   let auditLog: AuditLog & { ping(): Promise<void> };
-  const octokit = createOctokit(env, log, queueState.backend.kind === 'redis');
+  const github = hasGitHubCredentials(env);
+  // The web process never calls GitHub, so it never loads Octokit (about 15 MB): the worker writes
+  // every record, and its readiness check answers for GitHub.
+  const octokit =
+    github && mode !== 'web'
+      ? (await import('./github/client.js')).createOctokit(env, log, queueState.backend.kind === 'redis')
+      : undefined;
   if (octokit) {
     auditLog = new GitHubAuditLog(octokit, config.audit);
+  } else if (github) {
+    auditLog = {
+      // Never called: a web process runs no jobs (its queue backend starts no workers).
+      write: () => Promise.reject(new Error('audit records are written by the worker process')),
+      ping: async () => undefined,
+    };
   } else {
     const local = new LocalGitAuditLog(join(LOCAL_DIR, 'audit'), config.audit);
     await local.init();
@@ -294,7 +305,7 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
       incidentSlack = stand.slack;
       incidentOctokit ??= stand.octokit;
       notes.push(
-        `🚨 Incidents: channels and ${octokit ? 'Slack messages' : 'GitHub issues'} are local stand-ins shown here. Try: /alert HighLatency deployment=api env=staging severity=critical`,
+        `🚨 Incidents: channels and ${github ? 'Slack messages' : 'GitHub issues'} are local stand-ins shown here. Try: /alert HighLatency deployment=api env=staging severity=critical`,
       );
     }
   } else {
@@ -337,7 +348,7 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
     octokit: incidentOctokit,
     kubeconfig,
     runbooks,
-    local: { shell, sandbox, localAudit: !octokit, memoryQueue: backend.kind === 'memory' },
+    local: { shell, sandbox, localAudit: !github, memoryQueue: backend.kind === 'memory' },
     workers: mode !== 'web',
     accept: (request) => accept(request),
     commands: () => registry,
@@ -502,7 +513,8 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
             check: async () => void (await Promise.all(contexts.map((c) => cluster.ping(c)))),
           },
         ]),
-    { name: 'github', check: () => auditLog.ping() },
+    // Likewise for GitHub, which only the worker calls.
+    ...(mode === 'web' ? [] : [{ name: 'github', check: () => auditLog.ping() }]),
     {
       name: 'audit',
       check: async () => {
@@ -671,6 +683,7 @@ async function startIncidentStandIns(chat: ShellChat, env: Env, log: Logger) {
     slackApiUrl: slackUrl,
     logger: boltLogger(log.child({ component: 'slack-stand-in' })),
   });
+  const { createOctokit } = await import('./github/client.js');
   const octokit = createOctokit(
     // A stand-in on loopback has no rate limits to respect: no pacing.
     {

@@ -201,6 +201,13 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
   throw new ConfigError(lines.join('\n'));
 }
 
+/** Whether opsbot has GitHub credentials: a token, or all three settings of a GitHub App. */
+export function hasGitHubCredentials(env: Env): boolean {
+  return Boolean(
+    env.GITHUB_TOKEN || (env.GITHUB_APP_ID && env.GITHUB_APP_PRIVATE_KEY && env.GITHUB_APP_INSTALLATION_ID),
+  );
+}
+
 /** Every setting that is a credential; none of their values may reach a log line. */
 export const SECRET_SETTINGS = [
   'SLACK_BOT_TOKEN',

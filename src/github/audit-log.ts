@@ -3,7 +3,7 @@ import type { Audit } from '../config/schema.js';
 import { type AuditRecord, auditCommitMessage, auditPath } from '../core/audit.js';
 import { escapeGitHub, gitHubText, oneLine } from '../core/text.js';
 import type { AuditLog } from '../ports.js';
-import { githubError } from './client.js';
+import { githubError } from './errors.js';
 
 const REVIEW_LABEL = 'break-glass';
 

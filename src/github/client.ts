@@ -1,11 +1,9 @@
 import { throttling } from '@octokit/plugin-throttling';
-import { RequestError } from '@octokit/request-error';
 import { Octokit } from '@octokit/rest';
 import Bottleneck from 'bottleneck';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Env } from '../config/env.js';
-import { ExternalServiceError } from '../core/errors.js';
+import { type Env, hasGitHubCredentials } from '../config/env.js';
 import { createRedis, keyPrefix } from '../queue/connection.js';
 import { createInstallationAuth } from './installation-auth.js';
 
@@ -69,11 +67,7 @@ function throttleOptions(env: Env, log: Logger, sharedInRedis: boolean) {
  * `sharedPacing`: keep the write pace in Redis, shared by every replica.
  */
 export function createOctokit(env: Env, log: Logger, sharedPacing = false): Octokit | undefined {
-  if (
-    !env.GITHUB_TOKEN &&
-    !(env.GITHUB_APP_ID && env.GITHUB_APP_PRIVATE_KEY && env.GITHUB_APP_INSTALLATION_ID)
-  )
-    return undefined;
+  if (!hasGitHubCredentials(env)) return undefined;
   const octokitLog = log.child({ component: 'octokit' });
   const common = {
     baseUrl: env.GITHUB_API_URL.replace(/\/+$/, ''),
@@ -95,38 +89,4 @@ export function createOctokit(env: Env, log: Logger, sharedPacing = false): Octo
   }
   if (env.GITHUB_TOKEN) return new ThrottledOctokit({ ...common, auth: env.GITHUB_TOKEN });
   return undefined;
-}
-
-function retryAfterMs(headers: Record<string, unknown>, now: number): number | undefined {
-  const retryAfter = Number(headers['retry-after']);
-  if (Number.isFinite(retryAfter)) return retryAfter * 1000;
-  if (headers['x-ratelimit-remaining'] === '0') {
-    const reset = Number(headers['x-ratelimit-reset']);
-    if (Number.isFinite(reset)) return Math.max(0, reset * 1000 - now);
-  }
-  return undefined;
-}
-
-/**
- * Octokit failures as our errors. Rate limits, 5xx and network trouble are worth retrying;
- * bad credentials, a missing repository or a rejected body are not. Octokit already redacts tokens.
- */
-export function githubError(err: unknown, what: string): ExternalServiceError {
-  if (err instanceof RequestError) {
-    const headers = (err.response?.headers ?? {}) as Record<string, unknown>;
-    const after = retryAfterMs(headers, Date.now());
-    const rateLimited = err.status === 429 || (err.status === 403 && after !== undefined);
-    const retryable = rateLimited || err.status >= 500 || err.status === 409;
-    const detail = (err.response?.data as { message?: string } | undefined)?.message ?? err.message;
-    return new ExternalServiceError('github', `GitHub answered ${err.status} to ${what}: ${detail}`, {
-      status: rateLimited ? 429 : err.status,
-      retryable,
-      ...(after === undefined ? {} : { retryAfterMs: after }),
-      cause: err,
-    });
-  }
-  return new ExternalServiceError('github', `GitHub is unreachable (${what}).`, {
-    retryable: true,
-    cause: err,
-  });
 }

@@ -1,6 +1,6 @@
 import type { Octokit } from '@octokit/rest';
 import type { IssueTracker } from '../ports.js';
-import { githubError } from './client.js';
+import { githubError } from './errors.js';
 
 function split(repo: string): { owner: string; repo: string } {
   const [owner = '', name = ''] = repo.split('/');

@@ -2,7 +2,7 @@ import type { Octokit } from '@octokit/rest';
 import { z } from 'zod';
 import { StateError } from '../core/errors.js';
 import type { PullRequests } from '../ports.js';
-import { githubError } from './client.js';
+import { githubError } from './errors.js';
 
 /** The fields of GitHub's pull request we use. */
 export const PullRequestHead = z.object({

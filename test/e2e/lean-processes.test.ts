@@ -1,7 +1,7 @@
 /**
  * Each process of the unit loads only what it uses: the web process answers Slack without the
- * Kubernetes client (whose root module loads every API model, about 80 MB), and the worker runs
- * jobs without Bolt. Observed from outside with an ESM resolve hook that logs each package a process
+ * Kubernetes client (whose root module loads every API model, about 80 MB) or Octokit, and the
+ * worker runs jobs without Bolt. Observed from outside with an ESM resolve hook that logs each package a process
  * imports (test/helpers/import-log.mjs).
  */
 import { readFileSync } from 'node:fs';
@@ -32,7 +32,7 @@ describe('what each process of opsbot start loads', () => {
     await world?.close();
   });
 
-  it('keeps the Kubernetes client out of the web process and Bolt out of the worker', async () => {
+  it('keeps the Kubernetes client and Octokit out of the web process, and Bolt out of the worker', async () => {
     bot = await startBotProcess(
       { ...world.env, OPSBOT_IMPORT_LOG: log },
       ['start'],
@@ -53,12 +53,18 @@ describe('what each process of opsbot start loads', () => {
     expect(web.has('@kubernetes/client-node')).toBe(false);
     expect(worker.has('@kubernetes/client-node')).toBe(true);
     expect(worker.has('@slack/bolt')).toBe(false);
+    // GitHub is written only by the worker: the web process never loads Octokit or its pacing.
+    expect(web.has('@octokit/rest')).toBe(false);
+    expect(web.has('bottleneck')).toBe(false);
+    expect(worker.has('@octokit/rest')).toBe(true);
 
     // The unit is still ready: the worker answers for the cluster.
     const ready = (await (await fetch(`${bot.url}/readyz`)).json()) as {
       checks: { name: string; ok: boolean }[];
     };
-    expect(ready.checks.map((c) => c.name)).toEqual(expect.arrayContaining(['redis', 'worker']));
+    expect(ready.checks.map((c) => c.name)).toEqual(
+      expect.arrayContaining(['redis', 'worker', 'kubernetes', 'github']),
+    );
     expect(ready.checks.every((c) => c.ok)).toBe(true);
   }, 60_000);
 });
