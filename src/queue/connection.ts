@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Env } from '../config/env.js';
 
 const ERROR_LOG_INTERVAL_MS = 10_000;
+const REOPEN_DELAY_MS = 1_000;
 
 /** A plain Redis (standalone or through Sentinel) or a Redis Cluster: the queue state works on both. */
 export type RedisClient = Redis | Cluster;
@@ -106,5 +107,37 @@ export function createRedis(
     lastLogged = Date.now();
     log.error({ err, purpose }, 'Redis connection error; retrying');
   });
+  reopenWhenEndedByItself(redis, purpose, log);
   return redis;
+}
+
+/**
+ * A client that ends without being asked to (its status "end": every command answers "Connection
+ * is closed." and it never reconnects) is opened again. Seen once behind Sentinel after a failover
+ * under load, on a connection nobody had closed; ioredis#1683 reports the same. Only quit() and
+ * disconnect() called on this client count as asked.
+ */
+function reopenWhenEndedByItself(redis: RedisClient, purpose: string, log: Logger): void {
+  let asked = false;
+  const quit = redis.quit.bind(redis);
+  const disconnect = redis.disconnect.bind(redis);
+  redis.quit = ((...args: Parameters<typeof quit>) => {
+    asked = true;
+    return quit(...args);
+  }) as typeof redis.quit;
+  redis.disconnect = ((reconnect?: boolean) => {
+    if (!reconnect) asked = true;
+    return disconnect(reconnect);
+  }) as typeof redis.disconnect;
+  // Opened again on purpose (BullMQ reconnects a connection it disconnected): watch it again.
+  redis.on('ready', () => {
+    asked = false;
+  });
+  redis.on('end', () => {
+    if (asked) return;
+    log.error({ purpose }, 'Redis connection closed by itself; opening it again');
+    setTimeout(() => {
+      if (!asked && redis.status === 'end') redis.connect().catch(() => undefined);
+    }, REOPEN_DELAY_MS).unref();
+  });
 }
