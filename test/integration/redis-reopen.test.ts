@@ -1,19 +1,9 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createRedis, type RedisClient } from '../../src/queue/connection.js';
+import { sleep, until } from '../faults/support.js';
 import { silentLog } from '../helpers/fake-ports.js';
 import { testRedisUrl } from '../helpers/redis-url.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(check: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await sleep(50);
-  }
-  return false;
-}
 
 /**
  * Ends a client as ioredis does when it believes it was closed on purpose: the flag its own
@@ -40,9 +30,9 @@ describe('a Redis connection that ends by itself', () => {
     clients.push(client);
     expect(await client.ping()).toBe('PONG');
     await endByItself(client, admin);
-    expect(await until(() => client.status === 'end', 5_000)).toBe(true);
+    await until(() => client.status === 'end', 5_000, 'the client to end');
     await expect(client.ping()).rejects.toThrow('Connection is closed.');
-    expect(await until(() => client.status === 'ready', 5_000)).toBe(true);
+    await until(() => client.status === 'ready', 5_000, 'the client to be opened again');
     expect(await client.ping()).toBe('PONG');
   });
 
