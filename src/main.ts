@@ -265,8 +265,8 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
 
   let auditLog: AuditLog & { ping(): Promise<void> };
   const github = hasGitHubCredentials(env);
-  // The web process never calls GitHub, so it never loads Octokit (about 15 MB): the worker writes
-  // every record, and its readiness check answers for GitHub.
+  // The web process never calls GitHub, so it never loads Octokit, its pacing or the pacing's Redis
+  // connection: the worker writes every record, and its readiness check answers for GitHub.
   const octokit =
     github && mode !== 'web'
       ? (await import('./github/client.js')).createOctokit(env, log, queueState.backend.kind === 'redis')
@@ -503,8 +503,8 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
   const readiness: ReadinessCheck[] = [
     { name: 'redis', check: () => backend.ping() },
     { name: 'slack', check: () => chat.ping() },
-    // A web process never calls the cluster on its own; its worker (joined below) or the worker
-    // Deployment answers for it.
+    // A web process never calls the cluster or GitHub on its own; its worker (joined below) or the
+    // worker Deployment answers for them.
     ...(mode === 'web'
       ? []
       : [
@@ -512,9 +512,8 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
             name: 'kubernetes',
             check: async () => void (await Promise.all(contexts.map((c) => cluster.ping(c)))),
           },
+          { name: 'github', check: () => auditLog.ping() },
         ]),
-    // Likewise for GitHub, which only the worker calls.
-    ...(mode === 'web' ? [] : [{ name: 'github', check: () => auditLog.ping() }]),
     {
       name: 'audit',
       check: async () => {

@@ -17,6 +17,7 @@ import {
   incidentTitle,
   issueBody,
   issueTitle,
+  judgedOutcome,
   matchRoutes,
   mergeAlerts,
   resolutionLines,
@@ -765,10 +766,10 @@ function timeline(incident: Incident): string[] {
     `- ${at(incident.openedAt)} opened (${incident.source})`,
     `- ${incident.notifications} notification(s) received, ${totalAlerts(incident) - incident.truncatedAlerts} alert(s) tracked${incident.droppedAlerts ? ` (the ${Object.keys(incident.alerts).length} most recent kept in the record)` : ''}${incident.truncatedAlerts ? `, ${incident.truncatedAlerts} left out by the source` : ''}`,
     ...(incident.flaps ? [`- reopened ${incident.flaps} time(s) within the reopen window`] : []),
-    ...incident.actions.map((a) => {
-      const verdict = verdictOn(incident, a.recordId);
-      return `- ${at(a.time)} ${gitHubText(a.what)} by ${gitHubText(a.who)}: ${a.outcome}${verdict ? ` (verdict: ${gitHubText(verdict.verdict)})` : ''}`;
-    }),
+    ...incident.actions.map(
+      (a) =>
+        `- ${at(a.time)} ${gitHubText(a.what)} by ${gitHubText(a.who)}: ${judgedOutcome(a, verdictOn(incident, a.recordId), gitHubText)}`,
+    ),
     `- ${at(incident.resolvedAt ?? incident.openedAt)} resolved by ${gitHubText(incident.resolvedBy ?? '?')}`,
   ];
 }

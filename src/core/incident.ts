@@ -343,8 +343,16 @@ export function actionLine(
 ): string {
   const quote = target === 'slack' ? slackText : gitHubText;
   const name = target === 'slack' ? (text: string) => text : gitHubText;
-  const judged = verdict ? ` (verdict: ${quote(verdict.verdict)})` : '';
-  return `• ${new Date(action.time).toISOString().slice(11, 19)}Z ${quote(action.what)} by ${name(action.who)}: ${action.outcome}${judged}`;
+  return `• ${new Date(action.time).toISOString().slice(11, 19)}Z ${quote(action.what)} by ${name(action.who)}: ${judgedOutcome(action, verdict, quote)}`;
+}
+
+/** An action's outcome, with opsbot's verdict on it once there is one: "executed (verdict: resolved)". */
+export function judgedOutcome(
+  action: Pick<IncidentAction, 'outcome'>,
+  verdict: IncidentVerdict | undefined,
+  quote: (text: string) => string,
+): string {
+  return verdict ? `${action.outcome} (verdict: ${quote(verdict.verdict)})` : action.outcome;
 }
 
 /** The verdict on an action, by the action's record id. */

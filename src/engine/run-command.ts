@@ -343,13 +343,13 @@ export async function runCommand(deps: RunDeps, attempt: JobAttempt): Promise<Jo
       outcome = deniedOutcome(err, scope, ctx);
     } else if (err instanceof RefusalError) {
       log.info({ reason: err.message }, 'refused to act');
+      outcome = refusedOutcome(err);
       if (job.stage === 'approval') {
         // Nobody is asked to approve what opsbot will not do.
-        await progress(refusedOutcome(err).message);
+        await progress(outcome.message);
         await audit('refused', err.userMessage);
-        return refusedOutcome(err);
+        return outcome;
       }
-      outcome = refusedOutcome(err);
     } else {
       const retryable = err instanceof OpsError ? err.retryable : true;
       if (retryable && !last) {
