@@ -64,6 +64,14 @@ module.exports = {
       to: { path: '^(src|commands)/', pathNot: '^src/sandbox/' },
     },
     {
+      name: 'kubernetes-client-through-one-module',
+      comment:
+        'Only src/kubernetes/client-node.ts imports @kubernetes/client-node at run time: the build bundles it to the APIs opsbot calls, and a second copy of a class would fail instanceof. Types may come from the package.',
+      severity: 'error',
+      from: { path: '^(src|commands)/', pathNot: '^src/kubernetes/client-node\\.ts$' },
+      to: { path: '^node_modules/@kubernetes/client-node/', dependencyTypesNot: ['type-only'] },
+    },
+    {
       name: 'no-circular',
       comment: 'Modules depend one way; a cycle means two of them are one concept, or a seam is missing.',
       severity: 'error',

@@ -1,16 +1,4 @@
-import {
-  AppsV1Api,
-  AuthorizationV1Api,
-  CoreV1Api,
-  KubeConfig,
-  PatchStrategy,
-  setHeaderOptions,
-  type V1Deployment,
-  type V1Pod,
-  type V1ReplicaSet,
-  type V1Scale,
-  VersionApi,
-} from '@kubernetes/client-node';
+import type { V1Deployment, V1Pod, V1ReplicaSet, V1Scale } from '@kubernetes/client-node';
 import {
   type DeploymentView,
   DeploymentView as DeploymentViewSchema,
@@ -29,6 +17,15 @@ import type {
   ScaleView,
   WriteOptions,
 } from '../ports.js';
+import {
+  AppsV1Api,
+  AuthorizationV1Api,
+  CoreV1Api,
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  VersionApi,
+} from './client-node.js';
 import { clientsPerContext, kubeconfigFor } from './contexts.js';
 import { kubeError } from './errors.js';
 import { NamespaceWatch, type WatchEvents } from './watch-cache.js';

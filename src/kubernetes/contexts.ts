@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions } from 'node:https';
-import { KubeConfig } from '@kubernetes/client-node';
 import type { ClusterIdentity } from '../ports.js';
+import { KubeConfig } from './client-node.js';
 
 /** Clients kept per (context, identity); the least recently used are dropped past this many. */
 export const MAX_CLIENTS = 256;

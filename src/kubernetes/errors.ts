@@ -1,5 +1,5 @@
-import { ApiException } from '@kubernetes/client-node';
 import { ExternalServiceError, type OpsError, StateError } from '../core/errors.js';
+import { ApiException } from './client-node.js';
 
 /** The Status message the API server sent, when the body carries one. */
 function statusMessage(body: unknown): string | undefined {

@@ -3,9 +3,10 @@ import type { Cluster } from '../ports.js';
 import type { KubeCluster } from './cluster.js';
 
 /**
- * The cluster of the default kubeconfig, with @kubernetes/client-node loaded on first use. Its root
- * module loads every API model (about 80 MB of a process's memory), which a web process that only
- * verifies, checks and queues never needs; a worker calls load() at start so no action waits for it.
+ * The cluster of the default kubeconfig, with @kubernetes/client-node loaded on first use. Even the
+ * APIs opsbot calls bring every API model (about 25 MB of a process's memory), which a web process
+ * that only verifies, checks and queues never needs; a worker calls load() at start so no action
+ * waits for it.
  */
 export class LazyCluster implements Cluster {
   readonly sandbox = false;

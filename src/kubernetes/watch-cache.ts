@@ -1,14 +1,13 @@
-import {
-  AppsV1Api,
-  type Informer,
-  type KubeConfig,
-  type KubernetesObject,
-  type ListPromise,
-  makeInformer,
-  type ObjectCache,
-  type V1Deployment,
-  type V1ReplicaSet,
+import type {
+  Informer,
+  KubeConfig,
+  KubernetesObject,
+  ListPromise,
+  ObjectCache,
+  V1Deployment,
+  V1ReplicaSet,
 } from '@kubernetes/client-node';
+import { AppsV1Api, makeInformer } from './client-node.js';
 
 /** First wait before a failed list or watch is tried again; doubled per failure up to the max. */
 const RETRY_MS = 1_000;

@@ -1,14 +1,12 @@
+import type { KubeConfig, KubernetesObject, V1Namespace } from '@kubernetes/client-node';
+import type { NamespaceView, Workspaces } from '../ports.js';
 import {
   ApiException,
   CoreV1Api,
-  type KubeConfig,
-  type KubernetesObject,
   KubernetesObjectApi,
   PatchStrategy,
   setHeaderOptions,
-  type V1Namespace,
-} from '@kubernetes/client-node';
-import type { NamespaceView, Workspaces } from '../ports.js';
+} from './client-node.js';
 import { clientsPerContext } from './contexts.js';
 import { kubeError } from './errors.js';
 

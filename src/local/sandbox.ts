@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
-import { KubeConfig } from '@kubernetes/client-node';
 import type { OpsbotConfig } from '../config/schema.js';
 import { ConfigError } from '../core/errors.js';
+import { KubeConfig } from '../kubernetes/client-node.js';
 import { KubeCluster } from '../kubernetes/cluster.js';
 import type { KubeApi } from '../sandbox/kube-api.js';
 

@@ -1,7 +1,7 @@
 /**
  * Each process of the unit loads only what it uses: the web process answers Slack without the
- * Kubernetes client (whose root module loads every API model, about 80 MB) or Octokit, and the
- * worker runs jobs without Bolt. Observed from outside with an ESM resolve hook that logs each package a process
+ * Kubernetes client (whose root module loads every API group, about 75 MB) or Octokit, the worker
+ * runs jobs without Bolt, and with only the Kubernetes APIs opsbot calls. Observed from outside with an ESM resolve hook that logs each package a process
  * imports (test/helpers/import-log.mjs).
  */
 import { readFileSync } from 'node:fs';
@@ -51,7 +51,14 @@ describe('what each process of opsbot start loads', () => {
     expect(web.has('@slack/bolt')).toBe(true);
     expect(web.has('ioredis')).toBe(true);
     expect(web.has('@kubernetes/client-node')).toBe(false);
-    expect(worker.has('@kubernetes/client-node')).toBe(true);
+    expect(web.has('js-yaml')).toBe(false);
+    // The worker runs the Kubernetes client as the build bundles it (src/kubernetes/client-node.ts):
+    // the APIs opsbot calls, never the package's root with its 60 API groups and the packages that
+    // only exec, attach and cp need. js-yaml is what reads the kubeconfig.
+    expect(worker.has('js-yaml')).toBe(true);
+    expect([...worker].filter((s) => s.startsWith('@kubernetes/client-node'))).toEqual([]);
+    expect(worker.has('isomorphic-ws')).toBe(false);
+    expect(worker.has('tar-fs')).toBe(false);
     expect(worker.has('@slack/bolt')).toBe(false);
     // GitHub is written only by the worker: the web process never loads Octokit or its pacing.
     expect(web.has('@octokit/rest')).toBe(false);
