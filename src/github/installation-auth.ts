@@ -1,4 +1,3 @@
-import { createAppAuth } from '@octokit/auth-app';
 import type { Octokit } from '@octokit/rest';
 
 type Request = Octokit['request'];
@@ -36,18 +35,25 @@ interface Token {
  * used only until shortly before its `expires_at`, and a 401 gets one fresh token and one retry.
  */
 export function createInstallationAuth(options: InstallationAuthOptions) {
-  const appAuth = createAppAuth({
-    appId: options.appId,
-    privateKey: options.privateKey,
-    installationId: options.installationId,
-    ...(options.request ? { request: options.request } : {}),
-    ...(options.log ? { log: options.log } : {}),
-  });
+  // Loaded with the first token: a deployment that authenticates with GITHUB_TOKEN never loads
+  // @octokit/auth-app and its OAuth and JWT packages.
+  let loading: Promise<ReturnType<typeof import('@octokit/auth-app').createAppAuth>> | undefined;
+  const appAuth = () =>
+    (loading ??= import('@octokit/auth-app').then(({ createAppAuth }) =>
+      createAppAuth({
+        appId: options.appId,
+        privateKey: options.privateKey,
+        installationId: options.installationId,
+        ...(options.request ? { request: options.request } : {}),
+        ...(options.log ? { log: options.log } : {}),
+      }),
+    ));
   let current: Token | undefined;
   let pending: Promise<Token> | undefined;
 
   const obtain = (): Promise<Token> => {
-    pending ??= appAuth({ type: 'installation', refresh: true })
+    pending ??= appAuth()
+      .then((auth) => auth({ type: 'installation', refresh: true }))
       .then(({ token, expiresAt }) => {
         const now = Date.now();
         const expires = Date.parse(expiresAt);
@@ -81,7 +87,7 @@ export function createInstallationAuth(options: InstallationAuthOptions) {
     const merged = request.endpoint.merge(route as string, parameters);
     const endpoint = { ...merged, url: merged.url ?? '' };
     const path = endpoint.url.replace(request.endpoint.DEFAULTS.baseUrl, '').split('?')[0] ?? '';
-    if (APP_ROUTES.test(path)) return appAuth.hook(request, route as string, parameters);
+    if (APP_ROUTES.test(path)) return (await appAuth()).hook(request, route as string, parameters);
     const used = await token();
     endpoint.headers.authorization = `token ${used}`;
     try {

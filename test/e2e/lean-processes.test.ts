@@ -64,6 +64,8 @@ describe('what each process of opsbot start loads', () => {
     expect(web.has('@octokit/rest')).toBe(false);
     expect(web.has('bottleneck')).toBe(false);
     expect(worker.has('@octokit/rest')).toBe(true);
+    // This world authenticates with GITHUB_TOKEN: the GitHub App's auth packages are never loaded.
+    expect(worker.has('@octokit/auth-app')).toBe(false);
 
     // The unit is still ready: the worker answers for the cluster.
     const ready = (await (await fetch(`${bot.url}/readyz`)).json()) as {
