@@ -47,13 +47,16 @@ const fig = (key: string, value: number | string) => {
 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function rssMb(pid: number | undefined): number {
-  if (!pid) return Number.NaN;
+/** A process's resident memory, and how much of it is its own (anonymous) rather than mapped files. */
+function residentMb(pid: number | undefined): { rss: number; anon: number } {
+  if (!pid) return { rss: Number.NaN, anon: Number.NaN };
   try {
-    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) / 1024 : Number.NaN;
+    const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const kb = (field: string) =>
+      Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? Number.NaN);
+    return { rss: kb('Rss') / 1024, anon: kb('Anonymous') / 1024 };
   } catch {
-    return Number.NaN;
+    return { rss: Number.NaN, anon: Number.NaN };
   }
 }
 
@@ -163,9 +166,15 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
 }
 
-/** Resident memory of a process and every process it started (the web process and its worker). */
-function unitRssMb(pid: number | undefined): { total: number; each: number[] } {
-  if (!pid) return { total: Number.NaN, each: [] };
+/**
+ * Resident memory of a process and every process it started (the web process and its worker).
+ * `total` adds up their RSS, as the goal is written. `sharedOnce` counts the pages they share once,
+ * as the container's memory cgroup does: each process's own memory, plus the mapped files (the
+ * node binary, about 45 MB) of the process that maps the most. Both are printed; the goal is
+ * judged on `total`.
+ */
+function unitRssMb(pid: number | undefined): { total: number; sharedOnce: number; each: number[] } {
+  if (!pid) return { total: Number.NaN, sharedOnce: Number.NaN, each: [] };
   const pids = [pid];
   try {
     for (const task of readdirSync(`/proc/${pid}/task`)) {
@@ -175,8 +184,13 @@ function unitRssMb(pid: number | undefined): { total: number; each: number[] } {
   } catch {
     // The process is gone: its figure reads NaN.
   }
-  const each = pids.map(rssMb);
-  return { total: each.reduce((a, b) => a + b, 0), each };
+  const each = pids.map(residentMb);
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  return {
+    total: sum(each.map((m) => m.rss)),
+    sharedOnce: sum(each.map((m) => m.anon)) + Math.max(...each.map((m) => m.rss - m.anon)),
+    each: each.map((m) => m.rss),
+  };
 }
 
 /** Queues of jobs that repeat on a timer: their next run always waits as a delayed job, work or not. */
@@ -301,6 +315,7 @@ async function main(): Promise<void> {
     await sleep(2_000);
     const idle = unitRssMb(bot.child.pid);
     fig('rss.idle.mb', idle.total);
+    fig('rss.idle.shared.pages.once.mb', idle.sharedOnce);
     fig('rss.idle.processes.mb', idle.each.map((mb) => mb.toFixed(1)).join(' + '));
     const slashSpec = { mode: 'slash' as const, secret: SIGNING_SECRET, durationMs: PHASE_MS };
 
@@ -485,6 +500,7 @@ async function main(): Promise<void> {
       await sleep(5_000);
       const after = unitRssMb(bot.child.pid);
       fig('rss.after.storm.mb', after.total);
+      fig('rss.after.storm.shared.pages.once.mb', after.sharedOnce);
       fig('rss.after.storm.processes.mb', after.each.map((mb) => mb.toFixed(1)).join(' + '));
     }
     fig('rss.peak.mb', peak);
@@ -531,13 +547,13 @@ function goals(): { name: string; value: string; goal: string; met: boolean }[] 
     },
     {
       name: 'RSS idle, whole unit',
-      value: f(n('rss.idle.mb'), ' MB'),
+      value: `${f(n('rss.idle.mb'), ' MB')} (shared pages once: ${f(n('rss.idle.shared.pages.once.mb'), ' MB')})`,
       goal: '≤ 150 MB',
       met: n('rss.idle.mb') <= 150,
     },
     {
       name: 'RSS after the storm, whole unit',
-      value: f(n('rss.after.storm.mb'), ' MB'),
+      value: `${f(n('rss.after.storm.mb'), ' MB')} (shared pages once: ${f(n('rss.after.storm.shared.pages.once.mb'), ' MB')})`,
       goal: '≤ 250 MB',
       met: n('rss.after.storm.mb') <= 250,
     },
