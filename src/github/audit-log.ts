@@ -4,6 +4,7 @@ import { type AuditRecord, auditCommitMessage, auditPath } from '../core/audit.j
 import { escapeGitHub, gitHubText, oneLine } from '../core/text.js';
 import type { AuditLog } from '../ports.js';
 import { githubError } from './errors.js';
+import { repoParams } from './repo-name.js';
 
 const REVIEW_LABEL = 'break-glass';
 
@@ -20,9 +21,7 @@ export class GitHubAuditLog implements AuditLog {
     private readonly octokit: Octokit,
     private readonly settings: Audit,
   ) {
-    const [owner, repo] = settings.repo.split('/') as [string, string];
-    this.owner = owner;
-    this.repo = repo;
+    ({ owner: this.owner, repo: this.repo } = repoParams(settings.repo));
   }
 
   async write(record: AuditRecord): Promise<{ location: string }> {
@@ -52,7 +51,7 @@ export class GitHubAuditLog implements AuditLog {
   /** Actions taken in an incident channel also go on the incident's issue, once per record. */
   private async commentOnIncident(record: AuditRecord, path: string): Promise<void> {
     const { repo: fullName, issue } = record.incident!;
-    const [owner = '', repo = ''] = fullName.split('/');
+    const { owner, repo } = repoParams(fullName);
     const marker = `<!-- opsbot:record:${record.id} -->`;
     try {
       const comments = await this.octokit.paginate(this.octokit.issues.listComments, {

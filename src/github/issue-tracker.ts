@@ -1,11 +1,7 @@
 import type { Octokit } from '@octokit/rest';
 import type { IssueTracker } from '../ports.js';
 import { githubError } from './errors.js';
-
-function split(repo: string): { owner: string; repo: string } {
-  const [owner = '', name = ''] = repo.split('/');
-  return { owner, repo: name };
-}
+import { repoParams } from './repo-name.js';
 
 /** Incident issues and their comments over GitHub's REST API. */
 export class GitHubIssueTracker implements IssueTracker {
@@ -14,7 +10,7 @@ export class GitHubIssueTracker implements IssueTracker {
   async findIssue(repo: string, label: string, marker: string): Promise<number | undefined> {
     try {
       const issues = await this.octokit.paginate(this.octokit.issues.listForRepo, {
-        ...split(repo),
+        ...repoParams(repo),
         labels: label,
         state: 'all',
         per_page: 100,
@@ -27,7 +23,7 @@ export class GitHubIssueTracker implements IssueTracker {
 
   async createIssue(repo: string, issue: { title: string; body: string; labels: string[] }): Promise<number> {
     try {
-      return (await this.octokit.issues.create({ ...split(repo), ...issue })).data.number;
+      return (await this.octokit.issues.create({ ...repoParams(repo), ...issue })).data.number;
     } catch (err) {
       throw githubError(err, `a new issue in ${repo}`);
     }
@@ -39,7 +35,7 @@ export class GitHubIssueTracker implements IssueTracker {
     issue: { body: string; labels: string[]; state: 'open' | 'closed' },
   ): Promise<void> {
     try {
-      await this.octokit.issues.update({ ...split(repo), issue_number: number, ...issue });
+      await this.octokit.issues.update({ ...repoParams(repo), issue_number: number, ...issue });
     } catch (err) {
       throw githubError(err, `issue ${repo}#${number}`);
     }
@@ -47,7 +43,7 @@ export class GitHubIssueTracker implements IssueTracker {
 
   async comment(repo: string, number: number, body: string): Promise<void> {
     try {
-      await this.octokit.issues.createComment({ ...split(repo), issue_number: number, body });
+      await this.octokit.issues.createComment({ ...repoParams(repo), issue_number: number, body });
     } catch (err) {
       throw githubError(err, `a comment on ${repo}#${number}`);
     }
@@ -56,7 +52,7 @@ export class GitHubIssueTracker implements IssueTracker {
   async hasComment(repo: string, number: number, marker: string): Promise<boolean> {
     try {
       const comments = await this.octokit.paginate(this.octokit.issues.listComments, {
-        ...split(repo),
+        ...repoParams(repo),
         issue_number: number,
         per_page: 100,
       });

@@ -1,11 +1,7 @@
 import type { Octokit } from '@octokit/rest';
 import type { PostmortemDraft, PostmortemDrafts } from '../ports.js';
 import { githubError } from './errors.js';
-
-function split(repo: string): { owner: string; repo: string } {
-  const [owner = '', name = ''] = repo.split('/');
-  return { owner, repo: name };
-}
+import { repoParams } from './repo-name.js';
 
 function status(err: unknown): number | undefined {
   return (err as { status?: number }).status;
@@ -28,7 +24,7 @@ export class GitHubPostmortemDrafts implements PostmortemDrafts {
   constructor(private readonly octokit: Octokit) {}
 
   async publish(repoName: string, draft: PostmortemDraft): Promise<{ number: number; url: string }> {
-    const repo = split(repoName);
+    const repo = repoParams(repoName);
     const gh = this.octokit;
     const step = async <T>(what: string, call: () => Promise<T>): Promise<T> => {
       try {
@@ -73,7 +69,7 @@ export class GitHubPostmortemDrafts implements PostmortemDrafts {
 
   /** Blob, tree on top of the parent's tree, and a commit whose only parent is `parent`. */
   private async commitOnTop(repoName: string, parent: string, draft: PostmortemDraft): Promise<string> {
-    const repo = split(repoName);
+    const repo = repoParams(repoName);
     const gh = this.octokit;
     try {
       const parentTree = (await gh.repos.getCommit({ ...repo, ref: parent })).data.commit.tree.sha;
@@ -100,7 +96,7 @@ export class GitHubPostmortemDrafts implements PostmortemDrafts {
     base: string,
     draft: PostmortemDraft,
   ): Promise<{ number: number; url: string }> {
-    const repo = split(repoName);
+    const repo = repoParams(repoName);
     const gh = this.octokit;
     const findOpen = async () => {
       const pulls = await gh.paginate(gh.pulls.list, {

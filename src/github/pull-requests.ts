@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { StateError } from '../core/errors.js';
 import type { PullRequests } from '../ports.js';
 import { githubError } from './errors.js';
+import { repoParams } from './repo-name.js';
 
 /** The fields of GitHub's pull request we use. */
 export const PullRequestHead = z.object({
@@ -11,18 +12,13 @@ export const PullRequestHead = z.object({
 });
 export type PullRequestHead = z.infer<typeof PullRequestHead>;
 
-function split(repo: string): { owner: string; repo: string } {
-  const [owner = '', name = ''] = repo.split('/');
-  return { owner, repo: name };
-}
-
 export class GitHubPullRequests implements PullRequests {
   constructor(private readonly octokit: Octokit) {}
 
   async head(repo: string, number: number): Promise<{ sha: string; ref: string; state: string }> {
     let data: unknown;
     try {
-      data = (await this.octokit.pulls.get({ ...split(repo), pull_number: number })).data;
+      data = (await this.octokit.pulls.get({ ...repoParams(repo), pull_number: number })).data;
     } catch (err) {
       const failure = githubError(err, `pull request ${repo}#${number}`);
       if (failure.status === 404) {
@@ -36,7 +32,7 @@ export class GitHubPullRequests implements PullRequests {
 
   async comment(repo: string, number: number, body: string): Promise<void> {
     try {
-      await this.octokit.issues.createComment({ ...split(repo), issue_number: number, body });
+      await this.octokit.issues.createComment({ ...repoParams(repo), issue_number: number, body });
     } catch (err) {
       throw githubError(err, `a comment on ${repo}#${number}`);
     }
