@@ -137,6 +137,17 @@ describe('deployment manifests', () => {
     expect(dockerfile).toContain('npm prune --omit=dev');
   });
 
+  it('copies into the build stage every script that npm run build runs', () => {
+    const build = readFileSync('Dockerfile', 'utf8').split(/^FROM /m)[1] ?? '';
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> };
+    const scripts = [...(pkg.scripts.build ?? '').matchAll(/\bnode (\S+)/g)].map((m) => m[1] ?? '');
+    expect(scripts).toContain('scripts/bundle-client-node.mjs');
+    for (const script of scripts) {
+      const dir = script.split('/')[0] ?? '';
+      expect(build).toMatch(new RegExp(`^COPY ${dir} ${dir}$`, 'm'));
+    }
+  });
+
   it('leaves the sandbox cluster out of the image, after the build that compiled it', () => {
     // test/e2e/production-image.test.ts starts the bot from that layout with a kubeconfig.
     const dockerfile = readFileSync('Dockerfile', 'utf8');
