@@ -334,7 +334,6 @@ function describeLabels(labels: Record<string, string>, omit: Record<string, str
     .join(', ');
 }
 
-/** Posted when an incident resolves: how long, which alerts, and what was done by whom. */
 /** One action as the resolution summary lists it: time, what, who, outcome. */
 export function actionLine(
   action: IncidentAction,
@@ -363,6 +362,7 @@ export function verdictOn(
   return incident.verdicts.find((v) => v.follows === recordId);
 }
 
+/** Posted when an incident resolves: how long, which alerts, and what was done by whom. */
 export function resolutionLines(incident: Incident, target: 'slack' | 'github' = 'slack'): string[] {
   const quote = target === 'slack' ? slackText : gitHubText;
   // Names come from Slack (a mention, or "the alerts"); only on GitHub could "@name" notify someone else.

@@ -83,7 +83,7 @@ const FIELD_SELECTORS: Record<string, (o: KubeObject) => unknown> = {
   'status.phase': (o) => (isObject(o.status) ? o.status.phase : undefined),
 };
 
-/** The terms of a field selector: `field=value`, `field==value` or `field!=value`; null for one that is none. */
+/** The terms of a field selector: `field=value`, `field==value` or `field!=value`; `field` is undefined for a term that is none of these. */
 function fieldTerms(text: string | undefined) {
   return splitTopLevel(text ?? '').map((term) => {
     const m = /^([\w.]+)\s*(==|=|!=)\s*(.*)$/.exec(term);

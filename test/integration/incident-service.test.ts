@@ -118,6 +118,17 @@ function notification(status: 'firing' | 'resolved', startsAt: string, endsAt?: 
   return fromAlertmanager(AlertmanagerWebhook.parse(payload), 0);
 }
 
+/** A firing notification of its own group (`groupKey` suffixed), handled and drained: its incident, channel and issue. */
+async function openIncident(t: ReturnType<typeof setup>, suffix: string) {
+  const group = notification('firing', '2026-11-23T10:00:00Z');
+  group.groupKey = `${group.groupKey}-${suffix}`;
+  await t.service.handleGroup(group, `${suffix}-1`);
+  await t.drain();
+  const [incident] = await t.store.openIncidents(1);
+  if (!incident?.channelId || !incident.issue) throw new Error('the incident has no channel or issue');
+  return { group, incident, channel: incident.channelId, issue: incident.issue };
+}
+
 describe('incident service', () => {
   let slack: SlackFake;
   let github: GitHubFake;
@@ -242,14 +253,8 @@ describe('incident service', () => {
 
   it('tells the channel and the issue of an action whose record lands after the resolution summary', async () => {
     const t = setup(slack, github);
-    const group = notification('firing', '2026-11-23T10:00:00Z');
-    group.groupKey = `${group.groupKey}-late`;
-    await t.service.handleGroup(group, 'late-1');
-    await t.drain();
-    const [incident] = await t.store.openIncidents(1);
-    if (!incident?.channelId || !incident.issue) throw new Error('the incident has no channel or issue');
-    const channel = incident.channelId;
-    const issue = github.issues(INCIDENT_REPO).find((i) => i.number === incident.issue)!;
+    const { group, incident, channel, issue: number } = await openIncident(t, 'late');
+    const issue = github.issues(INCIDENT_REPO).find((i) => i.number === number)!;
 
     // Resolved, and the summary says no actions: the rollback's audit record is still being written.
     const resolved = notification('resolved', '2026-11-23T10:00:00Z', '2026-11-23T10:20:00Z');
@@ -262,7 +267,7 @@ describe('incident service', () => {
 
     const record = actionRecord('cmd-late-executed', '2026-11-23T10:19:58.000Z', {
       channel,
-      issue: incident.issue,
+      issue: number,
     });
     await t.service.noteAction(record);
     await t.service.noteAction(record);
@@ -283,14 +288,8 @@ describe('incident service', () => {
 
   it('keeps a verdict with the action it judges, not as one more action by opsbot, and says it at the resolution', async () => {
     const t = setup(slack, github);
-    const group = notification('firing', '2026-11-23T10:00:00Z');
-    group.groupKey = `${group.groupKey}-verdict`;
-    await t.service.handleGroup(group, 'verdict-1');
-    await t.drain();
-    const [incident] = await t.store.openIncidents(1);
-    if (!incident?.channelId || !incident.issue) throw new Error('the incident has no channel or issue');
-    const channel = incident.channelId;
-    const where = { channel, issue: incident.issue };
+    const { group, incident, channel, issue } = await openIncident(t, 'verdict');
+    const where = { channel, issue };
     const action = actionRecord('cmd-v-executed', '2026-11-23T10:05:00.000Z', where);
     // As src/alerts/verify.ts writes it: a new record that follows the action's.
     const verdict = actionRecord('verdict-cmd-v-executed', '2026-11-23T10:09:00.000Z', where, {
