@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],
+    setupFiles: ['test/helpers/bot-logs-on-failure.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Integration and e2e tests start processes and servers; two cores do not reward more workers.

@@ -21,10 +21,15 @@ export interface BotProcess {
 }
 
 /** Bots still running; a test process that ends (or is killed by a timeout) takes them with it. */
-const live = new Set<ChildProcess>();
+const live = new Map<ChildProcess, { port: number; raw: string[] }>();
 process.once('exit', () => {
-  for (const child of live) child.kill('SIGKILL');
+  for (const child of live.keys()) child.kill('SIGKILL');
 });
+
+/** The bots of this test file that are still running, with what they wrote (for a failed test's report). */
+export function runningBots(): { port: number; raw: readonly string[] }[] {
+  return [...live.values()];
+}
 
 /**
  * Starts the bot as its own process, as the README does after `npm run build`
@@ -81,7 +86,8 @@ export async function startBotProcess(
       check();
     });
 
-  live.add(child);
+  const output = { port: 0, raw };
+  live.set(child, output);
   child.once('exit', () => live.delete(child));
   // Generous: on a loaded 2-core machine a cold start can take a while.
   const started = await waitForLog((l) => l.msg === 'opsbot started', 45_000).catch((err: unknown) => {
@@ -90,6 +96,7 @@ export async function startBotProcess(
     throw err;
   });
   const port = Number(started.port);
+  output.port = port;
   return {
     port,
     url: `http://127.0.0.1:${port}`,
