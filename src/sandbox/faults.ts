@@ -44,9 +44,27 @@ interface ActiveFault {
   remaining: number;
 }
 
+function matches(rule: Pick<FaultRule, 'method' | 'path'>, method: string, pathname: string): boolean {
+  if (rule.path) rule.path.lastIndex = 0;
+  return (!rule.method || rule.method.toUpperCase() === method) && (!rule.path || rule.path.test(pathname));
+}
+
 /** Faults queued by failNext: each matching request takes one, in order, until its count runs out. */
 export class FaultQueue {
   private faults: ActiveFault[] = [];
+  private writes: { match: Pick<FaultRule, 'method' | 'path'>; write: () => void }[] = [];
+
+  /** Another client's write, run once just before the next matching request is served. */
+  addWrite(match: Pick<FaultRule, 'method' | 'path'>, write: () => void): void {
+    this.writes.push({ match, write });
+  }
+
+  /** Runs the writes queued for this request, each once. */
+  interleave(method: string, pathname: string): void {
+    const due = this.writes.filter(({ match }) => matches(match, method, pathname));
+    this.writes = this.writes.filter((w) => !due.includes(w));
+    for (const { write } of due) write();
+  }
 
   add(rule: FaultRule): void {
     this.faults.push({ rule, remaining: rule.times ?? 1 });
@@ -54,16 +72,12 @@ export class FaultQueue {
 
   clear(): void {
     this.faults = [];
+    this.writes = [];
   }
 
   /** The error to answer this request with, if a queued fault matches it. */
   take(method: string, pathname: string): KubeStatusError | undefined {
-    const index = this.faults.findIndex(({ rule }) => {
-      if (rule.path) rule.path.lastIndex = 0;
-      return (
-        (!rule.method || rule.method.toUpperCase() === method) && (!rule.path || rule.path.test(pathname))
-      );
-    });
+    const index = this.faults.findIndex(({ rule }) => matches(rule, method, pathname));
     const fault = this.faults[index];
     if (!fault) return undefined;
     fault.remaining--;

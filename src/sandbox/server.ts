@@ -178,6 +178,10 @@ export class SandboxKubeApi implements KubeApi {
     this.faults.clear();
   }
 
+  beforeNext(match: Pick<FaultRule, 'method' | 'path'>, write: () => void): void {
+    this.faults.addWrite(match, write);
+  }
+
   /** Watches listening for changes now: a closed one must let go of its listener. */
   get openWatches(): number {
     return this.registry.watchers;
@@ -282,6 +286,7 @@ export class SandboxKubeApi implements KubeApi {
         ? { name: this.options.rbac.user, groups: [...(this.options.rbac.groups ?? []), AUTHENTICATED] }
         : { name: 'sandbox', groups: [AUTHENTICATED] };
       const user = actingAs(caller, impersonate, (u, attrs) => this.decide(u, attrs));
+      this.faults.interleave(request.method, request.pathname);
       const fault = this.faults.take(request.method, request.pathname);
       if (fault) throw fault;
       if (tooLarge)

@@ -192,6 +192,11 @@ export interface KubeApi {
   failNext(rule: FaultRule): void;
   clearFaults(): void;
   /**
+   * Runs `write` (another client's change, e.g. a controller's status update) just before the next
+   * request that matches is served: the race between a client's read and its write, on demand.
+   */
+  beforeNext(match: Pick<FaultRule, 'method' | 'path'>, write: () => void): void;
+  /**
    * Open watches hear of no change until the returned function is called, as behind a stalled
    * connection; then of every held change, in order. Reads and writes are served as usual.
    */
