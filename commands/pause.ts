@@ -1,4 +1,4 @@
-import { imagesOf } from '../src/core/deployment.js';
+import { imagesOf, specVersionOf } from '../src/core/deployment.js';
 import { defineArgs } from '../src/core/grammar.js';
 import { message } from '../src/core/message.js';
 import { defineCommand, type Outcome, type RunContext } from '../src/engine/command-module.js';
@@ -39,7 +39,7 @@ export async function setPaused(ctx: RunContext, args: Args, paused: boolean): P
   }
   const resumed = intended && deployment.paused === paused;
   if (!resumed) {
-    ctx.expectUnchanged(deployment.resourceVersion);
+    ctx.expectUnchanged(deployment);
     await ctx.checkpoint.set('intent', paused);
     ctx.failpoint('before-patch');
     await ctx.cluster.patchDeployment(target, args.deployment, pausePatch(paused), 'strategic');
@@ -88,7 +88,7 @@ export const pause = defineCommand({
         `Paused: ${deployment.paused} → true`,
         'Pods keep running; template changes wait until it is resumed',
       ],
-      resourceVersion: deployment.resourceVersion,
+      specVersion: specVersionOf(deployment),
     };
   },
   run: (ctx, args) => setPaused(ctx, args, true),

@@ -1,4 +1,4 @@
-import { imagesOf } from '../src/core/deployment.js';
+import { imagesOf, specVersionOf } from '../src/core/deployment.js';
 import { StateError } from '../src/core/errors.js';
 import { defineArgs } from '../src/core/grammar.js';
 import { message } from '../src/core/message.js';
@@ -48,7 +48,7 @@ export const restart = defineCommand({
         `Image: ${imagesOf(dryRun.template).join(', ')} (unchanged)`,
         `Replicas: ${deployment.replicas} → ${dryRun.replicas}`,
       ],
-      resourceVersion: deployment.resourceVersion,
+      specVersion: specVersionOf(deployment),
     };
   },
 
@@ -66,7 +66,7 @@ export const restart = defineCommand({
           `${args.deployment} is paused; resume it before restarting (kubectl rollout resume deployment/${args.deployment}).`,
         );
       }
-      if (!at) ctx.expectUnchanged(deployment.resourceVersion);
+      if (!at) ctx.expectUnchanged(deployment);
       at ??= new Date(ctx.clock.now()).toISOString().replace(/\.\d+Z$/, 'Z');
       await ctx.checkpoint.set('restartedAt', at);
       ctx.failpoint('before-patch');

@@ -1,3 +1,4 @@
+import { specVersionOf } from '../src/core/deployment.js';
 import { defineCommand } from '../src/engine/command-module.js';
 import { parsePausing, setPaused, verifyPaused } from './pause.js';
 import { mutatingScope } from './shared.js';
@@ -15,7 +16,7 @@ export const resume = defineCommand({
     const deployment = await ctx.cluster.getDeployment(ctx.target(args.env), args.deployment);
     return {
       lines: [`Paused: ${deployment.paused} → false`, 'Changes made while it was paused roll out'],
-      resourceVersion: deployment.resourceVersion,
+      specVersion: specVersionOf(deployment),
     };
   },
   run: (ctx, args) => setPaused(ctx, args, false),

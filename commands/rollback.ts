@@ -1,4 +1,4 @@
-import { imagesOf } from '../src/core/deployment.js';
+import { imagesOf, specMoved, specVersionOf } from '../src/core/deployment.js';
 import { StateError } from '../src/core/errors.js';
 import { defineArgs, PositiveIntText } from '../src/core/grammar.js';
 import { message } from '../src/core/message.js';
@@ -72,7 +72,7 @@ export const rollback = defineCommand({
     if (p.kind === 'noop') {
       return {
         lines: [`Already at ${describeRevision(p.after)}; nothing would change.`],
-        resourceVersion: deployment.resourceVersion,
+        specVersion: specVersionOf(deployment),
       };
     }
     const dryRun = await ctx.cluster.patchDeployment(target, args.deployment, rollbackPatch(p), 'json', {
@@ -84,7 +84,7 @@ export const rollback = defineCommand({
         `Revision: ${p.before.revision ?? '?'} → ${p.after.revision ?? '?'}`,
         `Replicas: ${deployment.replicas} → ${dryRun.replicas}`,
       ],
-      resourceVersion: deployment.resourceVersion,
+      specVersion: specVersionOf(deployment),
     };
   },
 
@@ -99,22 +99,28 @@ export const rollback = defineCommand({
       reason: args.reason,
     };
 
+    // The first plan reads the watch cache, so the PATCH needs no request before it; an approved one
+    // reads the server, since a cache lagging behind the approved spec would refuse it for nothing.
+    let from: ReadFrom = ctx.job.approver === undefined ? 'cache' : 'server';
     let intent = savedIntent(ctx);
     let resumed = false;
     if (intent) {
       // A retry: judge by the live deployment, never by planning again (the undo renumbered revisions).
       const { live, applied } = await effectOf(ctx, args, intent);
+      const moved = applied ? undefined : specMoved(intent, live);
       if (applied) resumed = true;
-      else if (live.resourceVersion !== intent.resourceVersion) {
+      else if (moved) {
         throw new StateError(
           'conflict',
-          `${args.deployment} changed since this rollback was planned (resourceVersion ${intent.resourceVersion} → ${live.resourceVersion}) and the rollback was not applied. Nothing was changed; check /ops status and request it again.`,
+          `${args.deployment} changed since this rollback was planned (${moved}) and the rollback was not applied. Nothing was changed; check /ops status and request it again.`,
         );
+      } else if (live.resourceVersion !== intent.resourceVersion) {
+        // Only the status moved, and the PATCH did not land (it would have moved the spec): plan again.
+        intent = undefined;
+        from = 'server';
+        await ctx.checkpoint.set('intent', undefined);
       }
     }
-    // The first plan reads the watch cache, so the PATCH needs no request before it; one approved
-    // against a resourceVersion reads the server, which a lagging cache could not match.
-    let from: ReadFrom = ctx.job.expectedResourceVersion === undefined ? 'cache' : 'server';
     for (let replans = 0; !resumed; replans++) {
       if (!intent) {
         let planned = await plan(ctx, args, from);
@@ -135,7 +141,7 @@ export const rollback = defineCommand({
             audit: { ...audit, before: p.before, after: p.after },
           };
         }
-        ctx.expectUnchanged(deployment.resourceVersion);
+        ctx.expectUnchanged(deployment);
         intent = intentOf(p);
         // Saved before the PATCH: whatever happens next, a retry can tell whether it landed.
         await ctx.checkpoint.set('intent', intent);
@@ -148,8 +154,8 @@ export const rollback = defineCommand({
       } catch (err) {
         // 409: the deployment moved after we read it, and the server applied nothing. Plan again from fresh state.
         const conflict = err instanceof StateError && err.code === 'conflict';
-        if (!conflict || replans >= CONFLICT_REPLANS || ctx.job.expectedResourceVersion !== undefined)
-          throw err;
+        // An approved rollback plans again too: expectUnchanged then refuses it if the spec moved.
+        if (!conflict || replans >= CONFLICT_REPLANS) throw err;
         intent = undefined;
         from = 'server';
         await ctx.checkpoint.set('intent', undefined);

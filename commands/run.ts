@@ -244,7 +244,7 @@ export const run = defineRunbookCommand({
     }
     if (plan.onFailure.length)
       lines.push(`On failure: ${plan.onFailure.map((s) => slackText(s.label)).join('; ')}`);
-    return { lines, resourceVersion: undefined };
+    return { lines, specVersion: undefined };
   },
 
   async run(ctx, args): Promise<Outcome> {

@@ -1,5 +1,5 @@
 import type { OpsbotConfig } from '../src/config/schema.js';
-import { imagesOf } from '../src/core/deployment.js';
+import { imagesOf, specVersionOf } from '../src/core/deployment.js';
 import { StateError, UserInputError } from '../src/core/errors.js';
 import { defineArgs, NonNegativeIntText } from '../src/core/grammar.js';
 import { message } from '../src/core/message.js';
@@ -63,7 +63,7 @@ export const scale = defineCommand({
         `Replicas: ${current.replicas} → ${dryRun.replicas}`,
         `Image: ${imagesOf(deployment.template).join(', ')} (unchanged)`,
       ],
-      resourceVersion: deployment.resourceVersion,
+      specVersion: specVersionOf(deployment),
     };
   },
 
@@ -100,7 +100,7 @@ export const scale = defineCommand({
           },
         };
       }
-      ctx.expectUnchanged(deployment.resourceVersion);
+      ctx.expectUnchanged(deployment);
       from = current.replicas;
       await ctx.checkpoint.set('from', from);
     }

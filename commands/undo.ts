@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { specVersionOf } from '../src/core/deployment.js';
 import { RefusalError, StateError, UserInputError } from '../src/core/errors.js';
 import { defineArgs, type ParsedInput, Reason } from '../src/core/grammar.js';
 import { type Message, message } from '../src/core/message.js';
@@ -202,8 +203,8 @@ export const undo = defineUndoCommand({
     }
     for (const note of plan.skipped) lines.push(`Left as it is: ${slackText(note)}`);
     const single = plan.steps.length === 1 ? plan.steps[0]?.lockKey : undefined;
-    const resourceVersion = single ? await liveVersion(ctx, single) : undefined;
-    return { lines, resourceVersion };
+    const specVersion = single ? await liveSpecVersion(ctx, single) : undefined;
+    return { lines, specVersion };
   },
 
   async run(ctx, args): Promise<Outcome> {
@@ -250,7 +251,7 @@ export const undo = defineUndoCommand({
       const stepCtx: RunContext<UndoServices> = {
         ...ctx,
         checkpoint: scopedCheckpoint(ctx.checkpoint, key),
-        // An approver saw one target at one resourceVersion; several steps act on what the previous left.
+        // An approver saw one target at one spec version; several steps act on what the previous left.
         ...(plan.steps.length === 1 ? {} : { expectUnchanged: () => {} }),
         progress: (msg: Message) =>
           ctx.progress(message(msg.text, { lines: [...header, ...lines, ...(msg.lines ?? [])] })),
@@ -323,8 +324,8 @@ function pick(audit: Outcome['audit']): Outcome['audit'] {
   };
 }
 
-async function liveVersion(ctx: RunContext, key: string): Promise<string> {
+async function liveSpecVersion(ctx: RunContext, key: string): Promise<string> {
   const slash = key.indexOf('/');
   const deployment = await ctx.cluster.getDeployment(ctx.target(key.slice(0, slash)), key.slice(slash + 1));
-  return deployment.resourceVersion;
+  return specVersionOf(deployment);
 }

@@ -158,7 +158,10 @@ export interface ApprovalRequest {
   status: ApprovalStatus;
   job: CommandJob;
   plan: string[];
-  resourceVersion: string | undefined;
+  /** The target's spec version (specVersionOf) the plan was made from. */
+  specVersion: string | undefined;
+  /** Only on requests stored before specVersion existed. */
+  resourceVersion?: string | undefined;
   environment: string;
   target: string | undefined;
   /** The approval message, which later shows the action's progress. */

@@ -28,7 +28,9 @@ export const CommandJob = z.object({
   /** "approval": compute the plan and ask for approval; "run" (default): do it. */
   stage: z.enum(['approval', 'run']).default('run'),
   approver: Person.optional(),
-  /** The plan the approver saw was made at this resourceVersion; refuse if the target moved. */
+  /** The plan the approver saw was made at this spec version (specVersionOf); refuse if the spec moved. */
+  expectedSpecVersion: z.string().optional(),
+  /** Only on jobs approved from requests made before specVersion: refuse if anything moved. */
   expectedResourceVersion: z.string().optional(),
   /** Continue in this message (the approval request) instead of posting a new one. */
   progressTs: z.string().optional(),

@@ -66,6 +66,43 @@ export const ReplicaSetView = z.object({
 });
 export type ReplicaSetView = z.infer<typeof ReplicaSetView>;
 
+/**
+ * The desired state a plan was made from: which object (uid) at which generation of its spec.
+ * Status moves all day (a pod fails, then recovers) and bumps resourceVersion without changing any
+ * plan; a change to the spec, or the deployment deleted and created again, does change it.
+ */
+export function specVersionOf(d: Pick<DeploymentView, 'uid' | 'generation'>): string {
+  return `${d.generation}/${d.uid}`;
+}
+
+/** The state a plan was made from, as a job carries it. */
+export interface PlannedAt {
+  specVersion?: string | undefined;
+  /** Only in jobs and checkpoints saved before specVersion existed: the stricter check they were made with. */
+  resourceVersion?: string | undefined;
+}
+
+/**
+ * How the live deployment's spec moved away from the one a plan was made from (e.g. "generation 7 →
+ * 8"), or undefined when it did not; status changes do not count.
+ */
+export function specMoved(
+  planned: PlannedAt,
+  live: Pick<DeploymentView, 'uid' | 'generation' | 'resourceVersion'>,
+): string | undefined {
+  if (planned.specVersion !== undefined) {
+    const slash = planned.specVersion.indexOf('/');
+    const generation = planned.specVersion.slice(0, slash);
+    if (planned.specVersion.slice(slash + 1) !== live.uid) return 'deleted and created again';
+    return generation === String(live.generation)
+      ? undefined
+      : `generation ${generation} → ${live.generation}`;
+  }
+  if (planned.resourceVersion !== undefined && planned.resourceVersion !== live.resourceVersion)
+    return `resourceVersion ${planned.resourceVersion} → ${live.resourceVersion}`;
+  return undefined;
+}
+
 export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
 export const CHANGE_CAUSE_ANNOTATION = 'kubernetes.io/change-cause';
 export const POD_TEMPLATE_HASH_LABEL = 'pod-template-hash';

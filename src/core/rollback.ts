@@ -8,6 +8,7 @@ import {
   REVISION_ANNOTATION,
   type ReplicaSetView,
   revisionOf,
+  specVersionOf,
   templatesEqual,
   withoutHashLabel,
 } from './deployment.js';
@@ -33,6 +34,8 @@ export type RollbackPlan =
       deployment: string;
       /** The resourceVersion the plan was made from; the patch is refused with 409 if it moved. */
       resourceVersion: string;
+      /** The spec it was made from (specVersionOf): a retry plans again if only the status moved. */
+      specVersion: string;
       toRevision: number;
       before: RevisionSide;
       after: RevisionSide;
@@ -109,6 +112,7 @@ export function planRollback(
     kind: 'rollback',
     deployment: deployment.name,
     resourceVersion: deployment.resourceVersion,
+    specVersion: specVersionOf(deployment),
     toRevision: after.revision ?? 0,
     before,
     after,
@@ -141,6 +145,8 @@ export function rollbackPatch(
 export const RollbackIntent = z.object({
   deployment: z.string(),
   resourceVersion: z.string(),
+  /** Absent in intents saved by older versions: their retry keeps the resourceVersion check. */
+  specVersion: z.string().optional(),
   toRevision: z.number(),
   before: RevisionSide,
   after: RevisionSide,
@@ -157,6 +163,7 @@ export function intentOf(plan: Extract<RollbackPlan, { kind: 'rollback' }>): Rol
   return {
     deployment: plan.deployment,
     resourceVersion: plan.resourceVersion,
+    specVersion: plan.specVersion,
     toRevision: plan.toRevision,
     before: {
       images: plan.before.images,

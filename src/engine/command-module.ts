@@ -1,6 +1,7 @@
 import type { OpsbotConfig } from '../config/schema.js';
 import type { AuditRecord } from '../core/audit.js';
 import type { CommandJob } from '../core/command-job.js';
+import type { DeploymentView } from '../core/deployment.js';
 import type { ParsedInput } from '../core/grammar.js';
 import type { Message } from '../core/message.js';
 import { type Action, grantsOf, type Principal } from '../core/policy.js';
@@ -50,10 +51,10 @@ export interface RunContext<S = unknown> {
   /** A named crash point (`<command>.<point>`, e.g. rollback.after-patch) for the crash tests. */
   failpoint(point: string): void;
   /**
-   * For approved requests: refuses (without retry) when the target's resourceVersion moved since
-   * the plan the approver saw. A no-op for requests that needed no approval.
+   * For approved requests: refuses (without retry) when the target's spec moved since the plan the
+   * approver saw (specVersionOf); status changes do not count. A no-op for requests that needed no approval.
    */
-  expectUnchanged(resourceVersion: string): void;
+  expectUnchanged(live: Pick<DeploymentView, 'uid' | 'generation' | 'resourceVersion'>): void;
   /** Queues an extra audit record for a part of this job (a runbook step); the job's own record is written anyway. */
   audit?(
     record: Pick<AuditRecord, 'id' | 'outcome' | 'action' | 'message'> & Partial<AuditRecord>,
@@ -85,8 +86,8 @@ export function dryRunContext<S>(ctx: RunContext<S>): RunContext<S> {
 /** What an approver is shown: before → after, from a server-side dry run. */
 export interface Preview {
   lines: string[];
-  /** The target's resourceVersion the plan was made from; the approved action is refused if it moved. */
-  resourceVersion: string | undefined;
+  /** The target's spec version (specVersionOf) the plan was made from; the approved action is refused if it moved. */
+  specVersion: string | undefined;
 }
 
 export interface Scope {

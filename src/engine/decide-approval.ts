@@ -79,6 +79,7 @@ export async function decideApproval(deps: ApprovalDeps, click: ApprovalClick): 
   const approvedJob = {
     ...job,
     approver: click.user,
+    ...(request.specVersion ? { expectedSpecVersion: request.specVersion } : {}),
     ...(request.resourceVersion ? { expectedResourceVersion: request.resourceVersion } : {}),
   };
   // The decision and the job it starts are one atomic write (the job waits in the approvals outbox),

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { OpsbotConfig } from '../config/schema.js';
 import { type AuditRecord, auditPath } from '../core/audit.js';
 import { type Checkpoints, CommandJob } from '../core/command-job.js';
+import { specMoved } from '../core/deployment.js';
 import { formatDuration } from '../core/duration.js';
 import {
   ClusterDeniedError,
@@ -184,12 +185,13 @@ export async function runCommand(deps: RunDeps, attempt: JobAttempt): Promise<Jo
     checkpoint,
     attempt: { number: attempt.attempt, last },
     failpoint: (point) => failpoint(`${command.name.replace(' ', '-')}.${point}`),
-    expectUnchanged(resourceVersion) {
-      if (job.expectedResourceVersion === undefined || job.expectedResourceVersion === resourceVersion)
-        return;
+    expectUnchanged(live) {
+      const approved = { specVersion: job.expectedSpecVersion, resourceVersion: job.expectedResourceVersion };
+      const moved = specMoved(approved, live);
+      if (moved === undefined) return;
       throw new StateError(
         'conflict',
-        `${scope?.target ?? 'The target'} changed after the plan was approved (resourceVersion ${job.expectedResourceVersion} → ${resourceVersion}). Nothing was done; request it again.`,
+        `${scope?.target ?? 'The target'} changed after the plan was approved (${moved}). Nothing was done; request it again.`,
       );
     },
     lock: (key, description) => deps.locks.acquire(key, job.id, description),
@@ -500,7 +502,7 @@ async function requestApproval(
     status: 'pending',
     job: { ...job, stage: 'run', id: `${job.id}-run` },
     plan: preview.lines,
-    resourceVersion: preview.resourceVersion,
+    specVersion: preview.specVersion,
     environment: scope.environment,
     target: scope.target,
     channel: job.channel.id,

@@ -9,6 +9,8 @@ const StoredRequest = z.object({
   id: z.string(),
   job: CommandJob,
   plan: z.array(z.string()),
+  specVersion: z.string().optional(),
+  /** Only in requests stored before specVersion existed; their approved job keeps the stricter check. */
   resourceVersion: z.string().optional(),
   environment: z.string(),
   target: z.string().optional(),
@@ -80,6 +82,7 @@ export class RedisApprovals implements Approvals {
     const messageTs = fields.messageTs ?? '';
     return {
       ...fixed,
+      specVersion: fixed.specVersion,
       resourceVersion: fixed.resourceVersion,
       target: fixed.target,
       job: messageTs ? { ...fixed.job, progressTs: messageTs } : fixed.job,

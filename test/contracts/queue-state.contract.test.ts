@@ -225,7 +225,7 @@ function request(id: string): ApprovalRequest {
       stage: 'run',
     },
     plan: ['Image: a → b'],
-    resourceVersion: '42',
+    specVersion: '3/0d5e6a3c-uid',
     environment: 'prod',
     target: 'api',
     channel: 'C1',
@@ -245,6 +245,8 @@ describe.each(Object.keys(makeApprovals))('approval store contract: %s', (kind) 
     await approvals.create(request(id));
     const now = await approvals.get(id);
     expect(now).toMatchObject({ status: 'approved', messageTs: '17.5', decidedBy: { id: 'U2' } });
+    // What the approved job is checked against must survive the store.
+    expect(now?.specVersion).toBe('3/0d5e6a3c-uid');
     expect(now?.decidedVia).toBe('click-1');
     expect((await approvals.decide(id, 'denied', { id: 'U3' }))?.won).toBe(false);
     expect(await approvals.get('f'.repeat(32))).toBeUndefined();

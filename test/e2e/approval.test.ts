@@ -140,6 +140,39 @@ describe('two-person approval in a protected environment', () => {
     ).toHaveLength(0);
   });
 
+  it('runs an approved rollback when only the status moved while it waited, and plans again after a 409', async () => {
+    const { jobId, approvalId } = await request(
+      'rollback worker --env prod --reason "consumers stuck on 2.1.0"',
+    );
+    const before = world.kube.getDeployment('apps', 'worker')!;
+    // A pod crashes and comes back: the controller writes status twice, as it does all day in a real cluster.
+    world.kube.setPodTrouble('apps', 'worker', { notReady: 1 });
+    world.kube.setPodTrouble('apps', 'worker', {});
+    const after = world.kube.getDeployment('apps', 'worker')!;
+    expect(after.metadata.resourceVersion).not.toBe(before.metadata.resourceVersion);
+    expect(after.metadata.generation).toBe(before.metadata.generation);
+    // And one more lands between the bot's read and its PATCH, whose resourceVersion is then stale: 409.
+    world.kube.beforeNext({ method: 'PATCH', path: /deployments\/worker$/ }, () => {
+      world.kube.setPodTrouble('apps', 'worker', { notReady: 1 });
+      world.kube.setPodTrouble('apps', 'worker', {});
+    });
+
+    await click(bot.url, world, { actionId: 'approval.approve', value: approvalId });
+    const done = await world.github.waitFor(
+      () => records(world, jobId).find((r) => !['requested', 'approved'].includes(String(r.outcome))),
+      10_000,
+    );
+    expect(done, String(done.message)).toMatchObject({
+      outcome: 'executed',
+      action: 'rollback',
+      target: 'worker',
+    });
+    const patches = world.kube.requests.filter(
+      (r) => r.method === 'PATCH' && r.path.endsWith('/worker') && !r.query.dryRun,
+    );
+    expect(patches).toHaveLength(2);
+  });
+
   it('lets an approver deny, and expires a request nobody decided', async () => {
     const denied = await request('scale web 5 --env prod --reason "load test"');
     await click(bot.url, world, { actionId: 'approval.deny', value: denied.approvalId });

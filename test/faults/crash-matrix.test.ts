@@ -197,6 +197,8 @@ interface Cell {
   point: string;
   /** Through a protected environment: the crash falls between the approval and its job. */
   approval?: boolean;
+  /** What else happens on the cluster while no process is running the job. */
+  meanwhile?(world: World): void;
 }
 
 const CELLS: Cell[] = [
@@ -209,6 +211,15 @@ const CELLS: Cell[] = [
     },
     point: 'approval.before-enqueue',
     approval: true,
+  },
+  {
+    // A pod fails and recovers before the retry: the status moved, the spec did not, so it still rolls back.
+    command: { ...(COMMANDS[0] as CommandCase), name: 'rollback (pods churned before the retry)' },
+    point: 'rollback.before-patch',
+    meanwhile: (world) => {
+      world.kube.setPodTrouble('apps', 'api', { notReady: 1 });
+      world.kube.setPodTrouble('apps', 'api', {});
+    },
   },
 ];
 
@@ -246,6 +257,7 @@ async function runCell(cell: Cell): Promise<void> {
     await until(() => first.child.signalCode !== null || first.child.exitCode !== null, 30_000, 'the crash');
     expect(first.child.signalCode, 'killed by its failpoint').toBe('SIGKILL');
     expect(first.lines.some((l) => l.msg === 'failpoint fired' && l.failpoint === cell.point)).toBe(true);
+    cell.meanwhile?.(world);
 
     const second = await startBotProcess({ ...world.env, ...BOT_ENV });
     bots.push(second);

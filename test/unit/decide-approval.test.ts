@@ -18,7 +18,7 @@ async function pendingRequest(approvals: MemoryApprovals, clock: ManualClock) {
       stage: 'run',
     },
     plan: ['Image: api:1.5.0 → api:1.4.1'],
-    resourceVersion: '42',
+    specVersion: '3/0d5e6a3c-uid',
     environment: 'prod',
     target: 'api',
     channel: 'COPS',
@@ -63,7 +63,7 @@ describe('decideApproval: the decision and the job it starts are one step', () =
     queueDown = false;
     expect(await drainApprovalOutbox(d)).toBe(1);
     expect([...d.jobs.commands.values()]).toMatchObject([
-      { id: 'cmd-9-run', approver: { id: 'UONCALL2' }, expectedResourceVersion: '42' },
+      { id: 'cmd-9-run', approver: { id: 'UONCALL2' }, expectedSpecVersion: '3/0d5e6a3c-uid' },
     ]);
     expect(await drainApprovalOutbox(d)).toBe(0);
   });

@@ -52,7 +52,7 @@ describe('reasons', () => {
     // The real restart, with a plan that needs no cluster: what the approver is shown is what matters.
     const command: CommandModule = {
       ...(restart as CommandModule),
-      preview: async () => ({ lines: ['Restart all 2 pods (rolling)'], resourceVersion: '7' }),
+      preview: async () => ({ lines: ['Restart all 2 pods (rolling)'], specVersion: '1/uid-web' }),
     };
     await runCommand(
       {
