@@ -1,7 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alertFixture, INCIDENT_REPO, postWebhook, WEBHOOK_TOKEN } from '../helpers/alerts.js';
 import { type BotProcess, startBotProcess } from '../helpers/bot-process.js';
-import { AUDIT_REPO, GITHUB_TOKEN, slash, startWorld, USERS, type World } from '../helpers/world.js';
+import {
+  AUDIT_REPO,
+  GITHUB_TOKEN,
+  readyIncidentChannel,
+  slash,
+  startWorld,
+  USERS,
+  type World,
+} from '../helpers/world.js';
 
 const POSTMORTEM_REPO = 'acme/postmortems';
 
@@ -59,9 +67,7 @@ describe('postmortem drafts as pull requests', () => {
     const opened = await world.github.waitFor(() => issue(), 15_000);
     const incidentId = /<!-- opsbot:incident:([^ ]+) -->/.exec(opened.body ?? '')?.[1];
     expect(incidentId).toBeDefined();
-    const channel = await world.slack.waitFor(() =>
-      world.slack.channels().find((c) => c.name.startsWith('inc-')),
-    );
+    const channel = await readyIncidentChannel(world);
     const where = { channel: { id: channel.id, name: channel.name } };
 
     // An action in the channel, so the draft has one to list with its audit commit.

@@ -16,6 +16,7 @@ import {
   AUDIT_REPO,
   BOT_TOKEN,
   GITHUB_TOKEN,
+  readyIncidentChannel,
   SIGNING_SECRET,
   slash,
   startWorld,
@@ -175,9 +176,7 @@ describe('security boundaries of a running bot', () => {
       (await postWebhook(bot.url, 'alertmanager', alertFixture('alertmanager-firing.json'))).status,
     ).toBe(202);
     const issue = await world.github.waitFor(() => world.github.issues(INCIDENT_REPO)[0], 15_000);
-    const channel = await world.slack.waitFor(() =>
-      world.slack.channels().find((c) => c.name.startsWith('inc-')),
-    );
+    const channel = await readyIncidentChannel(world);
     const where = { channel: { id: channel.id, name: channel.name }, user: USERS.developer };
     // The issue shows on GitHub a moment before the worker has saved its number with the incident;
     // until then the channel honestly answers that its record is still being set up.

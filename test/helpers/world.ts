@@ -206,6 +206,20 @@ export async function click(botUrl: string, world: World, options: ClickOptions)
 }
 
 /** The approval id carried by the buttons of the newest approval message in a channel. */
+/**
+ * An incident channel once people can act in it. The bot posts its summary there only after saving
+ * the channel with its incident and inviting the responders; before that nobody is in it to type.
+ */
+export function readyIncidentChannel(
+  world: World,
+  named: (name: string) => boolean = (n) => n.startsWith('inc-'),
+) {
+  return world.slack.waitFor(
+    () => world.slack.channels().find((c) => named(c.name) && world.slack.messages(c.id).length > 0),
+    15_000,
+  );
+}
+
 export function approvalIdIn(world: World, channel = 'COPS'): string | undefined {
   const msg = [...world.slack.messages(channel)].reverse().find((m) => m.text?.startsWith('Approval needed'));
   const text = JSON.stringify(msg?.blocks ?? []);
