@@ -317,6 +317,12 @@ async function main(): Promise<void> {
     fig('rss.idle.mb', idle.total);
     fig('rss.idle.shared.pages.once.mb', idle.sharedOnce);
     fig('rss.idle.processes.mb', idle.each.map((mb) => mb.toFixed(1)).join(' + '));
+    // V8 gives back what start-up left behind once it sees the process idle: the figure a deployment
+    // that has waited a while shows. Printed beside the goal's 2 s reading, not instead of it.
+    await sleep(8_000);
+    const settled = unitRssMb(bot.child.pid);
+    fig('rss.idle.10s.mb', settled.total);
+    fig('rss.idle.10s.processes.mb', settled.each.map((mb) => mb.toFixed(1)).join(' + '));
     const slashSpec = { mode: 'slash' as const, secret: SIGNING_SECRET, durationMs: PHASE_MS };
 
     // 1. Ack latency of `/ops status`, whose jobs read the cluster and post to Slack while the
@@ -547,7 +553,7 @@ function goals(): { name: string; value: string; goal: string; met: boolean }[] 
     },
     {
       name: 'RSS idle, whole unit',
-      value: `${f(n('rss.idle.mb'), ' MB')} (shared pages once: ${f(n('rss.idle.shared.pages.once.mb'), ' MB')})`,
+      value: `${f(n('rss.idle.mb'), ' MB')} 2 s after start (shared pages once: ${f(n('rss.idle.shared.pages.once.mb'), ' MB')}; 10 s after start: ${f(n('rss.idle.10s.mb'), ' MB')})`,
       goal: '≤ 150 MB',
       met: n('rss.idle.mb') <= 150,
     },
