@@ -16,7 +16,7 @@ import { REAPER_QUEUE } from '../src/preview/start.js';
 import type { SlackCall } from '../test/fakes/slack.js';
 import { postSigned, slashCommandBody } from '../test/fakes/slack-signing.js';
 import { type BotProcess, startBotProcess } from '../test/helpers/bot-process.js';
-import { imageNodeOptions } from '../test/helpers/image.js';
+import { imageRuntimeEnv } from '../test/helpers/image.js';
 import { selfSignedCert } from '../test/helpers/tls.js';
 import { DEFAULT_CONFIG, SIGNING_SECRET, startWorld, USERS, type World } from '../test/helpers/world.js';
 import type { LoadResult, LoadSpec } from './load.js';
@@ -296,8 +296,8 @@ async function main(): Promise<void> {
     OPSBOT_QUEUE_PREFIX: `bench-${Date.now()}`,
     OPSBOT_WEBHOOK_TOKEN: WEBHOOK_TOKEN,
     LOG_LEVEL: 'info',
-    // Node's flags as the image sets them, so the memory figures are those of a deployed unit.
-    NODE_OPTIONS: imageNodeOptions(),
+    // Node's flags and glibc's malloc settings as the image sets them: the memory of a deployed unit.
+    ...imageRuntimeEnv(),
   };
   // BENCH_PROFILE=<dir>: every process of the unit writes a V8 CPU profile there when it exits.
   const profile = process.env.BENCH_PROFILE;

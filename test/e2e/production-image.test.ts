@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until } from '../faults/support.js';
-import { imageNodeOptions } from '../helpers/image.js';
+import { imageRuntimeEnv } from '../helpers/image.js';
 import { slash, startWorld, type World } from '../helpers/world.js';
 
 /** What the Dockerfile deletes from the build: the sandbox cluster, which only local mode needs. */
@@ -33,8 +33,8 @@ interface ImageProcess {
   logLine: (msg: string) => Record<string, unknown> | undefined;
 }
 
-/** The NODE_OPTIONS the image's ENV sets (node refuses to start if one is not allowed there). */
-const IMAGE_NODE_OPTIONS = imageNodeOptions();
+/** What the image's ENV sets for the runtime (node refuses to start if a NODE_OPTIONS flag is not allowed there). */
+const IMAGE_RUNTIME_ENV = imageRuntimeEnv();
 
 /** `node dist/src/cli.js start`, as the image's ENTRYPOINT and CMD run it, from the image layout. */
 function startFromImage(app: string, env: Record<string, string>): ImageProcess {
@@ -46,7 +46,7 @@ function startFromImage(app: string, env: Record<string, string>): ImageProcess 
       LOG_LEVEL: 'info',
       PORT: '0',
       HOST: '127.0.0.1',
-      NODE_OPTIONS: IMAGE_NODE_OPTIONS,
+      ...IMAGE_RUNTIME_ENV,
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -108,7 +108,10 @@ describe('the production image', () => {
       'opsbot started',
     );
     expect(started.sandbox).toBe(false);
-    expect(IMAGE_NODE_OPTIONS).toContain('--max-semi-space-size=');
+    expect(IMAGE_RUNTIME_ENV).toMatchObject({
+      NODE_OPTIONS: expect.stringContaining('--max-semi-space-size='),
+      MALLOC_ARENA_MAX: '2',
+    });
     const url = `http://127.0.0.1:${Number(started.port)}`;
     // Ready means the kube contexts of opsbot.yml answered through the kubeconfig.
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
