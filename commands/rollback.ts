@@ -104,21 +104,27 @@ export const rollback = defineCommand({
     let from: ReadFrom = ctx.job.approver === undefined ? 'cache' : 'server';
     let intent = savedIntent(ctx);
     let resumed = false;
+    /** Drops the intent, so the loop plans again from the server. */
+    const planAgain = async () => {
+      intent = undefined;
+      from = 'server';
+      await ctx.checkpoint.set('intent', undefined);
+    };
     if (intent) {
       // A retry: judge by the live deployment, never by planning again (the undo renumbered revisions).
       const { live, applied } = await effectOf(ctx, args, intent);
-      const moved = applied ? undefined : specMoved(intent, live);
       if (applied) resumed = true;
-      else if (moved) {
-        throw new StateError(
-          'conflict',
-          `${args.deployment} changed since this rollback was planned (${moved}) and the rollback was not applied. Nothing was changed; check /ops status and request it again.`,
-        );
-      } else if (live.resourceVersion !== intent.resourceVersion) {
-        // Only the status moved, and the PATCH did not land (it would have moved the spec): plan again.
-        intent = undefined;
-        from = 'server';
-        await ctx.checkpoint.set('intent', undefined);
+      else {
+        const moved = specMoved(intent, live);
+        if (moved) {
+          throw new StateError(
+            'conflict',
+            `${args.deployment} changed since this rollback was planned (${moved}) and the rollback was not applied. Nothing was changed; check /ops status and request it again.`,
+          );
+        }
+        // Not applied and the spec as planned (a landed PATCH would have moved it): plan again, since
+        // the status may have moved the resourceVersion the saved PATCH is guarded by.
+        await planAgain();
       }
     }
     for (let replans = 0; !resumed; replans++) {
@@ -156,9 +162,7 @@ export const rollback = defineCommand({
         const conflict = err instanceof StateError && err.code === 'conflict';
         // An approved rollback plans again too: expectUnchanged then refuses it if the spec moved.
         if (!conflict || replans >= CONFLICT_REPLANS) throw err;
-        intent = undefined;
-        from = 'server';
-        await ctx.checkpoint.set('intent', undefined);
+        await planAgain();
       }
     }
     if (!intent) throw new Error('unreachable: a rollback was applied without an intent');
