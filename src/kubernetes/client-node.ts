@@ -3,8 +3,8 @@
  *
  * The package's root module loads all of its 60 API groups, three wrappers each, and every helper
  * (exec, attach, cp, port-forward and the packages they need): about 75 MB of a process's memory.
- * Each name here comes from the module that defines it, and `npm run build` bundles this file with
- * esbuild (scripts/bundle-client-node.mjs), which keeps only these. Types may still be imported
+ * Each name here comes from the module that defines it, and `npm run build` bundles the bot with
+ * esbuild (scripts/build.mjs), which keeps only these. Types may still be imported
  * from the package's root: they cost nothing at run time.
  */
 export { KubeConfig } from '@kubernetes/client-node/dist/config.js';

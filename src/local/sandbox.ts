@@ -1,9 +1,14 @@
-import { existsSync } from 'node:fs';
 import type { OpsbotConfig } from '../config/schema.js';
 import { ConfigError } from '../core/errors.js';
 import { KubeConfig } from '../kubernetes/client-node.js';
 import { KubeCluster } from '../kubernetes/cluster.js';
 import type { KubeApi } from '../sandbox/kube-api.js';
+
+/** The import failed because the sandbox's own files are not there (the image deletes dist/src/sandbox). */
+function isSandboxMissing(err: unknown): boolean {
+  const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown };
+  return code === 'ERR_MODULE_NOT_FOUND' && /[/\\]sandbox[/\\][\w-]+\.js'/.test(String(message));
+}
 
 /** Loads the sandbox on demand, so a process with a real cluster never loads it (the image leaves it out). */
 async function loadSandbox() {
@@ -15,7 +20,7 @@ async function loadSandbox() {
     return { startKubeApi: kubeApi.startKubeApi, seedSampleApp: sampleApp.seedSampleApp };
   } catch (err) {
     // Only the sandbox itself missing (the image leaves it out) is a setup problem; anything else is a bug.
-    if (existsSync(new URL('../sandbox/', import.meta.url))) throw err;
+    if (!isSandboxMissing(err)) throw err;
     throw new ConfigError(
       'no Kubernetes context was found (KUBECONFIG, ~/.kube/config or in-cluster), and the built-in sandbox cluster is not part of this build; run local mode from a checkout',
       { cause: err },

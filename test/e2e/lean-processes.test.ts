@@ -1,27 +1,28 @@
 /**
  * Each process of the unit loads only what it uses: the web process answers Slack without the
  * Kubernetes client (whose root module loads every API group, about 75 MB) or Octokit, the worker
- * runs jobs without Bolt, and with only the Kubernetes APIs opsbot calls. Observed from outside with an ESM resolve hook that logs each package a process
- * imports (test/helpers/import-log.mjs).
+ * runs jobs without Bolt, and with only the Kubernetes APIs opsbot calls. Observed from outside: an
+ * ESM resolve hook logs each built file a process imports (test/helpers/import-log.mjs), and the
+ * build's metafile tells which packages each file holds (test/helpers/bundle-contents.ts).
  */
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BotProcess, startBotProcess } from '../helpers/bot-process.js';
+import { bundledFilesOf, bundledSources } from '../helpers/bundle-contents.js';
 import { slash, startWorld, type World } from '../helpers/world.js';
 
 describe('what each process of opsbot start loads', () => {
   let world: World;
   let bot: BotProcess | undefined;
   const log = join(tmpdir(), `opsbot-imports-${process.pid}-${Date.now()}.log`);
-  const importsOf = (pid: number) =>
-    new Set(
-      readFileSync(log, 'utf8')
-        .split('\n')
-        .filter((line) => line.startsWith(`${pid} `))
-        .map((line) => line.slice(line.indexOf(' ') + 1)),
-    );
+  const filesOf = (pid: number) =>
+    readFileSync(log, 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith(`${pid} `))
+      .map((line) => line.slice(line.indexOf(' ') + 1));
+  const importsOf = (pid: number) => bundledSources(filesOf(pid));
 
   beforeAll(async () => {
     world = await startWorld();
@@ -56,7 +57,16 @@ describe('what each process of opsbot start loads', () => {
     // the APIs opsbot calls, never the package's root with its 60 API groups and the packages that
     // only exec, attach and cp need. js-yaml is what reads the kubeconfig.
     expect(worker.has('js-yaml')).toBe(true);
-    expect([...worker].filter((s) => s.startsWith('@kubernetes/client-node'))).toEqual([]);
+    const kubeFiles = bundledFilesOf('@kubernetes/client-node', filesOf(workerPid));
+    expect(kubeFiles).toContain('node_modules/@kubernetes/client-node/dist/informer.js');
+    expect(kubeFiles.filter((f) => /\/dist\/(index|api|exec|attach|cp|portforward)\.js$/.test(f))).toEqual(
+      [],
+    );
+    expect(
+      kubeFiles.filter((f) =>
+        /\/gen\/apis\/(?!AppsV1Api|CoreV1Api|AuthorizationV1Api|VersionApi|exception|baseapi)/.test(f),
+      ),
+    ).toEqual([]);
     expect(worker.has('isomorphic-ws')).toBe(false);
     expect(worker.has('tar-fs')).toBe(false);
     expect(worker.has('@slack/bolt')).toBe(false);

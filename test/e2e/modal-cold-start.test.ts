@@ -19,8 +19,8 @@ describe('the /ops modal, first opened while the Kubernetes client is slow to lo
   beforeAll(async () => {
     world = await startWorld();
     bot = await startBotProcess(
-      // The Kubernetes client as the build makes it: one bundled module (src/kubernetes/client-node.ts).
-      { ...world.env, OPSBOT_IMPORT_DELAY: `./client-node.js=${SLOW_LOAD_MS}` },
+      // The built file that holds the Kubernetes client (src/kubernetes/client-node.ts, bundled).
+      { ...world.env, OPSBOT_IMPORT_DELAY: `node_modules/@kubernetes/client-node/=${SLOW_LOAD_MS}` },
       ['start'],
       ['--import', './test/helpers/import-log.mjs'],
     );

@@ -141,7 +141,7 @@ describe('deployment manifests', () => {
     const build = readFileSync('Dockerfile', 'utf8').split(/^FROM /m)[1] ?? '';
     const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> };
     const scripts = [...(pkg.scripts.build ?? '').matchAll(/\bnode (\S+)/g)].map((m) => m[1] ?? '');
-    expect(scripts).toContain('scripts/bundle-client-node.mjs');
+    expect(scripts).toContain('scripts/build.mjs');
     for (const script of scripts) {
       const dir = script.split('/')[0] ?? '';
       expect(build).toMatch(new RegExp(`^COPY ${dir} ${dir}$`, 'm'));
