@@ -10,6 +10,27 @@ import { build } from 'esbuild';
 
 const OUT = 'dist/src';
 
+/**
+ * Bolt requires @slack/socket-mode when it loads, and with it undici (700 KB of source), which
+ * installs itself as the process's fetch dispatcher and compiles its HTTP parser to WebAssembly.
+ * Only Socket Mode uses the package: here it loads, from node_modules, the first time Bolt reaches
+ * into it (SocketModeReceiver's constructor), so a web process in HTTP mode never does.
+ */
+const socketModeOnFirstUse = {
+  name: 'socket-mode-on-first-use',
+  setup(build) {
+    build.onResolve({ filter: /^@slack\/socket-mode$/ }, (args) =>
+      args.namespace === 'on-first-use'
+        ? { path: args.path, external: true }
+        : { path: args.path, namespace: 'on-first-use' },
+    );
+    build.onLoad({ filter: /.*/, namespace: 'on-first-use' }, (args) => ({
+      contents: `let loaded; module.exports = new Proxy({}, { get: (_, key) => (loaded ??= require(${JSON.stringify(args.path)}))[key] });`,
+      loader: 'js',
+    }));
+  },
+};
+
 // A fresh directory: chunk names carry a content hash, and stale chunks would pile up.
 rmSync('dist', { recursive: true, force: true });
 
@@ -41,6 +62,7 @@ const { metafile } = await build({
   },
   // Native addons load a .node file next to their package: they stay in node_modules.
   external: ['msgpackr-extract'],
+  plugins: [socketModeOnFirstUse],
   logLevel: 'warning',
   metafile: true,
 });

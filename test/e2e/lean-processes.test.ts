@@ -22,7 +22,11 @@ describe('what each process of opsbot start loads', () => {
       .split('\n')
       .filter((line) => line.startsWith(`${pid} `))
       .map((line) => line.slice(line.indexOf(' ') + 1));
-  const importsOf = (pid: number) => bundledSources(filesOf(pid));
+  /** Packages bundled into the files a process imported, and packages it required from node_modules. */
+  const importsOf = (pid: number) => {
+    const files = filesOf(pid);
+    return new Set([...bundledSources(files), ...files.filter((f) => !f.startsWith('file:'))]);
+  };
 
   beforeAll(async () => {
     world = await startWorld();
@@ -52,6 +56,10 @@ describe('what each process of opsbot start loads', () => {
     expect(web.has('@slack/bolt')).toBe(true);
     expect(web.has('ioredis')).toBe(true);
     expect(web.has('@kubernetes/client-node')).toBe(false);
+    // In HTTP mode Bolt never reaches Socket Mode's client, nor undici, which it brings and which
+    // would compile its own HTTP parser to WebAssembly (scripts/build.mjs).
+    expect(web.has('@slack/socket-mode')).toBe(false);
+    expect(web.has('undici')).toBe(false);
     expect(web.has('js-yaml')).toBe(false);
     // The worker runs the Kubernetes client as the build bundles it (src/kubernetes/client-node.ts):
     // the APIs opsbot calls, never the package's root with its 60 API groups and the packages that
