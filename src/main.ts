@@ -73,6 +73,7 @@ import type { Feature, FeatureHandle, Runtime } from './runtime.js';
 import { boltLogger } from './slack/bolt-logger.js';
 import { SlackChat } from './slack/chat.js';
 import { createHomeTab, type HomeTab } from './slack/home.js';
+import { collectStartupGarbage } from './startup-memory.js';
 import { isSupervised, reportToSupervisor, type SupervisedWorker, superviseWorker } from './supervisor.js';
 
 /**
@@ -595,6 +596,8 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
     // A supervised worker says so: the unit has started only when its web process says "opsbot started".
     mode === 'worker' && isSupervised() ? 'worker process started' : 'opsbot started',
   );
+  // After the event loop has handled what start-up queued: the heap is then at its working set.
+  setImmediate(collectStartupGarbage);
 
   const finished = shellChat
     ? runShell({
