@@ -111,6 +111,7 @@ describe('the production image', () => {
     expect(IMAGE_RUNTIME_ENV).toMatchObject({
       NODE_OPTIONS: expect.stringContaining('--max-semi-space-size='),
       MALLOC_ARENA_MAX: '2',
+      MALLOC_MMAP_THRESHOLD_: '131072',
     });
     const url = `http://127.0.0.1:${Number(started.port)}`;
     // Ready means the kube contexts of opsbot.yml answered through the kubeconfig.

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 export function imageRuntimeEnv(): Record<string, string> {
   const dockerfile = readFileSync('Dockerfile', 'utf8');
   const env: Record<string, string> = {};
-  for (const key of ['NODE_OPTIONS', 'MALLOC_ARENA_MAX']) {
+  for (const key of ['NODE_OPTIONS', 'MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_']) {
     const found = new RegExp(`\\b${key}=(?:"([^"]*)"|([^\\s\\\\]+))`).exec(dockerfile);
     const value = found?.[1] ?? found?.[2];
     if (value !== undefined) env[key] = value;
