@@ -11,19 +11,43 @@ import { build } from 'esbuild';
 const OUT = 'dist/src';
 
 /**
- * Bolt requires @slack/socket-mode when it loads, and with it undici (700 KB of source), which
- * installs itself as the process's fetch dispatcher and compiles its HTTP parser to WebAssembly.
- * Only Socket Mode uses the package: here it loads, from node_modules, the first time Bolt reaches
- * into it (SocketModeReceiver's constructor), so a web process in HTTP mode never does.
+ * Modules a dependency requires when it loads but the bot never uses. Each is bundled as a
+ * stand-in that requires the real module from node_modules the first time code reaches into it.
+ * - @slack/socket-mode: Bolt requires it, and with it undici (700 KB of source), which makes itself
+ *   the process's fetch dispatcher and compiles its own HTTP parser to WebAssembly. Only Socket
+ *   Mode uses it (SocketModeReceiver's constructor), so a web process in HTTP mode never loads it.
+ * - whatwg-url: node-fetch 2 (the Kubernetes client's) requires it, and with it tr46's Unicode
+ *   table, but uses it only where Node has no URL class of its own.
+ * - bullmq's PostgreSQL backend: bullmq's index re-exports it, with 300 KB of SQL; opsbot queues
+ *   on Redis.
  */
-const socketModeOnFirstUse = {
-  name: 'socket-mode-on-first-use',
+const ON_FIRST_USE = [
+  { request: '@slack/socket-mode', load: '@slack/socket-mode' },
+  { request: 'whatwg-url', load: 'whatwg-url' },
+  {
+    request: './postgres',
+    importer: 'node_modules/bullmq/dist/cjs/index.js',
+    load: 'bullmq/dist/cjs/postgres/index.js',
+  },
+];
+
+const loadOnFirstUse = {
+  name: 'load-on-first-use',
   setup(build) {
-    build.onResolve({ filter: /^@slack\/socket-mode$/ }, (args) =>
-      args.namespace === 'on-first-use'
-        ? { path: args.path, external: true }
-        : { path: args.path, namespace: 'on-first-use' },
-    );
+    const requests = new Set(ON_FIRST_USE.map((m) => m.request));
+    build.onResolve({ filter: /.*/ }, (args) => {
+      if (!requests.has(args.path) || args.namespace === 'on-first-use') return undefined;
+      const found = ON_FIRST_USE.find(
+        (m) =>
+          m.request === args.path &&
+          (!m.importer || args.importer.replaceAll('\\', '/').endsWith(m.importer)),
+      );
+      return found ? { path: found.load, namespace: 'on-first-use' } : undefined;
+    });
+    build.onResolve({ filter: /.*/, namespace: 'on-first-use' }, (args) => ({
+      path: args.path,
+      external: true,
+    }));
     build.onLoad({ filter: /.*/, namespace: 'on-first-use' }, (args) => ({
       contents: `let loaded; module.exports = new Proxy({}, { get: (_, key) => (loaded ??= require(${JSON.stringify(args.path)}))[key] });`,
       loader: 'js',
@@ -62,7 +86,7 @@ const { metafile } = await build({
   },
   // Native addons load a .node file next to their package: they stay in node_modules.
   external: ['msgpackr-extract'],
-  plugins: [socketModeOnFirstUse],
+  plugins: [loadOnFirstUse],
   logLevel: 'warning',
   metafile: true,
 });

@@ -76,6 +76,9 @@ describe('what each process of opsbot start loads', () => {
       ),
     ).toEqual([]);
     expect(worker.has('isomorphic-ws')).toBe(false);
+    // node-fetch 2 requires whatwg-url (and tr46's Unicode table) but uses Node's own URL class.
+    expect(worker.has('whatwg-url')).toBe(false);
+    expect(worker.has('tr46')).toBe(false);
     expect(worker.has('tar-fs')).toBe(false);
     expect(worker.has('@slack/bolt')).toBe(false);
     // GitHub is written only by the worker: the web process never loads Octokit or its pacing.
@@ -84,6 +87,12 @@ describe('what each process of opsbot start loads', () => {
     expect(worker.has('@octokit/rest')).toBe(true);
     // This world authenticates with GITHUB_TOKEN: the GitHub App's auth packages are never loaded.
     expect(worker.has('@octokit/auth-app')).toBe(false);
+
+    // Queues are on Redis: neither process loads bullmq's PostgreSQL backend, which its index re-exports.
+    for (const pid of [bot.child.pid as number, workerPid]) {
+      expect(bundledFilesOf('bullmq', filesOf(pid)).filter((f) => f.includes('/postgres/'))).toEqual([]);
+      expect(filesOf(pid).filter((f) => f.includes('postgres'))).toEqual([]);
+    }
 
     // The unit is still ready: the worker answers for the cluster.
     const ready = (await (await fetch(`${bot.url}/readyz`)).json()) as {
