@@ -1,14 +1,21 @@
+import { writeSync } from 'node:fs';
+
 /**
  * Named crash points around every external call, as etcd's gofail and TiKV's fail-rs have them.
  * `OPSBOT_FAILPOINTS=rollback.after-patch=exit,audit.before-write=exit` makes the process die
  * hard (SIGKILL, no cleanup) when it reaches one of those points; tests use it to prove that a
- * crash anywhere leaves a true record. Off by default, and then a failpoint is one Map lookup.
+ * crash anywhere leaves a true record. `name=crash-thread` ends only the thread that reaches it, as
+ * an uncaught error would: `opsbot start` then restarts its worker thread (src/supervisor.ts).
+ * Off by default, and then a failpoint is one Map lookup.
  */
 
 /** What a failpoint does when it fires. */
-export type FailpointAction = 'exit' | 'off';
+export type FailpointAction = 'exit' | 'crash-thread' | 'off';
 
-const ACTIONS = new Set<FailpointAction>(['exit', 'off']);
+const ACTIONS = new Set<FailpointAction>(['exit', 'crash-thread', 'off']);
+
+/** Exit code of a thread that a crash-thread failpoint ended (EX_SOFTWARE). */
+export const FAILPOINT_THREAD_EXIT_CODE = 70;
 
 let armed: ReadonlyMap<string, FailpointAction> | undefined;
 
@@ -22,7 +29,7 @@ export function parseFailpoints(spec: string | undefined): Map<string, Failpoint
     const name = eq === -1 ? trimmed : trimmed.slice(0, eq);
     const action = (eq === -1 ? 'exit' : trimmed.slice(eq + 1)) as FailpointAction;
     if (!/^[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(name) || !ACTIONS.has(action)) {
-      throw new Error(`OPSBOT_FAILPOINTS: "${trimmed}" is not name=exit`);
+      throw new Error(`OPSBOT_FAILPOINTS: "${trimmed}" is not name=exit or name=crash-thread`);
     }
     points.set(name, action);
   }
@@ -38,9 +45,12 @@ export function armFailpoints(spec: string | undefined): void {
 /** Marks a point in the code. Does nothing unless the point was armed. */
 export function failpoint(name: string): void {
   if (armed === undefined) return;
-  if (armed.get(name) !== 'exit') return;
-  // Written synchronously: the process is gone a moment later and buffered logs with it.
-  process.stderr.write(`${JSON.stringify({ level: 60, msg: 'failpoint fired', failpoint: name })}\n`);
+  const action = armed.get(name);
+  if (action !== 'exit' && action !== 'crash-thread') return;
+  // Written synchronously, from any thread: the process is gone a moment later and buffered logs with it.
+  writeSync(2, `${JSON.stringify({ level: 60, msg: 'failpoint fired', failpoint: name, action })}\n`);
+  // On a worker thread, process.exit ends that thread at once and nothing else; on the main thread, the process.
+  if (action === 'crash-thread') process.exit(FAILPOINT_THREAD_EXIT_CODE);
   process.kill(process.pid, 'SIGKILL');
   // The signal lands asynchronously; block so that not one more line of this process runs.
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10_000);
