@@ -13,8 +13,8 @@ COPY commands commands
 RUN npm run build && npm prune --omit=dev && rm -rf dist/src/sandbox
 
 FROM node:20-bookworm-slim
-# A young generation of 4 MB instead of V8's default of up to 16 MB per semi-space: the web and worker
-# processes each stay 20-60 MB smaller, for a few more short garbage collections (npm run bench).
+# A young generation of 4 MB instead of V8's default of up to 16 MB per semi-space: the main and
+# worker threads' heaps each stay 20-60 MB smaller, for a few more short garbage collections (npm run bench).
 # Two malloc arenas instead of glibc's eight per core: Node's helper threads each held one.
 # glibc's mmap threshold fixed at its own starting value (128 KB): otherwise each large block freed
 # raises it (up to 32 MB), and later large blocks, such as the compile of fetch's HTTP parser at the

@@ -167,8 +167,9 @@ function percentile(sorted: readonly number[], p: number): number {
 }
 
 /**
- * Resident memory of a process and every process it started (the web process and its worker).
- * `total` adds up their RSS, as the goal is written. `sharedOnce` counts the pages they share once,
+ * Resident memory of a process and every process it started. `opsbot start` is one process (its
+ * worker is a thread); a unit that forks would show each child here. `total` adds up their RSS, as
+ * the goal is written. `sharedOnce` counts the pages they share once,
  * as the container's memory cgroup does: each process's own memory, plus the mapped files (the
  * node binary, about 45 MB) of the process that maps the most. Both are printed; the goal is
  * judged on `total`.

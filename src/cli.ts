@@ -7,10 +7,11 @@ import { type Mode, type RunningBot, startBot } from './main.js';
 import { loadTemplateDirSync, templatePath } from './preview/template-files.js';
 import { loadRunbooks, runbooksDir } from './runbooks/load.js';
 import { stepKinds } from './runbooks/steps/index.js';
+import { onStopRequest } from './supervisor.js';
 
 const USAGE = `Usage: opsbot [start | web | worker | validate [opsbot.yml]] [--as <slack user id>]
-  start      receive Slack commands and alerts, and run the jobs in a worker process beside
-             this one (default; OPSBOT_PROCESSES=one keeps one process); without
+  start      receive Slack commands and alerts, and run the jobs on a worker thread beside
+             them (default; OPSBOT_PROCESSES=one keeps one thread); without
              SLACK_BOT_TOKEN, a local shell against the sandbox cluster
   web        receive only: verify, check policy and queue (scale it apart from the workers)
   worker     run jobs only (scale it apart from the receivers)
@@ -49,6 +50,8 @@ async function serve(mode: Mode, as: string | undefined): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // The worker thread of `opsbot start` gets no signals: its supervisor asks it instead.
+  onStopRequest(() => stop('asked by the supervisor'));
   // A local shell session ends when the user leaves it.
   void bot.finished.then(() => stop('shell closed'));
 }

@@ -37,7 +37,7 @@ import { localConfig, TEAMMATE } from './local/local-config.js';
 import { runShell, ShellChat } from './local/shell.js';
 import { SlackStandIn } from './local/slack-stand-in.js';
 import { createLogger } from './logger.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, PROCESS_METRIC_PREFIX } from './metrics.js';
 import type {
   Approvals,
   AuditLog,
@@ -77,8 +77,8 @@ import { collectStartupGarbage } from './startup-memory.js';
 import { isSupervised, reportToSupervisor, type SupervisedWorker, superviseWorker } from './supervisor.js';
 
 /**
- * start: what `opsbot start` runs: with Redis, this process answers and a supervised worker process
- * runs the jobs (OPSBOT_PROCESSES=one keeps both in one process); all: both in this process;
+ * start: what `opsbot start` runs: with Redis, the main thread answers and a supervised worker thread
+ * runs the jobs (OPSBOT_PROCESSES=one keeps both on one thread); all: both on this thread;
  * web: answers only, for a web Deployment; worker: runs jobs only, for a worker Deployment.
  */
 export type Mode = 'start' | 'all' | 'web' | 'worker';
@@ -277,7 +277,7 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
   } else if (github) {
     auditLog = {
       // Never called: a web process runs no jobs (its queue backend starts no workers).
-      write: () => Promise.reject(new Error('audit records are written by the worker process')),
+      write: () => Promise.reject(new Error('audit records are written by the worker')),
       ping: async () => undefined,
     };
   } else {
@@ -547,16 +547,19 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
     readiness,
     routes: Object.assign({}, ...started.map((h) => h.routes ?? {})),
     beforeMetrics: refreshMetrics,
-    // With a worker beside this process, the unit's figures are both processes' together.
+    // With a worker thread, the unit's figures are both threads' together.
     moreReadiness: async () => (worker ? worker.readiness() : []),
     renderMetrics: async () => {
       if (!worker) return metrics.registry.metrics();
       const theirs = await worker.metrics().catch((err: unknown) => {
-        log.warn({ err }, 'the worker process did not give its metrics');
+        log.warn({ err }, 'the worker thread did not give its metrics');
         return [];
       });
       const own = await metrics.registry.getMetricsAsJSON();
-      return AggregatorRegistry.aggregate([own, theirs]).metrics();
+      // The worker is a thread of this process: the process's own figures (CPU, memory, files) are
+      // already in ours, and only its heap, event loop and opsbot's metrics are added.
+      const threads = theirs.filter((m) => !m.name.startsWith(PROCESS_METRIC_PREFIX));
+      return AggregatorRegistry.aggregate([own, threads]).metrics();
     },
   });
   await new Promise<void>((resolve) => server.listen(env.PORT, env.HOST, resolve));
@@ -567,7 +570,6 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
       env: source,
       workerPort: env.OPSBOT_WORKER_PORT ?? (env.PORT === 0 ? 0 : env.PORT + 1),
       log,
-      failpointsArmed: Boolean(env.OPSBOT_FAILPOINTS),
       niceness: env.OPSBOT_WORKER_NICE,
     });
     readiness.push({ name: 'worker', check: worker.check });
@@ -576,13 +578,17 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
   }
   await slack?.start();
   if (mode === 'worker') {
-    reportToSupervisor(port, {
-      readiness: () => runChecks(readiness),
-      metrics: async () => {
-        await refreshMetrics();
-        return metrics.registry.getMetricsAsJSON();
+    reportToSupervisor(
+      port,
+      {
+        readiness: () => runChecks(readiness),
+        metrics: async () => {
+          await refreshMetrics();
+          return metrics.registry.getMetricsAsJSON();
+        },
       },
-    });
+      { niceness: env.OPSBOT_WORKER_NICE, log },
+    );
   }
   log.info(
     {
@@ -593,8 +599,8 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
       queue: backend.kind,
       sandbox,
     },
-    // A supervised worker says so: the unit has started only when its web process says "opsbot started".
-    mode === 'worker' && isSupervised() ? 'worker process started' : 'opsbot started',
+    // A supervised worker says so: the unit has started only when its main thread says "opsbot started".
+    mode === 'worker' && isSupervised() ? 'worker thread started' : 'opsbot started',
   );
   // After the event loop has handled what start-up queued: the heap is then at its working set.
   setImmediate(collectStartupGarbage);
@@ -711,7 +717,7 @@ function effectiveMode(
   how: { shell: boolean; useRedis: boolean; processes: 'split' | 'one' },
 ): Exclude<Mode, 'start'> {
   if (asked !== 'start') return asked;
-  // A worker process beside this one needs a shared queue; the local shell keeps one process.
+  // A worker thread needs a queue it can share, Redis; the local shell keeps one thread.
   return !how.shell && how.useRedis && how.processes === 'split' ? 'web' : 'all';
 }
 

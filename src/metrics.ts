@@ -1,5 +1,8 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
+/** Prefix of the default metrics that describe the whole process (CPU, resident memory, open files). */
+export const PROCESS_METRIC_PREFIX = 'opsbot_process_';
+
 /** Prometheus metrics for /metrics. One registry per process keeps tests independent. */
 export function createMetrics() {
   const registry = new Registry();

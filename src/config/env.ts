@@ -110,14 +110,14 @@ export const Env = z
     OPSBOT_JOB_LOCK_MS: z.coerce.number().int().min(1_000).max(300_000).default(10_000),
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
     /**
-     * split: `start` answers Slack in this process and runs jobs in a worker process beside it, so the
-     * ack never waits behind a job (needs Redis). one: everything in one process.
+     * split: `start` answers Slack on this process's main thread and runs jobs on a worker thread, so
+     * the ack never waits behind a job (needs Redis). one: everything on one thread.
      */
     OPSBOT_PROCESSES: z.enum(['split', 'one']).default('split'),
-    /** Health and metrics port of the worker process that `start` runs; default PORT+1 (0 when PORT is 0). */
+    /** Health and metrics port of the worker thread that `start` runs; default PORT+1 (0 when PORT is 0). */
     OPSBOT_WORKER_PORT: z.coerce.number().int().min(0).max(65535).optional(),
     /**
-     * How much lower the worker process's CPU priority is than the web process's (nice, 0–19): on a
+     * How much lower the worker thread's CPU priority is than the main thread's (nice, 0–19): on a
      * busy machine the ack to Slack goes first, and jobs take the time left over. 0 keeps them equal.
      */
     OPSBOT_WORKER_NICE: z.coerce.number().int().min(0).max(19).default(10),

@@ -30,7 +30,7 @@ export class BullBackend implements QueueBackend {
     private readonly log: Logger,
     /** A crashed worker's job is picked up again about this long after its last lock renewal. */
     private readonly lockMs = 10_000,
-    /** False in a web process: it only adds tasks, and the worker process runs them. */
+    /** False in a web process: it only adds tasks, and a worker runs them. */
     private readonly runsWorkers = true,
   ) {}
 

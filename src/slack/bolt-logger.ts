@@ -1,4 +1,4 @@
-// From the Web API client, which Bolt shares: a worker process logs through it without loading Bolt.
+// From the Web API client, which Bolt shares: a worker logs through it without loading Bolt.
 import { type Logger as BoltLogger, LogLevel } from '@slack/web-api';
 import type { Logger } from 'pino';
 

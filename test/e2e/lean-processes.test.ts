@@ -1,8 +1,8 @@
 /**
- * Each process of the unit loads only what it uses: the web process answers Slack without the
+ * Each thread of the unit loads only what it uses: the main thread answers Slack without the
  * Kubernetes client (whose root module loads every API group, about 75 MB) or Octokit, the worker
- * runs jobs without Bolt, and with only the Kubernetes APIs opsbot calls. Observed from outside: an
- * ESM resolve hook logs each built file a process imports (test/helpers/import-log.mjs), and the
+ * thread runs jobs without Bolt, and with only the Kubernetes APIs opsbot calls. Observed from
+ * outside: an ESM resolve hook logs each built file a thread imports (test/helpers/import-log.mjs), and the
  * build's metafile tells which packages each file holds (test/helpers/bundle-contents.ts).
  */
 import { readFileSync } from 'node:fs';
@@ -13,18 +13,19 @@ import { type BotProcess, startBotProcess } from '../helpers/bot-process.js';
 import { bundledFilesOf, bundledSources } from '../helpers/bundle-contents.js';
 import { slash, startWorld, type World } from '../helpers/world.js';
 
-describe('what each process of opsbot start loads', () => {
+describe('what each thread of opsbot start loads', () => {
   let world: World;
   let bot: BotProcess | undefined;
   const log = join(tmpdir(), `opsbot-imports-${process.pid}-${Date.now()}.log`);
-  const filesOf = (pid: number) =>
+  /** What a thread imported, by "<pid>.<thread id>". */
+  const filesOf = (thread: string) =>
     readFileSync(log, 'utf8')
       .split('\n')
-      .filter((line) => line.startsWith(`${pid} `))
+      .filter((line) => line.startsWith(`${thread} `))
       .map((line) => line.slice(line.indexOf(' ') + 1));
-  /** Packages bundled into the files a process imported, and packages it required from node_modules. */
-  const importsOf = (pid: number) => {
-    const files = filesOf(pid);
+  /** Packages bundled into the files a thread imported, and packages it required from node_modules. */
+  const importsOf = (thread: string) => {
+    const files = filesOf(thread);
     return new Set([...bundledSources(files), ...files.filter((f) => !f.startsWith('file:'))]);
   };
 
@@ -43,16 +44,20 @@ describe('what each process of opsbot start loads', () => {
       ['start'],
       ['--import', './test/helpers/import-log.mjs'],
     );
-    const workerPid = Number(bot.lines.find((l) => l.msg === 'worker process ready')?.pid);
-    expect(workerPid).toBeGreaterThan(0);
+    const workerThread = bot.lines.find((l) => l.msg === 'worker thread ready')?.threadId;
+    expect(workerThread).toBeGreaterThan(0);
+    const mainKey = `${bot.child.pid}.0`;
+    const workerKey = `${bot.child.pid}.${workerThread}`;
 
-    // A command goes through the web process and runs in the worker.
+    // A command goes through the main thread and runs on the worker thread.
     const res = await slash(bot.url, world, 'status api --env staging');
     expect(res.body.text).toMatch(/^Accepted: status api in staging/);
     await bot.waitForLog((l) => l.msg === 'command finished', 20_000);
 
-    const web = importsOf(bot.child.pid as number);
-    const worker = importsOf(workerPid);
+    const web = importsOf(mainKey);
+    const worker = importsOf(workerKey);
+    expect(web.size).toBeGreaterThan(0);
+    expect(worker.size).toBeGreaterThan(0);
     expect(web.has('@slack/bolt')).toBe(true);
     expect(web.has('ioredis')).toBe(true);
     expect(web.has('@kubernetes/client-node')).toBe(false);
@@ -65,7 +70,7 @@ describe('what each process of opsbot start loads', () => {
     // the APIs opsbot calls, never the package's root with its 60 API groups and the packages that
     // only exec, attach and cp need. js-yaml is what reads the kubeconfig.
     expect(worker.has('js-yaml')).toBe(true);
-    const kubeFiles = bundledFilesOf('@kubernetes/client-node', filesOf(workerPid));
+    const kubeFiles = bundledFilesOf('@kubernetes/client-node', filesOf(workerKey));
     expect(kubeFiles).toContain('node_modules/@kubernetes/client-node/dist/informer.js');
     expect(kubeFiles.filter((f) => /\/dist\/(index|api|exec|attach|cp|portforward)\.js$/.test(f))).toEqual(
       [],
@@ -88,10 +93,10 @@ describe('what each process of opsbot start loads', () => {
     // This world authenticates with GITHUB_TOKEN: the GitHub App's auth packages are never loaded.
     expect(worker.has('@octokit/auth-app')).toBe(false);
 
-    // Queues are on Redis: neither process loads bullmq's PostgreSQL backend, which its index re-exports.
-    for (const pid of [bot.child.pid as number, workerPid]) {
-      expect(bundledFilesOf('bullmq', filesOf(pid)).filter((f) => f.includes('/postgres/'))).toEqual([]);
-      expect(filesOf(pid).filter((f) => f.includes('postgres'))).toEqual([]);
+    // Queues are on Redis: neither thread loads bullmq's PostgreSQL backend, which its index re-exports.
+    for (const thread of [mainKey, workerKey]) {
+      expect(bundledFilesOf('bullmq', filesOf(thread)).filter((f) => f.includes('/postgres/'))).toEqual([]);
+      expect(filesOf(thread).filter((f) => f.includes('postgres'))).toEqual([]);
     }
 
     // The unit is still ready: the worker answers for the cluster.

@@ -169,9 +169,9 @@ describe('/ops rollback, end to end through the bot process', () => {
       ['redis', true],
       ['slack', true],
       ['audit', true],
-      // `start` runs the jobs in a worker process beside the web process; the unit is ready with it.
+      // `start` runs the jobs on a worker thread beside the answering one; the unit is ready with it.
       ['worker', true],
-      // The web process never calls the cluster or GitHub; its worker's checks say whether they answer.
+      // The answering thread never calls the cluster or GitHub; the worker's checks say whether they answer.
       ['kubernetes', true],
       ['github', true],
     ]);

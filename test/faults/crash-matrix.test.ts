@@ -226,9 +226,9 @@ const CELLS: Cell[] = [
 const FINAL = new Set(['executed', 'noop', 'failed', 'unknown']);
 const results: { cell: string; result: string; seconds: number }[] = [];
 
-// One process per bot: a failpoint kills the whole unit either way (a worker killed at one takes its
-// web process with it, see src/supervisor.ts), and 148 bot starts at half the cost keep CI in budget.
-// The two-process unit under crashes is covered by test/e2e/process-split.test.ts and worker-crash.
+// One thread per bot: a failpoint kills the whole process either way (the worker thread of
+// src/supervisor.ts is part of it), and 148 bot starts at half the cost keep CI in budget.
+// The worker thread under crashes is covered by test/e2e/process-split.test.ts and worker-crash.
 const BOT_ENV = { OPSBOT_JOB_LOCK_MS: '2000', OPSBOT_PROCESSES: 'one' };
 
 async function runCell(cell: Cell): Promise<void> {

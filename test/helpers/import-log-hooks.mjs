@@ -24,7 +24,7 @@ function outputsHolding(source) {
 export async function resolve(specifier, context, next) {
   const resolved = await next(specifier, context);
   if (target?.file && resolved.url.startsWith('file:'))
-    appendFileSync(target.file, `${target.pid} ${resolved.url}\n`);
+    appendFileSync(target.file, `${target.thread} ${resolved.url}\n`);
   if (delay?.urls.has(resolved.url)) {
     const ms = delay.ms;
     delay = undefined;

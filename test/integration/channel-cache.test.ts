@@ -24,7 +24,7 @@ afterAll(async () => {
 describe('the incident-channel cache of the ack path, across processes', () => {
   it('answers repeated lookups from memory and sees a channel another process indexed at once', async () => {
     const prefix = `test-${randomUUID()}`;
-    // The worker process's store, and the web process's store, cache and subscriber: separate connections.
+    // The worker's store, and the web side's store, cache and subscriber: separate connections.
     const workerStore = new RedisIncidentStore(connect(), prefix);
     const webRedis = connect();
     const webStore = new RedisIncidentStore(webRedis, prefix);
