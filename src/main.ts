@@ -577,6 +577,22 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
     await worker.ready;
   }
   await slack?.start();
+  // V8's expose-gc flag, which the start-up collection toggles, is the whole process's: a worker
+  // thread collects before it tells its supervisor, and the main thread only once it has heard.
+  const supervisedWorker = mode === 'worker' && isSupervised();
+  const collect = () => {
+    const before = process.memoryUsage().heapUsed;
+    const collected = collectStartupGarbage();
+    const mb = (bytes: number) => Math.round(bytes / 1e5) / 10;
+    log.info(
+      { collected, heapMb: [mb(before), mb(process.memoryUsage().heapUsed)] },
+      'start-up garbage collection',
+    );
+  };
+  if (supervisedWorker) {
+    await new Promise((resolve) => setImmediate(resolve));
+    collect();
+  }
   if (mode === 'worker') {
     reportToSupervisor(
       port,
@@ -600,10 +616,10 @@ export async function startBot(options: StartOptions): Promise<RunningBot> {
       sandbox,
     },
     // A supervised worker says so: the unit has started only when its main thread says "opsbot started".
-    mode === 'worker' && isSupervised() ? 'worker thread started' : 'opsbot started',
+    supervisedWorker ? 'worker thread started' : 'opsbot started',
   );
   // After the event loop has handled what start-up queued: the heap is then at its working set.
-  setImmediate(collectStartupGarbage);
+  if (!supervisedWorker) setImmediate(collect);
 
   const finished = shellChat
     ? runShell({

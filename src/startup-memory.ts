@@ -8,7 +8,8 @@ import { runInNewContext } from 'node:vm';
  * start-up can otherwise sit on that garbage until its first busy minute.
  * gc() is exposed just for this call and hidden again, as Jest's leak detector does it.
  */
-export function collectStartupGarbage(): void {
+/** Returns false when it skipped the collection: gc() was hidden again by another thread meanwhile. */
+export function collectStartupGarbage(): boolean {
   const hidden = typeof (globalThis as { gc?: unknown }).gc !== 'function';
   setFlagsFromString('--expose-gc');
   try {
@@ -16,6 +17,7 @@ export function collectStartupGarbage(): void {
     // then this thread skips its collection rather than throw.
     const gc = runInNewContext("typeof gc === 'function' ? gc : undefined") as (() => void) | undefined;
     gc?.();
+    return gc !== undefined;
   } finally {
     if (hidden) setFlagsFromString('--no-expose-gc');
   }

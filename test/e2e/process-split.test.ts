@@ -44,6 +44,15 @@ describe('opsbot start: one process that answers on its main thread and runs the
     expect(niceOf(pid, tid)).toBe(Math.min(19, niceOf(pid) + 10));
     expect(niceOf(pid)).toBe(0);
     expect(bot.lines.find((l) => l.msg === 'opsbot started')?.process).toBe('web');
+    // Each thread collects its start-up garbage once, one after the other: V8's expose-gc flag is
+    // the process's, and a collection that overlapped the other thread's was skipped.
+    for (const thread of ['web', 'worker'])
+      await bot.waitForLog((l) => l.msg === 'start-up garbage collection' && l.process === thread, 5_000);
+    const byThread = bot.lines.filter((l) => l.msg === 'start-up garbage collection');
+    expect(byThread.map((l) => [l.process, l.collected])).toEqual([
+      ['worker', true],
+      ['web', true],
+    ]);
 
     const res = await slash(bot.url, world, 'restart api --env staging --reason "split test"');
     expect(res.body.text).toMatch(/^Accepted: restart api in staging/);

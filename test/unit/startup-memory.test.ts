@@ -7,7 +7,7 @@ describe('collectStartupGarbage', () => {
     // A WeakRef's target stays alive for the turn that made it: make it, then let the turn end.
     const ref = (() => new WeakRef({ startup: 'garbage'.repeat(1000) }))();
     await nextTurn();
-    collectStartupGarbage();
+    expect(collectStartupGarbage()).toBe(true);
     expect(ref.deref()).toBeUndefined();
     expect(typeof (globalThis as { gc?: unknown }).gc).toBe('undefined');
   });
