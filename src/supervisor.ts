@@ -43,7 +43,9 @@ interface Ask {
 interface Answer {
   type: 'opsbot-answer';
   id: string;
-  body: unknown;
+  body?: unknown;
+  /** Why the worker could not answer: the question's promise rejects with it. */
+  error?: string;
 }
 
 /** The worker's side of the questions. */
@@ -127,7 +129,10 @@ export function superviseWorker(options: SuperviseOptions): SupervisedWorker {
     worker.on('message', (msg: unknown) => {
       const answer = msg as Partial<Answer>;
       if (answer?.type === 'opsbot-answer' && typeof answer.id === 'string') {
-        pending.get(answer.id)?.(answer.body);
+        pending.get(answer.id)?.(
+          answer.body,
+          answer.error === undefined ? undefined : new Error(answer.error),
+        );
         return;
       }
       const ready = msg as Partial<ReadyMessage>;
@@ -193,7 +198,8 @@ function taskId(): number | undefined {
 
 /**
  * The worker's side: lowers its own thread's priority (on Linux a nice value belongs to each
- * thread), answers the supervisor's questions, tells it that jobs are taken, and stops when asked.
+ * thread), answers the supervisor's questions and tells it that jobs are taken (stopping is
+ * `onStopRequest`, which the CLI wires to its own shutdown).
  */
 export function reportToSupervisor(
   port: number,
@@ -210,11 +216,12 @@ export function reportToSupervisor(
     const work = ask.question === 'metrics' ? answers.metrics() : answers.readiness();
     void work.then(
       (body) => parent.postMessage({ type: 'opsbot-answer', id, body } satisfies Answer),
+      // A readiness answer that fails becomes a failed `worker` check (runChecks), a metrics one is left out.
       (err: unknown) =>
         parent.postMessage({
           type: 'opsbot-answer',
           id,
-          body: [{ name: 'worker', ok: false, error: String((err as Error)?.message ?? err) }],
+          error: String((err as Error)?.message ?? err),
         } satisfies Answer),
     );
   });
