@@ -56,6 +56,8 @@ describe('opsbot start: one process that answers on its main thread and runs the
 
     const res = await slash(bot.url, world, 'restart api --env staging --reason "split test"');
     expect(res.body.text).toMatch(/^Accepted: restart api in staging/);
+    const jobId = /\(job (cmd-[0-9a-f]+)\)/.exec(res.body.text ?? '')?.[1];
+    expect(jobId).toBeDefined();
     const started = await bot.waitForLog((l) => l.msg === 'command started', 20_000);
     expect(started.process).toBe('worker');
 
@@ -79,7 +81,21 @@ describe('opsbot start: one process that answers on its main thread and runs the
       'the record of the command the dead worker held',
     );
     expect(records).toHaveLength(1);
-    expect(records[0]).toMatchObject({ action: 'restart', outcome: 'executed' });
+    expect(records[0]).toMatchObject({ action: 'restart', outcome: 'executed', id: `${jobId}-executed` });
+    // The record and the reply say what happened to api, once, not that the dead worker failed it.
+    expect(String(records[0]?.message)).toMatch(/^Restarted api in staging; rollout \w+\./);
+    const replies = await until(
+      () => {
+        const found = world.slack
+          .messages('COPS')
+          .filter((m) => JSON.stringify(m.blocks).includes(`job ${jobId}`));
+        return found.length > 0 && found;
+      },
+      15_000,
+      'the reply to the command the dead worker held',
+    );
+    expect(replies).toHaveLength(1);
+    expect(replies[0]?.text).toMatch(/^Restarted api in staging; rollout \w+\./);
 
     const res2 = await slash(bot.url, world, 'restart worker --env staging --reason "after restart"');
     expect(res2.body.text).toMatch(/^Accepted: restart worker in staging/);
