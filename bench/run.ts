@@ -428,8 +428,19 @@ async function main(): Promise<void> {
       for (const key of ['alerts.accepted.per.s', 'alerts.p99', 'storm']) fig(key, 'n/a (no alert receiver)');
     } else {
       const alertSpec = { url: bot.url, token: WEBHOOK_TOKEN, durationMs: QUICK ? 1_000 : 3_000 };
-      // Warm-up of the webhook path, not measured (see the slash warm-up above).
-      await load({ ...alertSpec, mode: 'alert', rate: 300, durationMs: 1_000, groups: 5, tag: 'Warm' });
+      // Warm-up of the webhook path at the measured rate: the first burst at 1,200/s after a slower
+      // warm-up stalled for 0.1-0.9 s in 4 of 9 probes (code compiled for the new rate, the heap
+      // growing), the next rows did not. Its p99 is printed as the cold figure; it is not judged.
+      const warm = await load({
+        ...alertSpec,
+        mode: 'alert',
+        rate: 1_200,
+        durationMs: QUICK ? 1_000 : 2_000,
+        groups: 5,
+        tag: 'Warm',
+      });
+      fig('alerts.cold.p99', warm.p99);
+      fig('alerts.cold.ok', `${warm.ok}/${warm.sent}`);
       const timedBefore = await routeBuckets(bot.url, '/webhooks/alertmanager');
       const tput = await load({ ...alertSpec, mode: 'alert', rate: 1_200, groups: 5, tag: 'Load' });
       fig(
@@ -548,7 +559,7 @@ function goals(): { name: string; value: string; goal: string; met: boolean }[] 
     {
       name: 'alert webhooks accepted',
       // The goal is judged on the sender's p99; the bot's own timing is shown beside it, not instead.
-      value: `${f(alertsRate, '/s')}, p99 ${f(alertsP99, ' ms')} (in the bot ${results.figures['alerts.server.p99'] ?? 'n/a'} ms)`,
+      value: `${f(alertsRate, '/s')}, p99 ${f(alertsP99, ' ms')} (in the bot ${results.figures['alerts.server.p99'] ?? 'n/a'} ms; first burst ${f(n('alerts.cold.p99'), ' ms')})`,
       goal: '≥ 1,000/s (1,200/s offered) and p99 ≤ 50 ms',
       met: alertsRate >= 1_000 && alertsP99 <= 50,
     },
