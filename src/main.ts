@@ -138,7 +138,7 @@ async function useRedisQueue(env: Env, source: NodeJS.ProcessEnv): Promise<boole
 function createQueueState(env: Env, useRedis: boolean, runsWorkers: boolean, log: Logger) {
   if (useRedis) {
     // The ack path's connection: producers, locks, approvals, rate limits; nothing on it blocks.
-    const redis = createRedis(env, 'queue', log, { autoPipelining: true });
+    const redis = createRedis(env, 'queue', log);
     const workerRedis = createRedis(env, 'worker', log);
     const prefix = keyPrefix(env, env.OPSBOT_QUEUE_PREFIX);
     return {

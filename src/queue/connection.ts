@@ -54,27 +54,12 @@ export function createRedis(
   target: string | RedisSettings,
   purpose: 'queue' | 'worker' | 'subscriber',
   log: Logger,
-  options: {
-    /**
-     * Commands issued in one turn of the event loop leave in one write (ioredis auto-pipelining).
-     * Only for connections that never block or subscribe: the ack path's, where every request
-     * otherwise cost a write per command and, under load, the writes were a quarter of the CPU.
-     */
-    autoPipelining?: boolean;
-  } = {},
 ): RedisClient {
   const settings: RedisSettings = typeof target === 'string' ? { REDIS_URL: target } : target;
   const common: RedisOptions = {
     maxRetriesPerRequest: purpose === 'queue' ? 3 : null,
     connectionName: `opsbot-${purpose}`,
   };
-  // Standalone only: behind Sentinel, an auto-pipelining client can stay on "Connection is closed"
-  // after a failover (ioredis#1683; seen here in the failover test), and Cluster is kept alike.
-  const pipelining =
-    options.autoPipelining === true &&
-    purpose === 'queue' &&
-    !settings.REDIS_CLUSTER_NODES &&
-    !(settings.REDIS_SENTINELS && settings.REDIS_SENTINEL_NAME);
   const auth: RedisOptions = {
     ...(settings.REDIS_USERNAME ? { username: settings.REDIS_USERNAME } : {}),
     ...(settings.REDIS_PASSWORD ? { password: settings.REDIS_PASSWORD } : {}),
@@ -96,10 +81,9 @@ export function createRedis(
       failoverDetector: true,
     });
   } else {
-    redis = new Redis(settings.REDIS_URL, {
-      ...common,
-      ...(pipelining ? { enableAutoPipelining: true } : {}),
-    });
+    // No auto-pipelining: ioredis builds a Pipeline for each turn of the event loop, and each one
+    // copies every script BullMQ defines on the connection; that cost more than the writes it saved.
+    redis = new Redis(settings.REDIS_URL, common);
   }
   let lastLogged = 0;
   redis.on('error', (err: Error) => {
