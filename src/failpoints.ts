@@ -6,13 +6,22 @@ import { writeSync } from 'node:fs';
  * hard (SIGKILL, no cleanup) when it reaches one of those points; tests use it to prove that a
  * crash anywhere leaves a true record. `name=crash-thread` ends only the thread that reaches it, as
  * an uncaught error would: `opsbot start` then restarts its worker thread (src/supervisor.ts).
+ * `name=throw` makes the call at that point fail with a FailpointError, as gofail's `return(err)`.
  * Off by default, and then a failpoint is one Map lookup.
  */
 
 /** What a failpoint does when it fires. */
-export type FailpointAction = 'exit' | 'crash-thread' | 'off';
+export type FailpointAction = 'exit' | 'crash-thread' | 'throw' | 'off';
 
-const ACTIONS = new Set<FailpointAction>(['exit', 'crash-thread', 'off']);
+const ACTIONS = new Set<FailpointAction>(['exit', 'crash-thread', 'throw', 'off']);
+
+/** What a `throw` failpoint raises: the call at that point fails, and the process goes on. */
+export class FailpointError extends Error {
+  constructor(readonly failpoint: string) {
+    super(`failpoint ${failpoint} failed this call`);
+    this.name = 'FailpointError';
+  }
+}
 
 /** Exit code of a thread that a crash-thread failpoint ended (EX_SOFTWARE). */
 export const FAILPOINT_THREAD_EXIT_CODE = 70;
@@ -29,7 +38,7 @@ export function parseFailpoints(spec: string | undefined): Map<string, Failpoint
     const name = eq === -1 ? trimmed : trimmed.slice(0, eq);
     const action = (eq === -1 ? 'exit' : trimmed.slice(eq + 1)) as FailpointAction;
     if (!/^[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(name) || !ACTIONS.has(action)) {
-      throw new Error(`OPSBOT_FAILPOINTS: "${trimmed}" is not name=exit or name=crash-thread`);
+      throw new Error(`OPSBOT_FAILPOINTS: "${trimmed}" is not name=exit, name=crash-thread or name=throw`);
     }
     points.set(name, action);
   }
@@ -42,10 +51,11 @@ export function armFailpoints(spec: string | undefined): void {
   armed = points.size > 0 ? points : undefined;
 }
 
-/** Marks a point in the code. Does nothing unless the point was armed. */
+/** Marks a point in the code. Does nothing unless the point was armed; throws when armed with `throw`. */
 export function failpoint(name: string): void {
   if (armed === undefined) return;
   const action = armed.get(name);
+  if (action === 'throw') throw new FailpointError(name);
   if (action !== 'exit' && action !== 'crash-thread') return;
   // Written synchronously, from any thread: the process is gone a moment later and buffered logs with it.
   writeSync(2, `${JSON.stringify({ level: 60, msg: 'failpoint fired', failpoint: name, action })}\n`);

@@ -15,6 +15,7 @@ import { resolve } from 'node:path';
 import { isMainThread, parentPort, Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+import { failpoint } from './failpoints.js';
 import type { CheckResult } from './http/server.js';
 
 /** Sent by the worker thread once it takes jobs. */
@@ -213,7 +214,10 @@ export function reportToSupervisor(
     const ask = msg as Partial<Ask>;
     if (ask?.type !== 'opsbot-ask' || typeof ask.id !== 'string') return;
     const id = ask.id;
-    const work = ask.question === 'metrics' ? answers.metrics() : answers.readiness();
+    const work = Promise.resolve().then((): Promise<unknown> => {
+      failpoint(`worker.answer-${ask.question}`);
+      return ask.question === 'metrics' ? answers.metrics() : answers.readiness();
+    });
     void work.then(
       (body) => parent.postMessage({ type: 'opsbot-answer', id, body } satisfies Answer),
       // A readiness answer that fails becomes a failed `worker` check (runChecks), a metrics one is left out.

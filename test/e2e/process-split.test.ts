@@ -124,6 +124,47 @@ describe('opsbot start: one process that answers on its main thread and runs the
     bot = undefined;
   }, 150_000);
 
+  it('leaves out what the worker thread cannot answer, says why, and still answers /metrics and /readyz', async () => {
+    // The worker fails the metrics question: /metrics answers with the main thread's figures alone.
+    bot = await startBotProcess({ ...world.env, OPSBOT_FAILPOINTS: 'worker.answer-metrics=throw' });
+    const res = await slash(bot.url, world, 'status api --env staging');
+    const jobId = /\(job (cmd-[0-9a-f]+)\)/.exec(res.body.text ?? '')?.[1];
+    expect(jobId).toBeDefined();
+    await until(
+      () => world.slack.messages('COPS').some((m) => JSON.stringify(m.blocks).includes(`job ${jobId}`)),
+      20_000,
+      'the reply of the status job the worker thread ran',
+    );
+    const metrics = await fetch(`${bot.url}/metrics`);
+    expect(metrics.status).toBe(200);
+    const text = await metrics.text();
+    expect(text).toMatch(/^opsbot_http_request_duration_seconds_count\{route="slack",status="200"\} [1-9]/m);
+    // The status job's duration is the worker's figure: left out, not half-aggregated.
+    expect(text).not.toMatch(/opsbot_action_duration_seconds_count\{command="status"/);
+    const gaveNone = await bot.waitForLog((l) => l.msg === 'the worker thread did not give its metrics');
+    expect(String((gaveNone.err as { message?: string })?.message)).toMatch(
+      /failpoint worker\.answer-metrics failed this call/,
+    );
+    expect((await fetch(`${bot.url}/readyz`)).status).toBe(200);
+    expect(await bot.stop('SIGTERM')).toBe(0);
+
+    // The worker fails the readiness question: /readyz names the worker as not ready.
+    bot = await startBotProcess({ ...world.env, OPSBOT_FAILPOINTS: 'worker.answer-readiness=throw' });
+    const ready = await fetch(`${bot.url}/readyz`);
+    expect(ready.status).toBe(503);
+    const body = (await ready.json()) as { status: string; checks: { name: string; ok: boolean }[] };
+    expect(body.status).toBe('not ready');
+    expect(body.checks).toContainEqual({ name: 'worker', ok: false });
+    expect(body.checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(['worker']);
+    const failed = await bot.waitForLog(
+      (l) => l.msg === 'readiness check failed' && l.dependency === 'worker',
+    );
+    expect(String(failed.error)).toMatch(/failpoint worker\.answer-readiness failed this call/);
+    expect((await fetch(`${bot.url}/metrics`)).status).toBe(200);
+    expect(await bot.stop('SIGTERM')).toBe(0);
+    bot = undefined;
+  }, 120_000);
+
   it('keeps one process with OPSBOT_PROCESSES=one', async () => {
     bot = await startBotProcess({ ...world.env, OPSBOT_PROCESSES: 'one' });
     expect(bot.lines.some((l) => l.msg === 'worker thread ready')).toBe(false);
