@@ -351,6 +351,7 @@ async function main(): Promise<void> {
         fig(`ack.${rate}.${who}.ok`, `${r.ok}/${r.sent}`);
         fig(`ack.${rate}.${who}.slowest.sent.at.s`, r.slowestSentAt.join('–'));
         fig(`ack.${rate}.${who}.loader.stall.ms`, r.selfStallMs);
+        fig(`ack.${rate}.${who}.loader.cpu.ms`, r.selfCpuMs);
         fig(
           `ack.${rate}.${who}.slowest.on.new.connections`,
           `${r.slowestOnNewConnections}/${Math.ceil(r.sent / 100)}`,
@@ -454,6 +455,7 @@ async function main(): Promise<void> {
       fig('alerts.ok', `${tput.ok}/${tput.sent}`);
       fig('alerts.slowest.sent.at.s', tput.slowestSentAt.join('–'));
       fig('alerts.loader.stall.ms', tput.selfStallMs);
+      fig('alerts.loader.cpu.ms', tput.selfCpuMs);
       fig(
         'alerts.slowest.on.new.connections',
         `${tput.slowestOnNewConnections}/${Math.ceil(tput.sent / 100)}`,
