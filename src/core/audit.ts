@@ -69,7 +69,11 @@ export const AuditRecord = z.object({
 });
 export type AuditRecord = z.infer<typeof AuditRecord>;
 
-/** `audit/2026/11/23/20261123T031502Z-rollback-prod-api-3f9a1c.json`: sorted by time, readable at a glance. */
+/**
+ * `audit/2026/11/23/20261123T031502Z-rollback-prod-api-cmd-3f9a1c…-run-executed.json`: sorted by
+ * time, readable at a glance, and ending in the whole record id, so that two records never share a
+ * path: the second commit to a path is refused (GitHub's 422) and that record would never land.
+ */
 export function auditPath(
   dir: string,
   record: Pick<AuditRecord, 'id' | 'time' | 'action' | 'environment' | 'target'>,
@@ -80,9 +84,14 @@ export function auditPath(
     .filter(Boolean)
     .join('-')
     .replace(/[^A-Za-z0-9.-]+/g, '-');
-  const safeId = record.id.replace(/[^A-Za-z0-9]+/g, '').slice(-12);
+  const safeId = fileSafe(record.id);
   const prefix = dir.replace(/^\/+|\/+$/g, '');
   return `${prefix ? `${prefix}/` : ''}${t.slice(0, 4)}/${t.slice(5, 7)}/${t.slice(8, 10)}/${compact}-${slug}-${safeId}.json`;
+}
+
+/** Letters, digits and `-` as they are; any other character as `_<hex code>_`: distinct ids stay distinct. */
+function fileSafe(id: string): string {
+  return id.replace(/[^A-Za-z0-9-]/g, (c) => `_${c.codePointAt(0)?.toString(16)}_`);
 }
 
 /**

@@ -62,4 +62,23 @@ describe('what opsbot writes on GitHub', () => {
     expect(body.split('\n').filter((l) => /^`{3,}/.test(l))).toEqual(['```json', '```']);
     expect(body.split('```json')[0]).not.toMatch(/@acme|#12/);
   });
+
+  // Two rollbacks of one deployment in one second, by jobs whose ids end alike: each record is its
+  // own commit. Sharing a path, the second was refused with GitHub's 422 and never landed.
+  it('writes the records of two jobs on one target in one second, each to its own file', async () => {
+    const time = '2026-12-08T00:48:19.352Z';
+    const ids = ['cmd-b482e3d6a76b386805ac-run-executed', 'cmd-71d09e5f3c2a48b6e01c-run-executed'];
+    const written = () =>
+      Object.entries(gh.files(AUDIT)).filter(([path]) => path.includes('20261208T004819Z'));
+    for (const id of ids) await log.write(rollbackRecord({ id, time }));
+    expect(written()).toHaveLength(2);
+    expect(
+      written()
+        .map(([, body]) => (JSON.parse(body) as { id: string }).id)
+        .sort(),
+    ).toEqual([...ids].sort());
+    // Written again, as a retry after a lost answer does: still one file per record.
+    await log.write(rollbackRecord({ id: ids[0]!, time }));
+    expect(written()).toHaveLength(2);
+  });
 });

@@ -185,7 +185,9 @@ describe('runCommand: effect, then record, then chat', () => {
     expect(record.reversal).toEqual(scaled);
     const entry = await ledger.get(second!);
     expect(entry).toMatchObject({ jobId: 'cmd-1', auditId: 'cmd-1-executed', time: record.time });
-    expect(entry?.auditPath).toMatch(/^audit\/\d{4}\/\d\d\/\d\d\/.*-restart-staging-api-cmd1executed\.json$/);
+    expect(entry?.auditPath).toMatch(
+      /^audit\/\d{4}\/\d\d\/\d\d\/.*-restart-staging-api-cmd-1-executed\.json$/,
+    );
     expect((await ledger.get(first!))?.jobId).toBe('cmd-other');
   });
 });
