@@ -7,8 +7,8 @@ import { runInNewContext } from 'node:vm';
  * memory to the system only after a full collection: a process that goes idle straight after
  * start-up can otherwise sit on that garbage until its first busy minute.
  * gc() is exposed just for this call and hidden again, as Jest's leak detector does it.
+ * Returns false when it skipped the collection: gc() was hidden again by another thread meanwhile.
  */
-/** Returns false when it skipped the collection: gc() was hidden again by another thread meanwhile. */
 export function collectStartupGarbage(): boolean {
   const hidden = typeof (globalThis as { gc?: unknown }).gc !== 'function';
   setFlagsFromString('--expose-gc');
